@@ -1,0 +1,136 @@
+// Base classes of every command: error rendering and exit codes for both CLIs, and rkt's global flags.
+// Commands stay thin: parse flags, call one library function, render (core/src/commands/*).
+import {Command, Flags} from '@oclif/core'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {Globals} from '../config/globals.js'
+
+import {configLayers, DEFAULT_DATA_DIR, DEFAULT_LOCAL_CONFIG, DEFAULT_SYSTEM_CONFIG} from '../config/globals.js'
+import {INSECURE_OPTION_VALUES, parseInsecureOptions} from '../config/insecure.js'
+import {loadStage0Config} from '../config/stage0.js'
+import {EXIT_FAILURE, EXIT_USAGE, exitCodeOf, formatError} from '../errors.js'
+import {jsonWithBigInts} from './format.js'
+
+/** Errors from oclif's own parser carry their exit status here. */
+interface OclifExit {
+  oclif?: {exit?: number}
+}
+
+/** Renders failures the rkt way: `rkt: message`, the chain under --debug, exit 254 (2 for usage). */
+export abstract class CliCommand extends Command {
+  /** True when --debug was given, even if flag parsing itself failed. */
+  protected debugRequested(): boolean {
+    for (const a of this.argv) {
+      if (a === '--') break
+      if (a === '--debug' || a === '--debug=true') return true
+    }
+    return false
+  }
+
+  /** Writes a warning line to stderr (`rkt: warning: …`). */
+  protected warning(message: string): void {
+    process.stderr.write(`${this.config.bin}: warning: ${message}\n`)
+  }
+
+  /** Prints a value as rkt prints JSON: compact, or tab-indented for json-pretty (bigints as numbers). */
+  protected printJson(value: unknown, pretty: boolean): void {
+    process.stdout.write(`${jsonWithBigInts(value, pretty)}\n`)
+  }
+
+  override async catch(err: Error & OclifExit): Promise<void> {
+    const parserExit = err.oclif?.exit
+    const exit = parserExit === EXIT_USAGE ? EXIT_USAGE : exitCodeOf(err)
+    let text = formatError(err, this.debugRequested())
+    if (parserExit === EXIT_USAGE && !/--help/.test(text))
+      text += `\n  see '${this.config.bin} ${this.id ?? ''} --help'`
+    process.stderr.write(`${this.config.bin}: ${text.replace(/\s+$/, '')}\n`)
+    process.exitCode = exit
+    return Promise.resolve()
+  }
+}
+
+/** rkt's global flags (rkt/rkt.go), accepted by every rkt command, before or after its name. */
+export const rktGlobalFlags = {
+  dir: Flags.string({summary: 'rkt data directory', helpGroup: 'GLOBAL', helpValue: 'DIR'}),
+  'local-config': Flags.string({
+    summary: 'local configuration directory',
+    default: DEFAULT_LOCAL_CONFIG,
+    helpGroup: 'GLOBAL',
+  }),
+  'system-config': Flags.string({
+    summary: 'system configuration directory',
+    default: DEFAULT_SYSTEM_CONFIG,
+    helpGroup: 'GLOBAL',
+  }),
+  'user-config': Flags.string({summary: 'user configuration directory', default: '', helpGroup: 'GLOBAL'}),
+  debug: Flags.boolean({summary: 'print out more debug information to stderr', allowNo: true, helpGroup: 'GLOBAL'}),
+  'insecure-options': Flags.string({
+    summary: `comma-separated list of security features to disable: ${INSECURE_OPTION_VALUES.join(', ')}`,
+    multiple: true,
+    multipleNonGreedy: true, // one value per occurrence: `--insecure-options=image fetch x.aci` keeps x.aci an argument
+    default: ['none'],
+    helpGroup: 'GLOBAL',
+  }),
+  'trust-keys-from-https': Flags.boolean({
+    summary: 'automatically trust gpg keys fetched from https',
+    allowNo: true,
+    helpGroup: 'GLOBAL',
+  }),
+}
+
+/** The names of rkt's global flags, for moving them after the command name. */
+export const rktGlobalFlagNames = {
+  withValue: ['dir', 'local-config', 'system-config', 'user-config', 'insecure-options'],
+  boolean: ['debug', 'trust-keys-from-https'],
+} as const
+
+type RktGlobalFlagValues = {
+  dir?: string | undefined
+  'local-config': string
+  'system-config': string
+  'user-config': string
+  debug: boolean
+  'insecure-options': string[]
+  'trust-keys-from-https': boolean
+}
+
+/** Base of every rkt command. */
+export abstract class RktCommand extends CliCommand {
+  static override baseFlags = rktGlobalFlags
+
+  /** Resolves the global flags: --dir beats paths.d's `data`, which beats /var/lib/rkt. */
+  protected resolveGlobals(flags: RktGlobalFlagValues): Globals {
+    const partial = {
+      localConfig: path.resolve(flags['local-config']),
+      systemConfig: path.resolve(flags['system-config']),
+      userConfig: flags['user-config'] ? path.resolve(flags['user-config']) : '',
+      debug: flags.debug,
+      insecure: parseInsecureOptions(flags['insecure-options']),
+      trustKeysFromHttps: flags['trust-keys-from-https'],
+    }
+    let dir = flags.dir
+    if (dir === undefined) {
+      dir = loadStage0Config(configLayers({...partial, dir: ''})).paths.data ?? DEFAULT_DATA_DIR
+    }
+    dir = path.resolve(dir)
+    try {
+      dir = fs.realpathSync(dir) // rkt resolves symlinks in --dir
+    } catch {
+      // not created yet: the store creates it
+    }
+    return {...partial, dir}
+  }
+}
+
+/** Base of every actool command: appc's actool exits 1 on failure (2 stays for usage errors). */
+export abstract class ActoolCommand extends CliCommand {
+  static override baseFlags = {
+    debug: Flags.boolean({summary: 'print out more debug information to stderr', allowNo: true, helpGroup: 'GLOBAL'}),
+  }
+
+  override async catch(err: Error & OclifExit): Promise<void> {
+    await super.catch(err)
+    if (process.exitCode === EXIT_FAILURE) process.exitCode = 1
+  }
+}

@@ -1,0 +1,13 @@
+// Entry of the rkt CLI bundle (core/dist/cli/rkt.cjs and its snapshot).
+import {RKT_COMMANDS, RKT_TOPICS} from '../commands/rkt/index.js'
+import {RKT_VERSION} from '../version.js'
+import {rktGlobalFlagNames} from './base.js'
+import {startCli} from './main.js'
+
+startCli({
+  bin: 'rkt',
+  version: RKT_VERSION,
+  commands: RKT_COMMANDS,
+  topics: RKT_TOPICS,
+  globalFlags: rktGlobalFlagNames,
+})

@@ -1,0 +1,17 @@
+import {Args, Flags} from '@oclif/core'
+
+import {ActoolCommand} from '../../cli/base.js'
+import {readAciManifest} from '../../image/validate.js'
+import {serializeImageManifest} from '../../schema/index.js'
+
+export default class CatManifest extends ActoolCommand {
+  static override summary = 'Print the manifest from an ACI'
+  static override args = {aci: Args.string({description: 'ACI file', required: true})}
+  static override flags = {'pretty-print': Flags.boolean({summary: 'print with better style', allowNo: true})}
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(CatManifest)
+    const {manifest} = await readAciManifest(args.aci)
+    this.log(serializeImageManifest(manifest, {pretty: flags['pretty-print']}))
+  }
+}

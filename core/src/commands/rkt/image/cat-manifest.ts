@@ -1,0 +1,23 @@
+import {Args, Flags} from '@oclif/core'
+
+import {RktCommand} from '../../../cli/base.js'
+import {parseImageManifest, serializeImageManifest} from '../../../schema/index.js'
+import {ImageStore} from '../../../store/index.js'
+
+export default class ImageCatManifest extends RktCommand {
+  static override summary = 'Inspect and print the image manifest'
+  static override args = {
+    image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),
+  }
+  static override flags = {
+    'pretty-print': Flags.boolean({summary: 'apply indent to format the output', default: true, allowNo: true}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(ImageCatManifest)
+    const store = ImageStore.open(this.resolveGlobals(flags).dir)
+    const rec = store.resolve(args.image)
+    const {manifest} = parseImageManifest(store.manifestBytes(rec.key))
+    this.log(serializeImageManifest(manifest, {pretty: flags['pretty-print']}))
+  }
+}

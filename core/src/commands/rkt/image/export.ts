@@ -1,0 +1,19 @@
+import {Args, Flags} from '@oclif/core'
+
+import {RktCommand} from '../../../cli/base.js'
+import {exportImage, ImageStore} from '../../../store/index.js'
+
+export default class ImageExport extends RktCommand {
+  static override summary = 'Export a stored image to an ACI file'
+  static override args = {
+    image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),
+    output: Args.string({description: 'output ACI file', required: true}),
+  }
+  static override flags = {overwrite: Flags.boolean({summary: 'overwrite output ACI', allowNo: true})}
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(ImageExport)
+    const store = ImageStore.open(this.resolveGlobals(flags).dir)
+    exportImage(store, store.resolve(args.image).key, args.output, flags.overwrite)
+  }
+}

@@ -1,0 +1,25 @@
+import {Args, Flags} from '@oclif/core'
+
+import {RktCommand} from '../../../cli/base.js'
+import {extractImage, ImageStore} from '../../../store/index.js'
+
+export default class ImageExtract extends RktCommand {
+  static override summary = 'Extract a stored image to a directory'
+  static override args = {
+    image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),
+    output: Args.string({description: 'output directory', required: true}),
+  }
+  static override flags = {
+    'rootfs-only': Flags.boolean({summary: 'extract rootfs only', allowNo: true}),
+    overwrite: Flags.boolean({summary: 'overwrite output directory', allowNo: true}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(ImageExtract)
+    const store = ImageStore.open(this.resolveGlobals(flags).dir)
+    extractImage(store, store.resolve(args.image).key, args.output, {
+      rootfsOnly: flags['rootfs-only'],
+      overwrite: flags.overwrite,
+    })
+  }
+}

@@ -1,0 +1,29 @@
+import {Flags} from '@oclif/core'
+
+import {RktCommand} from '../../../cli/base.js'
+import {parseDuration} from '../../../cli/duration.js'
+import {gcImages, ImageStore, TreeStore} from '../../../store/index.js'
+
+export default class ImageGc extends RktCommand {
+  static override summary = 'Garbage collect local store'
+  static override description =
+    'Removes rendered trees that no pod uses, then images not used for longer than the grace period.'
+  static override flags = {
+    'grace-period': Flags.string({
+      summary: 'duration to wait since an image was last used before removing it',
+      default: '24h0m0s',
+    }),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ImageGc)
+    const store = ImageStore.open(this.resolveGlobals(flags).dir)
+    gcImages(store, new TreeStore(store), {
+      gracePeriodMs: parseDuration('grace-period', flags['grace-period']),
+      // Pods arrive with the pods issue; until then nothing outside the store uses a tree or an image.
+      treesInUse: new Set(),
+      imagesInUse: new Set(),
+      log: (line) => process.stderr.write(`rkt: ${line}\n`),
+    })
+  }
+}

@@ -1,0 +1,36 @@
+// The rkt command table (oclif's explicit discovery): id = topic words joined by ':'.
+import type {Command} from '@oclif/core'
+
+import ConfigCmd from './config.js'
+import Fetch from './fetch.js'
+import ImageCatManifest from './image/cat-manifest.js'
+import ImageExport from './image/export.js'
+import ImageExtract from './image/extract.js'
+import ImageGc from './image/gc.js'
+import ImageList from './image/list.js'
+import ImageRebuildIndex from './image/rebuild-index.js'
+import ImageRender from './image/render.js'
+import ImageRm from './image/rm.js'
+import ImageVerify from './image/verify.js'
+import Trust from './trust.js'
+import Version from './version.js'
+
+export const RKT_COMMANDS: Record<string, Command.Class> = {
+  config: ConfigCmd,
+  fetch: Fetch,
+  'image:cat-manifest': ImageCatManifest,
+  'image:export': ImageExport,
+  'image:extract': ImageExtract,
+  'image:gc': ImageGc,
+  'image:list': ImageList,
+  'image:rebuild-index': ImageRebuildIndex,
+  'image:render': ImageRender,
+  'image:rm': ImageRm,
+  'image:verify': ImageVerify,
+  trust: Trust,
+  version: Version,
+}
+
+export const RKT_TOPICS = {
+  image: {description: 'Operate on image(s) in the local store'},
+}

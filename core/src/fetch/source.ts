@@ -1,0 +1,42 @@
+// What an image argument means, in rkt's order (reference/rkt.md §1.3): an ID, a path or file:// URL,
+// an http(s) or docker URL, else an appc name. rkt also took any existing file of that name for a path
+// (SEC-44); we do too, but say so under --debug, since `./name` or `file://` makes it explicit.
+import fs from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {UsageError} from '../errors.js'
+
+export type ImageSource =
+  | {readonly kind: 'id'; readonly arg: string}
+  | {readonly kind: 'file'; readonly arg: string; readonly path: string; readonly guessed?: boolean}
+  | {readonly kind: 'url'; readonly arg: string; readonly url: URL}
+  | {readonly kind: 'docker'; readonly arg: string}
+  | {readonly kind: 'name'; readonly arg: string}
+
+/** Classifies one image argument. */
+export function classifyImage(arg: string, cwd = process.cwd()): ImageSource {
+  if (arg === '') throw new UsageError('empty image argument')
+  if (arg.startsWith('sha512-')) return {kind: 'id', arg}
+  if (arg.startsWith('file://')) {
+    let p: string
+    try {
+      p = fileURLToPath(arg)
+    } catch (err) {
+      throw new UsageError(`invalid file URL ${arg}`, {cause: err, hint: 'use file:///absolute/path/image.aci'})
+    }
+    return {kind: 'file', arg, path: p}
+  }
+  if (/^https?:\/\//.test(arg)) return {kind: 'url', arg, url: new URL(arg)}
+  if (arg.startsWith('docker://') || arg.startsWith('docker:')) return {kind: 'docker', arg}
+  if (path.isAbsolute(arg) || arg.startsWith('./') || arg.startsWith('../') || arg.endsWith('.aci')) {
+    return {kind: 'file', arg, path: path.resolve(cwd, arg)}
+  }
+  if (fs.existsSync(path.resolve(cwd, arg))) return {kind: 'file', arg, path: path.resolve(cwd, arg), guessed: true}
+  return {kind: 'name', arg}
+}
+
+/** The signature rkt looks for beside a local image: `x.aci` → `x.aci.asc`. */
+export function defaultSignaturePath(imagePath: string): string {
+  return `${imagePath.endsWith('.aci') ? imagePath.slice(0, -4) : imagePath}.aci.asc`
+}

@@ -1,0 +1,123 @@
+// Store upkeep: rebuilding the index from the blobs, and `rkt image gc`.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+
+import type {ImageRecord} from './index-file.js'
+import type {ImageStore} from './image-store.js'
+import type {TreeStore} from './tree-store.js'
+
+import {AciValidator} from '../aci/index.js'
+import {parseImageManifest} from '../schema/index.js'
+import {writeFileAtomic} from '../sys/atomic.js'
+import {FileLock} from '../sys/lock.js'
+import {shortId} from './ids.js'
+import {cleanStaleStaging} from './staging.js'
+
+/** Reads a blob through the ACI validator: its full ID, manifest and size. */
+export function inspectBlob(file: string): {id: string; manifest: Buffer; size: number} {
+  const hash = crypto.createHash('sha512')
+  const validator = new AciValidator()
+  const buf = Buffer.allocUnsafe(1 << 20)
+  const fd = fs.openSync(file, 'r')
+  try {
+    let n: number
+    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) {
+      const chunk = buf.subarray(0, n)
+      hash.update(chunk)
+      validator.push(chunk)
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  const {manifest, bytes} = validator.finish()
+  return {id: `sha512-${hash.digest('hex')}`, manifest, size: bytes}
+}
+
+export interface RebuildReport {
+  readonly images: number
+  /** Blobs that could not be indexed (content does not match the name, or not a valid image); kept on disk. */
+  readonly problems: readonly string[]
+  /** Where the previous index file was kept, if there was one. */
+  readonly previous: string | undefined
+}
+
+/**
+ * Rebuilds the index from the blobs on disk (FI-18): each blob is re-hashed and its manifest re-read.
+ * Blobs are never deleted here; the old index file is kept beside the new one.
+ */
+export function rebuildIndex(store: ImageStore): RebuildReport {
+  const lock = FileLock.onFile(store.layout.indexLock, {exclusive: true, wait: true})
+  try {
+    let previous: string | undefined
+    if (fs.existsSync(store.layout.indexFile)) {
+      previous = `${store.layout.indexFile}.old-${Date.now()}`
+      fs.copyFileSync(store.layout.indexFile, previous)
+    }
+    const records: ImageRecord[] = []
+    const problems: string[] = []
+    for (const key of store.blobKeysOnDisk()) {
+      const file = store.blobPath(key)
+      try {
+        const {id, manifest, size} = inspectBlob(file)
+        if (!id.startsWith(key)) {
+          problems.push(`${file}: content does not match its name (sha512 is ${shortId(id)}); left in place`)
+          continue
+        }
+        const m = parseImageManifest(manifest).manifest
+        const mtime = fs.statSync(file).mtimeMs
+        writeFileAtomic(store.layout.manifest(key), manifest, 0o640)
+        records.push({
+          id,
+          key,
+          name: m.name,
+          labels: m.labels,
+          size,
+          importTime: mtime,
+          lastUsed: mtime,
+          treeStoreSize: 0,
+        })
+      } catch (err) {
+        problems.push(`${file}: ${(err as Error).message}; left in place`)
+      }
+    }
+    store.index.write(records)
+    return {images: records.length, problems, previous}
+  } finally {
+    lock.release()
+  }
+}
+
+export interface ImageGcOptions {
+  /** Images not used for this long are removed. */
+  readonly gracePeriodMs: number
+  /** Tree IDs that pods still use (never removed). */
+  readonly treesInUse: ReadonlySet<string>
+  /** Store keys that pods still use (never removed). */
+  readonly imagesInUse: ReadonlySet<string>
+  readonly log: (line: string) => void
+}
+
+/**
+ * `rkt image gc`: removes rendered trees no pod uses, then images unused for longer than the grace
+ * period (rkt's order), and sweeps staging files left by dead processes.
+ */
+export function gcImages(store: ImageStore, trees: TreeStore, opts: ImageGcOptions): {trees: number; images: number} {
+  cleanStaleStaging(store.layout.tmpDir)
+  let removedTrees = 0
+  for (const treeId of trees.list()) {
+    if (opts.treesInUse.has(treeId)) continue
+    if (trees.remove(treeId)) {
+      removedTrees++
+      opts.log(`removed treestore "${treeId}"`)
+    }
+  }
+  const cutoff = Date.now() - opts.gracePeriodMs
+  let removedImages = 0
+  for (const rec of store.list()) {
+    if (rec.lastUsed > cutoff || opts.imagesInUse.has(rec.key)) continue
+    store.remove(rec.key)
+    removedImages++
+    opts.log(`successfully removed aci for image: "${rec.key}"`)
+  }
+  return {trees: removedTrees, images: removedImages}
+}

@@ -1,0 +1,92 @@
+// Writing images out of the store: `image export` (the ACI file), `image extract` (its raw contents) and
+// `image render` (the rootfs as a pod would see it). Outputs appear whole or not at all: everything is
+// written beside the target under a temporary name and renamed into place at the end.
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {ImageStore} from './image-store.js'
+import type {TreeStore} from './tree-store.js'
+
+import {extractAci} from '../aci/index.js'
+import {RktError} from '../errors.js'
+import {tempPathFor} from '../sys/atomic.js'
+
+function refuseExisting(target: string, overwrite: boolean, what: string): void {
+  if (!fs.existsSync(target)) return
+  if (!overwrite) throw new RktError(`${what} ${target} exists`, {code: 'EEXIST', hint: 'try --overwrite'})
+}
+
+/** Replaces `target` (a directory) with `tmp`, refusing to delete `/`. */
+function installDir(tmp: string, target: string): void {
+  if (path.resolve(target) === '/')
+    throw new RktError('this would delete your root filesystem. Refusing.', {code: 'EREFUSED'})
+  if (fs.existsSync(target)) fs.rmSync(target, {recursive: true, force: true})
+  fs.renameSync(tmp, target)
+}
+
+/** Runs `fill` on a fresh temporary directory beside `target`, then moves it into place. */
+function writeDir(target: string, overwrite: boolean, fill: (dir: string) => void): void {
+  const abs = path.resolve(target)
+  if (abs === '/') throw new RktError('this would delete your root filesystem. Refusing.', {code: 'EREFUSED'})
+  refuseExisting(abs, overwrite, 'output directory')
+  const tmp = tempPathFor(abs)
+  fs.mkdirSync(tmp, {mode: 0o755})
+  try {
+    fill(tmp)
+    installDir(tmp, abs)
+  } catch (err) {
+    fs.rmSync(tmp, {recursive: true, force: true})
+    throw err
+  }
+}
+
+/** `rkt image export`: the stored (uncompressed) ACI, copied to a file. */
+export function exportImage(store: ImageStore, key: string, outFile: string, overwrite: boolean): void {
+  refuseExisting(outFile, overwrite, 'output ACI file')
+  const tmp = tempPathFor(path.resolve(outFile))
+  const lock = store.lockImage(key, false)
+  try {
+    fs.copyFileSync(store.blobPath(key), tmp)
+    fs.renameSync(tmp, outFile)
+  } catch (err) {
+    fs.rmSync(tmp, {force: true})
+    throw err
+  } finally {
+    lock.release()
+  }
+}
+
+/** `rkt image extract`: the image's manifest and rootfs (or only the rootfs) in a directory. */
+export function extractImage(
+  store: ImageStore,
+  key: string,
+  outDir: string,
+  opts: {rootfsOnly: boolean; overwrite: boolean},
+): void {
+  writeDir(outDir, opts.overwrite, (dir) => {
+    const lock = store.lockImage(key, false)
+    try {
+      extractAci(store.blobPath(key), dir, {rootfsOnly: opts.rootfsOnly})
+    } finally {
+      lock.release()
+    }
+  })
+}
+
+/** `rkt image render`: the rootfs with dependencies applied (and the manifest unless rootfsOnly). */
+export function renderImage(
+  trees: TreeStore,
+  key: string,
+  outDir: string,
+  opts: {rootfsOnly: boolean; overwrite: boolean; onProgress?: (done: number, total: number) => void},
+): void {
+  const plan = trees.plan(key)
+  writeDir(outDir, opts.overwrite, (dir) => {
+    const rootfs = opts.rootfsOnly ? dir : path.join(dir, 'rootfs')
+    if (!opts.rootfsOnly) {
+      fs.mkdirSync(rootfs)
+      fs.writeFileSync(path.join(dir, 'manifest'), trees.store.manifestBytes(key), {mode: 0o644})
+    }
+    trees.extractLayers(plan, rootfs, opts.onProgress)
+  })
+}

@@ -1,0 +1,71 @@
+// Staging files: where an image is written while it is fetched and checked, invisible to every reader.
+// Each is flock'ed by its writer for its whole life, so a staging file whose lock can be taken belongs to
+// a process that died (SIGKILL, power loss) and may be deleted by anyone.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {flock, LOCK_EX, LOCK_NB} from '../sys/native.js'
+
+/** A locked temporary file in cas/tmp. */
+export class StagingFile {
+  private constructor(
+    readonly path: string,
+    public fd: number,
+  ) {}
+
+  /** Creates and locks a new, empty staging file. */
+  static create(tmpDir: string): StagingFile {
+    const file = path.join(tmpDir, `stage-${crypto.randomBytes(12).toString('hex')}`)
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
+    flock(fd, LOCK_EX | LOCK_NB) // cannot fail: nobody else knows the name yet
+    return new StagingFile(file, fd)
+  }
+
+  /** Flushes the content to disk. */
+  sync(): void {
+    fs.fsyncSync(this.fd)
+  }
+
+  /** Closes the descriptor (releasing the lock). */
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd)
+    this.fd = -1
+  }
+
+  /** Closes and deletes the file, if it is still here. */
+  discard(): void {
+    this.close()
+    fs.rmSync(this.path, {force: true})
+  }
+}
+
+/** Deletes staging files left by dead processes; returns how many. */
+export function cleanStaleStaging(tmpDir: string): number {
+  let names: string[]
+  try {
+    names = fs.readdirSync(tmpDir)
+  } catch {
+    return 0
+  }
+  let removed = 0
+  for (const name of names) {
+    const file = path.join(tmpDir, name)
+    let fd: number
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    } catch {
+      continue
+    }
+    try {
+      flock(fd, LOCK_EX | LOCK_NB)
+      fs.rmSync(file, {force: true}) // unlink while holding the lock: no writer can be racing us
+      removed++
+    } catch {
+      // locked: a live fetch owns it
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  return removed
+}

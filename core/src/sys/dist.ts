@@ -1,0 +1,22 @@
+// Where the build put its artifacts (native addon, CLI bundles, stage1 images). Found at run time, never
+// baked in at build time: a V8 snapshot would otherwise carry the path of the machine that built it.
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+let distDir: string | undefined
+
+/** Called by a CLI entry point that knows where it was started from (bundle or snapshot). */
+export function setDistDir(dir: string): void {
+  distDir = path.resolve(dir)
+}
+
+/** The `core/dist` directory of this installation. */
+export function getDistDir(): string {
+  // Unset only when not started through a CLI entry: the ESM build (tests) with this module in
+  // <dist>/sys/, or the TypeScript sources run by tsx (<core>/src/sys/), whose artifacts are in <core>/dist.
+  if (distDir === undefined) {
+    const up = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+    distDir = path.basename(up) === 'src' ? path.join(path.dirname(up), 'dist') : up
+  }
+  return distDir
+}

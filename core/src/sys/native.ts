@@ -1,0 +1,109 @@
+// Typed access to rktsys.node, the project's N-API addon for the kernel interfaces Node 20 lacks
+// (core/native/rktsys.c; the choice is explained in core/docs/native-helpers.md).
+import {constants as osConstants} from 'node:os'
+import path from 'node:path'
+
+import {RktError} from '../errors.js'
+import {getDistDir} from './dist.js'
+
+interface RktSys {
+  flock(fd: number, op: number): number
+  setCloexec(fd: number, on: boolean): number
+  execve(file: string, argv: string[], env: string[]): number
+  listXattrs(file: string): string[] | number
+  getXattr(file: string, name: string): Buffer | number
+  setXattr(file: string, name: string, value: Buffer): number
+  mknod(file: string, mode: number, major: number, minor: number): number
+  syncfs(fd: number): number
+}
+
+/** flock(2) operations. */
+export const LOCK_SH = 1
+export const LOCK_EX = 2
+export const LOCK_NB = 4
+export const LOCK_UN = 8
+
+let addon: RktSys | undefined
+
+function sys(): RktSys {
+  if (addon) return addon
+  const file = path.join(getDistDir(), 'native', 'rktsys.node')
+  const mod = {exports: {}} as {exports: unknown}
+  try {
+    process.dlopen(mod, file)
+  } catch (err) {
+    throw new RktError(`cannot load the native helper ${file}`, {
+      cause: err,
+      code: 'ENATIVE',
+      hint: 'build the project first: npm run build',
+    })
+  }
+  addon = mod.exports as RktSys
+  return addon
+}
+
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, no]) => [no, name]))
+
+/** A Node-style system error (err.code = 'EAGAIN', err.errno = -11) for a negative errno result. */
+export function errnoError(result: number, syscall: string, file?: string): NodeJS.ErrnoException {
+  const code = errnoNames.get(-result) ?? `E${-result}`
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${syscall} failed${file === undefined ? '' : `, '${file}'`}`)
+  err.code = code
+  err.errno = result
+  err.syscall = syscall
+  if (file !== undefined) err.path = file
+  return err
+}
+
+function check(result: number, syscall: string, file?: string): void {
+  if (result < 0) throw errnoError(result, syscall, file)
+}
+
+/** flock(2); throws EWOULDBLOCK (as EAGAIN) when LOCK_NB is given and the lock is held elsewhere. */
+export function flock(fd: number, op: number): void {
+  check(sys().flock(fd, op), 'flock')
+}
+
+/** Sets or clears FD_CLOEXEC, deciding whether fd survives an execve. */
+export function setCloexec(fd: number, on: boolean): void {
+  check(sys().setCloexec(fd, on), 'fcntl')
+}
+
+/**
+ * Replaces this process with `file` (same PID), after resetting the signal state and stdio flags Node
+ * leaves behind. Returns only by throwing.
+ */
+export function execve(file: string, argv: string[], env: Record<string, string | undefined>): never {
+  const envList = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]))
+  const result = sys().execve(file, argv, envList)
+  throw errnoError(result, 'execve', file)
+}
+
+/** Extended attribute names of a file, not following symlinks (empty where the fs has none). */
+export function listXattrs(file: string): string[] {
+  const r = sys().listXattrs(file)
+  if (typeof r === 'number') throw errnoError(r, 'llistxattr', file)
+  return r
+}
+
+/** One extended attribute's value, not following symlinks. */
+export function getXattr(file: string, name: string): Buffer {
+  const r = sys().getXattr(file, name)
+  if (typeof r === 'number') throw errnoError(r, 'lgetxattr', file)
+  return r
+}
+
+/** Sets an extended attribute, not following symlinks. */
+export function setXattr(file: string, name: string, value: Buffer): void {
+  check(sys().setXattr(file, name, value), 'lsetxattr', file)
+}
+
+/** mknod(2): `mode` carries the file type bits (S_IFCHR, S_IFBLK, S_IFIFO) and permissions. */
+export function mknod(file: string, mode: number, major: number, minor: number): void {
+  check(sys().mknod(file, mode, major, minor), 'mknod', file)
+}
+
+/** syncfs(2): flushes the whole filesystem holding fd. */
+export function syncfs(fd: number): void {
+  check(sys().syncfs(fd), 'syncfs')
+}

@@ -1,0 +1,43 @@
+// Trust prefixes are AC identifiers used as directory paths under prefix.d/, so they are validated here,
+// strictly and locally (the schema module is separate; this file must not depend on it to stay minimal).
+import {UsageError} from '../errors.js'
+import {quote} from './keys.js'
+
+// appc spec: ACIdentifier. Components cannot be empty, '.', '..' or start with a separator, so an accepted
+// identifier split on '/' is always a safe relative path (reference/security.md SEC-55, FZ-03).
+const AC_IDENTIFIER = /^[a-z0-9]+([-._~/][a-z0-9]+)*$/
+
+// Far below PATH_MAX and NAME_MAX; a longer prefix is a mistake, not a real image name.
+const MAX_IDENTIFIER_LENGTH = 512
+
+/** True when `s` is a valid AC identifier (appc ACIdentifier), the syntax of image names and trust prefixes. */
+export function isACIdentifier(s: string): boolean {
+  return s.length <= MAX_IDENTIFIER_LENGTH && AC_IDENTIFIER.test(s)
+}
+
+/**
+ * True when a key trusted for `prefix` may sign the image `name`: the name is the prefix itself or lies below
+ * it by whole path components. rkt compared strings, so `example.com/app` also covered
+ * `example.com/application` (reference/security.md §0.1, SEC-42).
+ */
+export function prefixCovers(prefix: string, name: string): boolean {
+  return name === prefix || name.startsWith(prefix + '/')
+}
+
+/** The prefixes whose keys apply to `name`, shortest first: `a/b/c` → `a`, `a/b`, `a/b/c`. */
+export function coveringPrefixes(name: string): string[] {
+  const parts = name.split('/')
+  return parts.map((_, i) => parts.slice(0, i + 1).join('/'))
+}
+
+/** Throws a usage error unless `prefix` is a valid AC identifier usable as a trust prefix. */
+export function validatePrefix(prefix: string): void {
+  if (isACIdentifier(prefix)) return
+  const lower = prefix.toLowerCase().replace(/^\/+|\/+$/g, '')
+  const suggestion = lower !== prefix && isACIdentifier(lower) ? ` (did you mean ${lower}?)` : ''
+  throw new UsageError(`invalid trust prefix ${quote(prefix)}${suggestion}`, {
+    hint:
+      'a prefix is an image name or a leading part of one: lowercase letters, digits and "-._~", ' +
+      'components separated by "/", e.g. rkt trust --prefix=example.com/app KEYFILE',
+  })
+}
