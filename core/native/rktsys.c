@@ -16,7 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -120,9 +122,15 @@ static void free_str_array(char **v) {
  * Replaces this process with another program, as rkt's stage0 does when it hands a pod to stage1.
  * Node leaves state behind that a new program must not inherit: SIGPIPE ignored (ignored signals
  * survive execve), blocked signals, and O_NONBLOCK on the stdio descriptors (shared with the
- * terminal or pipe: the next program would see EAGAIN). Reset those first. Descriptors Node opened
- * are close-on-exec; callers clear that flag on the ones to pass on (the pod lock).
- * Returns only on failure, with -errno.
+ * terminal or pipe: the next program would see EAGAIN). Node also marks descriptors 0-2
+ * close-on-exec at startup: the new program would start without stdin, stdout and stderr. Reset all
+ * of those first. Every other descriptor Node opened is close-on-exec too; callers clear that flag on
+ * the ones to pass on (the pod lock).
+ * Returns only on failure, with -errno, after putting all of that back: the caller goes on running
+ * Node, whose signal handlers (process.on('SIGINT'), libuv's SIGCHLD) and non-blocking stdio must work.
+ * All signals stay blocked while dispositions change, so no handler runs half-way; a signal that
+ * arrives in the instant between unblocking and execve gets its default action, as it would in the
+ * new program.
  */
 static napi_value Execve(napi_env env, napi_callback_info info) {
   napi_value a[3];
@@ -137,23 +145,43 @@ static napi_value Execve(napi_env env, napi_callback_info info) {
     free_str_array(envp);
     return int_result(env, err ? err : -EINVAL);
   }
+  sigset_t all, none, old_mask;
+  sigfillset(&all);
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+  int old_fl[3], old_fd[3];
   for (int fd = 0; fd <= 2; fd++) {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    old_fl[fd] = fcntl(fd, F_GETFL);
+    if (old_fl[fd] >= 0 && (old_fl[fd] & O_NONBLOCK)) fcntl(fd, F_SETFL, old_fl[fd] & ~O_NONBLOCK);
+    old_fd[fd] = fcntl(fd, F_GETFD);
+    if (old_fd[fd] >= 0 && (old_fd[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, old_fd[fd] & ~FD_CLOEXEC);
   }
+  struct sigaction old_act[NSIG];
+  bool saved[NSIG];
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL); /* SIGKILL/SIGSTOP and invalid numbers fail harmlessly */
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* SIGKILL/SIGSTOP, glibc's reserved 32/33 and invalid numbers fail harmlessly (and are not restored) */
+  for (int s = 1; s < NSIG; s++) saved[s] = sigaction(s, &dfl, &old_act[s]) == 0;
+  pthread_sigmask(SIG_SETMASK, &none, NULL);
   execve(path, argv, envp);
   err = -errno;
+  pthread_sigmask(SIG_SETMASK, &all, NULL);
+  for (int s = 1; s < NSIG; s++)
+    if (saved[s]) sigaction(s, &old_act[s], NULL);
+  for (int fd = 0; fd <= 2; fd++) {
+    if (old_fl[fd] >= 0 && (old_fl[fd] & O_NONBLOCK)) fcntl(fd, F_SETFL, old_fl[fd]);
+    if (old_fd[fd] >= 0 && (old_fd[fd] & FD_CLOEXEC)) fcntl(fd, F_SETFD, old_fd[fd]);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
   free_str_array(argv);
   free_str_array(envp);
   return int_result(env, err);
 }
+
+/* The size-query-then-read pattern of the xattr calls races with writers: a list or value that grows
+ * in between makes the read fail with ERANGE. Ask again, a few times. */
+#define XATTR_TRIES 8
 
 static napi_value ListXattrs(napi_env env, napi_callback_info info) {
   napi_value a[1];
@@ -161,21 +189,40 @@ static napi_value ListXattrs(napi_env env, napi_callback_info info) {
   int err;
   if (get_args(env, info, 1, a)) return int_result(env, -EINVAL);
   if ((err = get_str(env, a[0], path, sizeof path))) return int_result(env, err);
-  ssize_t n = llistxattr(path, NULL, 0);
-  if (n < 0) return int_result(env, (errno == ENOTSUP) ? 0 : -errno);
-  napi_value arr;
-  napi_create_array(env, &arr);
-  if (n == 0) return arr;
-  char *buf = malloc(n);
-  if (!buf) return int_result(env, -ENOMEM);
-  n = llistxattr(path, buf, n);
-  if (n < 0) {
-    err = -errno;
+  char *buf = NULL;
+  ssize_t n = 0;
+  for (int tries = 0;; tries++) {
+    ssize_t want = llistxattr(path, NULL, 0);
+    if (want < 0) {
+      err = (errno == ENOTSUP) ? 0 : -errno; /* a filesystem without xattrs: an empty list */
+      n = 0;
+      break;
+    }
+    if (want == 0) {
+      n = 0;
+      break;
+    }
+    char *nb = realloc(buf, (size_t)want);
+    if (!nb) {
+      err = -ENOMEM;
+      break;
+    }
+    buf = nb;
+    n = llistxattr(path, buf, (size_t)want);
+    if (n >= 0) break;
+    if (errno != ERANGE || tries + 1 >= XATTR_TRIES) {
+      err = -errno;
+      break;
+    }
+  }
+  if (err) {
     free(buf);
     return int_result(env, err);
   }
+  napi_value arr;
+  napi_create_array(env, &arr);
   uint32_t i = 0;
-  for (char *p = buf; p < buf + n; p += strlen(p) + 1) {
+  for (char *p = buf; p && p < buf + n; p += strlen(p) + 1) {
     napi_value s;
     napi_create_string_utf8(env, p, NAPI_AUTO_LENGTH, &s);
     napi_set_element(env, arr, i++, s);
@@ -191,13 +238,35 @@ static napi_value GetXattr(napi_env env, napi_callback_info info) {
   if (get_args(env, info, 2, a)) return int_result(env, -EINVAL);
   if ((err = get_str(env, a[0], path, sizeof path)) || (err = get_str(env, a[1], name, sizeof name)))
     return int_result(env, err);
-  ssize_t n = lgetxattr(path, name, NULL, 0);
-  if (n < 0) return int_result(env, -errno);
-  void *data = NULL;
+  char *data = NULL;
+  ssize_t n = 0;
+  for (int tries = 0;; tries++) {
+    ssize_t want = lgetxattr(path, name, NULL, 0);
+    if (want < 0) {
+      err = -errno;
+      break;
+    }
+    if (want == 0) { /* a size of 0 would only ask for the size again */
+      n = 0;
+      break;
+    }
+    char *nd = realloc(data, (size_t)want);
+    if (!nd) {
+      err = -ENOMEM;
+      break;
+    }
+    data = nd;
+    n = lgetxattr(path, name, data, (size_t)want);
+    if (n >= 0) break;
+    if (errno != ERANGE || tries + 1 >= XATTR_TRIES) {
+      err = -errno;
+      break;
+    }
+  }
   napi_value buf;
-  if (napi_create_buffer(env, n, &data, &buf) != napi_ok) return int_result(env, -ENOMEM);
-  if (n > 0 && lgetxattr(path, name, data, n) != n) return int_result(env, -(errno ? errno : EIO));
-  return buf;
+  if (!err && napi_create_buffer_copy(env, (size_t)n, data, NULL, &buf) != napi_ok) err = -ENOMEM;
+  free(data);
+  return err ? int_result(env, err) : buf;
 }
 
 static napi_value SetXattr(napi_env env, napi_callback_info info) {

@@ -126,6 +126,14 @@ export class TarReader {
     return this.total
   }
 
+  /**
+   * Archive bytes parsed so far. Inside onEntryEnd it is the end of the entry's data (before padding), so
+   * callers can copy entries byte for byte (actool patch-manifest).
+   */
+  get position(): number {
+    return this.pos
+  }
+
   /** Entries delivered so far. */
   get entries(): number {
     return this.count

@@ -17,6 +17,32 @@ interface OclifExit {
   oclif?: {exit?: number}
 }
 
+/**
+ * True for oclif's command-line parse errors (its CLIParseError family, which the package does not export):
+ * every one is a usage error, including a flag value outside the flag's options, which oclif itself gives
+ * the default exit code (254 here) instead of a parse error's.
+ */
+function isParseError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'parse' in err && 'showHelp' in err
+}
+
+/**
+ * Drops oclif's note on a missing argument that flags with several values must come after the arguments: it
+ * names every multi-value flag the command has, given or not, and is wrong for flags that take one value
+ * per occurrence (multipleNonGreedy), which are the only multi-value flags rkt and actool have.
+ */
+function withoutMultipleNote(message: string, flags: Readonly<Record<string, unknown>>): string {
+  return message.replace(
+    /\n\nNote: (--\S+(?:, --\S+)*) allows? multiple values\.[^\n]*\nAlternatively, you can use "--" to signify the end of the flags and the beginning of arguments\./,
+    (note, names: string) =>
+      names
+        .split(', ')
+        .every((n) => (flags[n.slice(2)] as {multipleNonGreedy?: boolean} | undefined)?.multipleNonGreedy === true)
+        ? ''
+        : note,
+  )
+}
+
 /** Renders failures the rkt way: `rkt: message`, the chain under --debug, exit 254 (2 for usage). */
 export abstract class CliCommand extends Command {
   /** True when --debug was given, even if flag parsing itself failed. */
@@ -39,8 +65,10 @@ export abstract class CliCommand extends Command {
   }
 
   override async catch(err: Error & OclifExit): Promise<void> {
-    const parserExit = err.oclif?.exit
+    const parseError = isParseError(err)
+    const parserExit = parseError ? EXIT_USAGE : err.oclif?.exit
     const exit = parserExit === EXIT_USAGE ? EXIT_USAGE : exitCodeOf(err)
+    if (parseError) err.message = withoutMultipleNote(err.message, {...this.ctor.baseFlags, ...this.ctor.flags})
     let text = formatError(err, this.debugRequested())
     if (parserExit === EXIT_USAGE && !/--help/.test(text))
       text += `\n  see '${this.config.bin} ${this.id ?? ''} --help'`

@@ -4,26 +4,52 @@
 
 const TABWIDTH = 8
 
-/** Formats rows like rkt's tabwriter: columns padded with tabs to multiples of 8, last column unpadded. */
+/**
+ * Formats rows like rkt's tabwriter: columns padded with tabs to multiples of 8, last cell of a row unpadded.
+ * As in Go's text/tabwriter, a column's width is taken over a block of consecutive rows that have a cell in
+ * that column (a shorter row ends the block), and widths count characters (runes), not UTF-16 units.
+ */
 export function tabTable(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = []
-  for (const row of rows) {
-    row.forEach((cell, i) => {
-      if (i < row.length - 1) widths[i] = Math.max(widths[i] ?? 0, cell.length + 1)
-    })
+  const runes = (s: string): number => {
+    let n = 0
+    for (const _ of s) n++
+    return n
   }
-  return rows
-    .map((row) =>
-      row
-        .map((cell, i) => {
-          if (i === row.length - 1) return cell
-          const cellw = Math.ceil(widths[i]! / TABWIDTH) * TABWIDTH
-          return cell + '\t'.repeat(Math.ceil((cellw - cell.length) / TABWIDTH))
-        })
-        .join(''),
-    )
-    .map((line) => `${line}\n`)
-    .join('')
+  const widths: number[] = []
+  const out: string[] = []
+  const writeLines = (line0: number, line1: number): void => {
+    for (let i = line0; i < line1; i++) {
+      const row = rows[i]!
+      let line = ''
+      row.forEach((cell, j) => {
+        line += cell
+        if (j < widths.length) {
+          const cellw = Math.ceil(widths[j]! / TABWIDTH) * TABWIDTH
+          line += '\t'.repeat(Math.ceil((cellw - runes(cell)) / TABWIDTH))
+        }
+      })
+      out.push(`${line}\n`)
+    }
+  }
+  // Go's Writer.format: one column block at a time, recursing into the columns to its right.
+  const format = (line0: number, line1: number): void => {
+    const column = widths.length
+    for (let cur = line0; cur < line1; cur++) {
+      if (column >= rows[cur]!.length - 1) continue
+      writeLines(line0, cur)
+      line0 = cur
+      let width = 0
+      for (; cur < line1 && column < rows[cur]!.length - 1; cur++)
+        width = Math.max(width, runes(rows[cur]![column]!) + 1)
+      widths.push(width)
+      format(line0, cur)
+      widths.pop()
+      line0 = cur
+    }
+    writeLines(line0, line1)
+  }
+  format(0, rows.length)
+  return out.join('')
 }
 
 const IEC = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB']
@@ -33,7 +59,11 @@ export function humanBytes(n: number): string {
   if (n < 10) return `${n} B`
   const e = Math.floor(Math.log(n) / Math.log(1024))
   const val = Math.floor((n / 1024 ** e) * 10 + 0.5) / 10
-  return `${val < 10 ? val.toFixed(1) : val.toFixed(0)} ${IEC[e]}`
+  if (val < 10) return `${val.toFixed(1)} ${IEC[e]}`
+  // Go's %.0f rounds an exact half to even (10.5 → "10"); toFixed(0) would round it up.
+  const whole = Math.floor(val)
+  const rounded = val - whole > 0.5 || (val - whole === 0.5 && whole % 2 === 1) ? whole + 1 : whole
+  return `${rounded} ${IEC[e]}`
 }
 
 const SECOND = 1000
@@ -91,6 +121,8 @@ export function goTime(ms: number): string {
   const offMin = -d.getTimezoneOffset()
   const sign = offMin >= 0 ? '+' : '-'
   const off = `${sign}${pad(Math.floor(Math.abs(offMin) / 60))}${pad(Math.abs(offMin) % 60)}`
+  // Go prints the zone database's abbreviation; Intl agrees for UTC (servers) and the common zones, and
+  // may say GMT+1 where Go says CET.
   const zone =
     new Intl.DateTimeFormat('en-US', {timeZoneName: 'short'}).formatToParts(d).find((p) => p.type === 'timeZoneName')
       ?.value ?? 'UTC'

@@ -149,9 +149,12 @@ export function imageManifestToJson(m: ImageManifest): Record<string, unknown> {
  * Serializes a manifest the way actool writes it (defaults filled in, fixed key order), after checking that it
  * parses back; `pretty` indents with four spaces like `actool cat-manifest --pretty-print`.
  */
-export function serializeImageManifest(m: ImageManifest, opts: {pretty?: boolean} = {}): string {
+export function serializeImageManifest(
+  m: ImageManifest,
+  opts: {pretty?: boolean; indent?: string | number} = {},
+): string {
   const text = guard('cannot serialize image manifest', () =>
-    JSON.stringify(imageManifestToJson(m), null, opts.pretty === true ? 4 : undefined),
+    JSON.stringify(imageManifestToJson(m), null, opts.pretty === true ? (opts.indent ?? 4) : undefined),
   )
   // Go validates on marshal too: an invalid manifest must never be written.
   parseImageManifest(text)

@@ -341,9 +341,9 @@ export function podManifestToJson(m: PodManifest): Record<string, unknown> {
 }
 
 /** Serializes a pod manifest in a fixed key order after checking that it parses back. */
-export function serializePodManifest(m: PodManifest, opts: {pretty?: boolean} = {}): string {
+export function serializePodManifest(m: PodManifest, opts: {pretty?: boolean; indent?: string | number} = {}): string {
   const text = guard('cannot serialize pod manifest', () =>
-    JSON.stringify(podManifestToJson(m), null, opts.pretty === true ? 4 : undefined),
+    JSON.stringify(podManifestToJson(m), null, opts.pretty === true ? (opts.indent ?? 4) : undefined),
   )
   parsePodManifest(text)
   return text

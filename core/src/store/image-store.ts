@@ -164,9 +164,11 @@ export class ImageStore {
       s.staging.sync()
       const blob = this.layout.blob(key)
       fs.mkdirSync(path.dirname(blob), {recursive: true, mode: 0o750})
-      if (fs.existsSync(blob)) {
+      if (fs.existsSync(blob) && this.get(key) !== undefined) {
         s.staging.discard() // same key = same content (256 bits of sha512); keep the one already there
       } else {
+        // No blob, or an orphan no index entry vouches for (a crash before the index commit, or a damaged
+        // copy): the verified staging file replaces it atomically. Nothing reads an unlisted blob.
         fs.renameSync(s.staging.path, blob)
         s.staging.close()
         fsyncDir(path.dirname(blob))

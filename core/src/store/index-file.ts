@@ -99,7 +99,10 @@ export class IndexFile {
     if (typeof d !== 'object' || d === null || d.format !== INDEX_FORMAT) {
       throw new CorruptIndexError(this.file, 'it is not an image index')
     }
-    if (typeof d.version !== 'number' || d.version > INDEX_VERSION) {
+    if (typeof d.version !== 'number' || !Number.isSafeInteger(d.version) || d.version < 1) {
+      throw new CorruptIndexError(this.file, `its format version ${JSON.stringify(d.version)} is not valid`)
+    }
+    if (d.version > INDEX_VERSION) {
       throw new RktError(`the image index ${this.file} has format version ${String(d.version)}`, {
         code: 'EINDEX',
         hint: `this rkt understands versions up to ${INDEX_VERSION}: use the rkt that wrote it`,

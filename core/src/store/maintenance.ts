@@ -1,6 +1,7 @@
 // Store upkeep: rebuilding the index from the blobs, and `rkt image gc`.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import path from 'node:path'
 
 import type {ImageRecord} from './index-file.js'
 import type {ImageStore} from './image-store.js'
@@ -65,6 +66,8 @@ export function rebuildIndex(store: ImageStore): RebuildReport {
         }
         const m = parseImageManifest(manifest).manifest
         const mtime = fs.statSync(file).mtimeMs
+        // Its directory may be gone too (or never existed, for a blob copied in by hand).
+        fs.mkdirSync(path.dirname(store.layout.manifest(key)), {recursive: true, mode: 0o750})
         writeFileAtomic(store.layout.manifest(key), manifest, 0o640)
         records.push({
           id,

@@ -16,12 +16,26 @@ function refuseExisting(target: string, overwrite: boolean, what: string): void 
   if (!overwrite) throw new RktError(`${what} ${target} exists`, {code: 'EEXIST', hint: 'try --overwrite'})
 }
 
-/** Replaces `target` (a directory) with `tmp`, refusing to delete `/`. */
+/**
+ * Replaces `target` (a directory) with `tmp`, refusing to delete `/`. An existing target is first renamed
+ * aside and deleted only once `tmp` has taken its place, so a crash at any moment leaves the old output
+ * whole, the new one whole, or (between the two renames) none, never a half-deleted tree.
+ */
 function installDir(tmp: string, target: string): void {
   if (path.resolve(target) === '/')
     throw new RktError('this would delete your root filesystem. Refusing.', {code: 'EREFUSED'})
-  if (fs.existsSync(target)) fs.rmSync(target, {recursive: true, force: true})
-  fs.renameSync(tmp, target)
+  let old: string | undefined
+  if (fs.lstatSync(target, {throwIfNoEntry: false}) !== undefined) {
+    old = tempPathFor(target)
+    fs.renameSync(target, old)
+  }
+  try {
+    fs.renameSync(tmp, target)
+  } catch (err) {
+    if (old !== undefined) fs.renameSync(old, target)
+    throw err
+  }
+  if (old !== undefined) fs.rmSync(old, {recursive: true, force: true})
 }
 
 /** Runs `fill` on a fresh temporary directory beside `target`, then moves it into place. */

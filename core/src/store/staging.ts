@@ -16,10 +16,22 @@ export class StagingFile {
 
   /** Creates and locks a new, empty staging file. */
   static create(tmpDir: string): StagingFile {
-    const file = path.join(tmpDir, `stage-${crypto.randomBytes(12).toString('hex')}`)
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
-    flock(fd, LOCK_EX | LOCK_NB) // cannot fail: nobody else knows the name yet
-    return new StagingFile(file, fd)
+    for (;;) {
+      const file = path.join(tmpDir, `stage-${crypto.randomBytes(12).toString('hex')}`)
+      const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
+      try {
+        // A concurrent cleanStaleStaging may see the file between its creation and this lock, take the lock
+        // first and unlink it: wait for it, then keep the file only if it is still the one at `file`.
+        flock(fd, LOCK_EX)
+        const ours = fs.fstatSync(fd)
+        const now = fs.statSync(file, {throwIfNoEntry: false})
+        if (now !== undefined && now.ino === ours.ino && now.dev === ours.dev) return new StagingFile(file, fd)
+      } catch (err) {
+        fs.closeSync(fd)
+        throw err
+      }
+      fs.closeSync(fd)
+    }
   }
 
   /** Flushes the content to disk. */
@@ -53,8 +65,13 @@ export function cleanStaleStaging(tmpDir: string): number {
     const file = path.join(tmpDir, name)
     let fd: number
     try {
-      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+      // O_NONBLOCK: anything but a staging file (a FIFO someone left here) must not hang the sweep.
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
     } catch {
+      continue
+    }
+    if (!fs.fstatSync(fd).isFile()) {
+      fs.closeSync(fd)
       continue
     }
     try {

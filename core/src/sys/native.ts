@@ -42,7 +42,9 @@ function sys(): RktSys {
   return addon
 }
 
-const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, no]) => [no, name]))
+// Linux has aliases (EWOULDBLOCK = EAGAIN, EOPNOTSUPP = ENOTSUP); the first name wins, as in Node's own errors.
+const errnoNames = new Map<number, string>()
+for (const [name, no] of Object.entries(osConstants.errno)) if (!errnoNames.has(no)) errnoNames.set(no, name)
 
 /** A Node-style system error (err.code = 'EAGAIN', err.errno = -11) for a negative errno result. */
 export function errnoError(result: number, syscall: string, file?: string): NodeJS.ErrnoException {

@@ -2,10 +2,8 @@ import {Args, Flags} from '@oclif/core'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {buildAci} from '../../aci/index.js'
 import {ActoolCommand} from '../../cli/base.js'
 import {RktError, wrap} from '../../errors.js'
-import {parseImageManifest, serializeImageManifest} from '../../schema/index.js'
 
 export default class Build extends ActoolCommand {
   static override summary = 'Build an ACI from an image layout (manifest + rootfs/)'
@@ -26,6 +24,8 @@ export default class Build extends ActoolCommand {
     if (path.extname(args.output) !== '.aci') {
       throw new RktError(`build: extension must be .aci (given ${path.extname(args.output) || 'none'})`)
     }
+    const {buildAci} = await import('../../aci/index.js')
+    const {parseImageManifest, serializeImageManifest} = await import('../../schema/index.js')
     let text: Buffer
     try {
       text = fs.readFileSync(path.join(args.directory, 'manifest'))

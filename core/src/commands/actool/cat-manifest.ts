@@ -1,8 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
 import {ActoolCommand} from '../../cli/base.js'
-import {readAciManifest} from '../../image/validate.js'
-import {serializeImageManifest} from '../../schema/index.js'
 
 export default class CatManifest extends ActoolCommand {
   static override summary = 'Print the manifest from an ACI'
@@ -11,6 +9,8 @@ export default class CatManifest extends ActoolCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(CatManifest)
+    const {readAciManifest} = await import('../../image/validate.js')
+    const {serializeImageManifest} = await import('../../schema/index.js')
     const {manifest} = await readAciManifest(args.aci)
     this.log(serializeImageManifest(manifest, {pretty: flags['pretty-print']}))
   }

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {ActoolCommand} from '../../cli/base.js'
 import {formatError, RktError} from '../../errors.js'
-import {validateFile, type ValidationType} from '../../image/validate.js'
+import type {ValidationType} from '../../image/validate.js'
 
 export default class Validate extends ActoolCommand {
   static override summary = 'Validate that one or more images or manifests meet the spec'
@@ -25,6 +25,7 @@ export default class Validate extends ActoolCommand {
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Validate)
+    const {validateFile} = await import('../../image/validate.js')
     let failed = 0
     for (const file of argv as string[]) {
       try {

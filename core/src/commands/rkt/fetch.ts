@@ -3,8 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {RktCommand} from '../../cli/base.js'
 import {progress} from '../../cli/progress.js'
 import {UsageError} from '../../errors.js'
-import {fetchImages, type PullPolicy} from '../../fetch/index.js'
-import {shortId} from '../../store/index.js'
+import type {PullPolicy} from '../../fetch/index.js'
 
 export default class Fetch extends RktCommand {
   static override summary = 'Fetch image(s) and store them in the local store'
@@ -52,6 +51,8 @@ export default class Fetch extends RktCommand {
       : flags['no-store']
         ? 'update'
         : (flags['pull-policy'] as PullPolicy)
+    const {fetchImages} = await import('../../fetch/index.js')
+    const {shortId} = await import('../../store/ids.js')
     const bars = new Map<string, ReturnType<typeof progress>>()
     try {
       const records = await fetchImages(requests, {

@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 
 import {RktCommand} from '../../cli/base.js'
 import {UsageError} from '../../errors.js'
-import {trustKeys} from '../../trust/trust-keys.js'
 
 export default class Trust extends RktCommand {
   static override summary = 'Trust a key for image verification'
@@ -36,6 +35,7 @@ export default class Trust extends RktCommand {
     if (flags.prefix !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(flags.prefix)) {
       throw new UsageError(`--prefix must not contain a URL scheme, omit ${flags.prefix.split(':')[0]}://`)
     }
+    const {trustKeys} = await import('../../trust/trust-keys.js')
     await trustKeys({
       globals: g,
       scope: flags.root ? {root: true} : {prefix: flags.prefix!},

@@ -1,8 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
-import {parseImageManifest, serializeImageManifest} from '../../../schema/index.js'
-import {ImageStore} from '../../../store/index.js'
 
 export default class ImageCatManifest extends RktCommand {
   static override summary = 'Inspect and print the image manifest'
@@ -15,9 +13,12 @@ export default class ImageCatManifest extends RktCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ImageCatManifest)
+    const {parseImageManifest, serializeImageManifest} = await import('../../../schema/index.js')
+    const {ImageStore} = await import('../../../store/image-store.js')
     const store = ImageStore.open(this.resolveGlobals(flags).dir)
     const rec = store.resolve(args.image)
     const {manifest} = parseImageManifest(store.manifestBytes(rec.key))
-    this.log(serializeImageManifest(manifest, {pretty: flags['pretty-print']}))
+    // rkt prints json.MarshalIndent(manifest, "", "\t"); actool indents with 4 spaces.
+    this.log(serializeImageManifest(manifest, {pretty: flags['pretty-print'], indent: '\t'}))
   }
 }

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
-import {exportImage, ImageStore} from '../../../store/index.js'
 
 export default class ImageExport extends RktCommand {
   static override summary = 'Export a stored image to an ACI file'
@@ -13,6 +12,7 @@ export default class ImageExport extends RktCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ImageExport)
+    const {exportImage, ImageStore} = await import('../../../store/index.js')
     const store = ImageStore.open(this.resolveGlobals(flags).dir)
     exportImage(store, store.resolve(args.image).key, args.output, flags.overwrite)
   }

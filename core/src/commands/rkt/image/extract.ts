@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
-import {extractImage, ImageStore} from '../../../store/index.js'
 
 export default class ImageExtract extends RktCommand {
   static override summary = 'Extract a stored image to a directory'
@@ -16,6 +15,7 @@ export default class ImageExtract extends RktCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ImageExtract)
+    const {extractImage, ImageStore} = await import('../../../store/index.js')
     const store = ImageStore.open(this.resolveGlobals(flags).dir)
     extractImage(store, store.resolve(args.image).key, args.output, {
       rootfsOnly: flags['rootfs-only'],

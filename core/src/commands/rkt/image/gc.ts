@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
 import {parseDuration} from '../../../cli/duration.js'
-import {gcImages, ImageStore, TreeStore} from '../../../store/index.js'
 
 export default class ImageGc extends RktCommand {
   static override summary = 'Garbage collect local store'
@@ -17,6 +16,7 @@ export default class ImageGc extends RktCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ImageGc)
+    const {gcImages, ImageStore, TreeStore} = await import('../../../store/index.js')
     const store = ImageStore.open(this.resolveGlobals(flags).dir)
     gcImages(store, new TreeStore(store), {
       gracePeriodMs: parseDuration('grace-period', flags['grace-period']),

@@ -2,15 +2,14 @@ import {Flags} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
 import {goTime, humanBytes, humanTime, msToNs, tabTable} from '../../../cli/format.js'
+import {shortId} from '../../../store/ids.js'
 import {
   IMAGE_LIST_FIELDS,
   IMAGE_LIST_HEADERS,
   IMAGE_SORT_FIELDS,
   imageListEntries,
-  ImageStore,
   parseOptionList,
-  shortId,
-} from '../../../store/index.js'
+} from '../../../store/list.js'
 
 export default class ImageList extends RktCommand {
   static override summary = 'List images in the local store'
@@ -35,6 +34,7 @@ export default class ImageList extends RktCommand {
     const g = this.resolveGlobals(flags)
     const fields = parseOptionList('fields', flags.fields, IMAGE_LIST_FIELDS)
     const sort = parseOptionList('sort', flags.sort, IMAGE_SORT_FIELDS)
+    const {ImageStore} = await import('../../../store/image-store.js')
     const entries = imageListEntries(ImageStore.open(g.dir).list(), sort, flags.order === 'asc')
     if (flags.format) {
       // rkt's v1.ImageListEntry: the store key as id, timestamps in nanoseconds.

@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
 import {progress} from '../../../cli/progress.js'
-import {ImageStore, renderImage, TreeStore} from '../../../store/index.js'
 
 export default class ImageRender extends RktCommand {
   static override summary = 'Render a stored image to a directory with all its dependencies'
@@ -17,6 +16,7 @@ export default class ImageRender extends RktCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ImageRender)
+    const {ImageStore, renderImage, TreeStore} = await import('../../../store/index.js')
     const store = ImageStore.open(this.resolveGlobals(flags).dir)
     const key = store.resolve(args.image).key
     const onProgress = progress(`Rendering ${args.image}`)

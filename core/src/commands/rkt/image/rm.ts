@@ -2,7 +2,6 @@ import {Args} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
 import {formatError, RktError} from '../../../errors.js'
-import {ImageStore} from '../../../store/index.js'
 
 export default class ImageRm extends RktCommand {
   static override summary = 'Remove one or more images with the given IDs or image names from the local store'
@@ -14,6 +13,7 @@ export default class ImageRm extends RktCommand {
   async run(): Promise<void> {
     const {flags, argv} = await this.parse(ImageRm)
     const g = this.resolveGlobals(flags)
+    const {ImageStore} = await import('../../../store/image-store.js')
     const store = ImageStore.open(g.dir)
     const keys = new Map<string, string>()
     let failed = 0

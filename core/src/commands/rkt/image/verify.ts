@@ -2,7 +2,6 @@ import {Args} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
 import {RktError} from '../../../errors.js'
-import {ImageStore, inspectBlob, shortId, TreeStore} from '../../../store/index.js'
 
 export default class ImageVerify extends RktCommand {
   static override summary = 'Verify one or more rendered images in the local store'
@@ -15,6 +14,7 @@ export default class ImageVerify extends RktCommand {
 
   async run(): Promise<void> {
     const {flags, argv} = await this.parse(ImageVerify)
+    const {ImageStore, inspectBlob, shortId, TreeStore} = await import('../../../store/index.js')
     const store = ImageStore.open(this.resolveGlobals(flags).dir)
     const trees = new TreeStore(store)
     const bad: string[] = []

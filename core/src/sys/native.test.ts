@@ -1,0 +1,483 @@
+// The native addon (core/native/rktsys.c) through its wrapper: locks across descriptions and processes,
+// descriptors across exec, what a program started by execve inherits, xattrs, device nodes, syncfs.
+// Child processes load the built addon themselves (process.dlopen), so the kernel sees real processes.
+import assert from 'node:assert/strict'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {once} from 'node:events'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {getDistDir} from './dist.js'
+import {
+  execve,
+  flock,
+  getXattr,
+  listXattrs,
+  LOCK_EX,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+  mknod,
+  setCloexec,
+  setXattr,
+  syncfs,
+} from './native.js'
+
+const ADDON = path.join(getDistDir(), 'native', 'rktsys.node')
+const O_NONBLOCK = fs.constants.O_NONBLOCK
+const SIGPIPE_BIT = 1n << 12n // /proc/<pid>/status masks: bit N-1 for signal N (SIGPIPE is 13)
+
+let tmp: string
+before(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rktsys-test-'))
+})
+after(() => fs.rmSync(tmp, {recursive: true, force: true}))
+
+const children = new Set<ChildProcess>()
+after(() => {
+  for (const c of children) c.kill('SIGKILL')
+})
+
+/** Runs a CommonJS script in a child node that has the addon loaded as `sys`. */
+function spawnNode(script: string, args: string[] = []): ChildProcess {
+  const prelude =
+    'const sys = (() => { const m = {exports: {}}; process.dlopen(m, process.env.RKT_ADDON); return m.exports })()\n'
+  const child = spawn(process.execPath, ['-e', prelude + script, ...args], {
+    env: {...process.env, RKT_ADDON: ADDON},
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  return child
+}
+
+/** Everything a child writes to stdout, and how it ended. */
+async function finish(child: ChildProcess): Promise<{stdout: string; stderr: string; code: number | null}> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const [code] = (await once(child, 'close')) as [number | null]
+  return {stdout, stderr, code}
+}
+
+/** The first line a child writes to stdout. */
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = ''
+    const onData = (d: string): void => {
+      buf += d
+      const nl = buf.indexOf('\n')
+      if (nl >= 0) {
+        child.stdout!.off('data', onData)
+        resolve(buf.slice(0, nl))
+      }
+    }
+    child.stdout!.setEncoding('utf8').on('data', onData)
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before writing a line: ${buf}`)))
+  })
+}
+
+const HOLDER = `
+const fs = require('fs')
+const [file, op, kind] = process.argv.slice(1)
+const flags = kind === 'dir' ? fs.constants.O_RDONLY | fs.constants.O_DIRECTORY : fs.constants.O_RDONLY | fs.constants.O_CREAT
+const r = sys.flock(fs.openSync(file, flags), Number(op))
+process.stdout.write('flock ' + r + '\\n')
+if (r === 0) setInterval(() => {}, 1 << 30)
+`
+
+/** A child process that holds flock(op) on `file` until killed. */
+async function holder(file: string, op: number, kind: 'file' | 'dir' = 'file'): Promise<ChildProcess> {
+  const child = spawnNode(HOLDER, [file, String(op), kind])
+  assert.equal(await firstLine(child), 'flock 0')
+  return child
+}
+
+/** What another process gets from flock(op | LOCK_NB) on `file`: 0 or -errno. */
+async function tryInChild(file: string, op: number, kind: 'file' | 'dir' = 'file'): Promise<number> {
+  const child = spawnNode(HOLDER, [file, String(op | LOCK_NB), kind])
+  const line = await firstLine(child)
+  child.kill('SIGKILL')
+  return Number(line.split(' ')[1])
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  const exited = once(child, 'exit')
+  child.kill('SIGKILL')
+  const [code, signal] = (await exited) as [number | null, string | null]
+  assert.equal(signal, 'SIGKILL', `holder exited with ${code} before it was killed`)
+}
+
+const EAGAIN = {code: 'EAGAIN', syscall: 'flock'}
+
+describe('flock', () => {
+  test('exclusive excludes exclusive and shared between two open file descriptions of this process', () => {
+    const file = path.join(tmp, 'two-ofd.lock')
+    fs.writeFileSync(file, '')
+    const a = fs.openSync(file, 'r')
+    const b = fs.openSync(file, 'r')
+    try {
+      flock(a, LOCK_EX | LOCK_NB)
+      assert.throws(() => flock(b, LOCK_EX | LOCK_NB), EAGAIN)
+      assert.throws(() => flock(b, LOCK_SH | LOCK_NB), EAGAIN)
+      flock(a, LOCK_UN)
+      flock(a, LOCK_SH | LOCK_NB)
+      flock(b, LOCK_SH | LOCK_NB) // shared locks coexist
+      assert.throws(() => flock(a, LOCK_EX | LOCK_NB), EAGAIN) // and keep an exclusive one out
+      flock(b, LOCK_UN)
+      flock(a, LOCK_EX | LOCK_NB) // conversion once alone
+    } finally {
+      fs.closeSync(a)
+      fs.closeSync(b)
+    }
+  })
+
+  test('a lock held by another process excludes this one, and the other way round', async () => {
+    const file = path.join(tmp, 'cross.lock')
+    const ex = await holder(file, LOCK_EX)
+    const fd = fs.openSync(file, 'r')
+    try {
+      assert.throws(() => flock(fd, LOCK_EX | LOCK_NB), EAGAIN)
+      assert.throws(() => flock(fd, LOCK_SH | LOCK_NB), EAGAIN)
+      await kill9(ex)
+
+      const sh = await holder(file, LOCK_SH)
+      flock(fd, LOCK_SH | LOCK_NB)
+      assert.throws(() => flock(fd, LOCK_EX | LOCK_NB), EAGAIN)
+      await kill9(sh)
+
+      flock(fd, LOCK_EX | LOCK_NB)
+      assert.equal(await tryInChild(file, LOCK_EX), -os.constants.errno.EAGAIN)
+      assert.equal(await tryInChild(file, LOCK_SH), -os.constants.errno.EAGAIN)
+      flock(fd, LOCK_UN)
+      assert.equal(await tryInChild(file, LOCK_EX), 0)
+    } finally {
+      fs.closeSync(fd)
+    }
+  })
+
+  test('the lock dies with a holder killed by SIGKILL', async () => {
+    const file = path.join(tmp, 'killed.lock')
+    const h = await holder(file, LOCK_EX)
+    const fd = fs.openSync(file, 'r')
+    try {
+      assert.throws(() => flock(fd, LOCK_EX | LOCK_NB), EAGAIN)
+      await kill9(h)
+      flock(fd, LOCK_EX | LOCK_NB)
+    } finally {
+      fs.closeSync(fd)
+    }
+  })
+
+  test('works on a directory descriptor', async () => {
+    const dir = path.join(tmp, 'pod')
+    fs.mkdirSync(dir)
+    const open = (): number => fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+    const a = open()
+    const b = open()
+    try {
+      flock(a, LOCK_EX | LOCK_NB)
+      assert.throws(() => flock(b, LOCK_SH | LOCK_NB), EAGAIN)
+      assert.equal(await tryInChild(dir, LOCK_SH, 'dir'), -os.constants.errno.EAGAIN)
+      flock(a, LOCK_UN)
+      const h = await holder(dir, LOCK_EX, 'dir')
+      assert.throws(() => flock(b, LOCK_EX | LOCK_NB), EAGAIN)
+      await kill9(h)
+      flock(b, LOCK_EX | LOCK_NB)
+    } finally {
+      fs.closeSync(a)
+      fs.closeSync(b)
+    }
+  })
+
+  test('a bad descriptor or operation is an error with a code', () => {
+    assert.throws(() => flock(-1, LOCK_EX), {code: 'EBADF', errno: -os.constants.errno.EBADF})
+    const fd = fs.openSync(tmp, 'r')
+    try {
+      assert.throws(() => flock(fd, 0), {code: 'EINVAL'})
+    } finally {
+      fs.closeSync(fd)
+    }
+  })
+})
+
+describe('setCloexec', () => {
+  /** Where fd `fd` of a freshly exec'd child points, or undefined if the child does not have it. */
+  async function fdInExecdChild(fd: number): Promise<string | undefined> {
+    const child = spawn('sleep', ['30'], {stdio: 'ignore'})
+    children.add(child)
+    await once(child, 'spawn') // libuv returns from spawn only once the child has exec'd
+    try {
+      return fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    } finally {
+      child.kill('SIGKILL')
+      children.delete(child)
+    }
+  }
+
+  test('a descriptor survives exec only while its close-on-exec flag is clear', async () => {
+    const file = path.join(tmp, 'pod.lock')
+    fs.writeFileSync(file, '')
+    const fd = fs.openSync(file, 'r')
+    try {
+      assert.equal(await fdInExecdChild(fd), undefined, 'Node opens descriptors close-on-exec')
+      setCloexec(fd, false)
+      assert.equal(await fdInExecdChild(fd), file)
+      setCloexec(fd, true)
+      assert.equal(await fdInExecdChild(fd), undefined)
+    } finally {
+      fs.closeSync(fd)
+    }
+  })
+
+  test('a bad descriptor is EBADF', () => {
+    assert.throws(() => setCloexec(-1, true), {code: 'EBADF', syscall: 'fcntl'})
+  })
+})
+
+describe('execve', () => {
+  /** A snapshot of the kernel's view of a process: pid, signal masks, stdio status flags. */
+  const SNAPSHOT = `
+const fs = require('fs')
+const snapshot = () => {
+  const status = fs.readFileSync('/proc/self/status', 'utf8')
+  const field = (f) => new RegExp('^' + f + ':\\\\s*([0-9a-f]+)$', 'm').exec(status)[1]
+  const flags = [0, 1, 2].map((fd) => /flags:\\s*([0-7]+)/.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1])
+  return {pid: process.pid, sigIgn: field('SigIgn'), sigBlk: field('SigBlk'), sigCgt: field('SigCgt'), flags}
+}
+// Have Node open its stdio: on pipes libuv sets O_NONBLOCK, which a new program must not inherit.
+void process.stdin, process.stdout, process.stderr
+`
+  interface Snapshot {
+    pid: number
+    sigIgn: string
+    sigBlk: string
+    sigCgt: string
+    flags: string[]
+  }
+
+  const hex = (s: string): bigint => BigInt(`0x${s}`)
+  const nonblocking = (octal: string): boolean => (parseInt(octal, 8) & O_NONBLOCK) !== 0
+
+  test('the new program keeps the PID and gets default signals, no mask, blocking stdio and exactly the env given', async () => {
+    // The shell reports on itself ($$) with builtins only: while it waits for a child, dash blocks every
+    // signal for a moment, which a forked grep may catch. The environment comes last, NUL-separated.
+    const report = [
+      'read -r line; echo "stdin=$line"',
+      'echo "to stderr" >&2',
+      'echo "pid=$$"',
+      'while read -r k v; do case $k in SigIgn:|SigBlk:) echo "$k $v" ;; esac; done </proc/$$/status',
+      'for fd in 0 1 2; do while read -r k v; do [ "$k" = flags: ] && echo "fd$fd=$v"; done </proc/$$/fdinfo/$fd; done',
+      'echo "environ:"',
+      'cat /proc/$$/environ',
+    ].join('; ')
+    const env = ['A=1', 'SPACED=two words', 'EMPTY=', 'PATH=/usr/bin:/bin']
+    const child = spawnNode(
+      `${SNAPSHOT}
+const before = snapshot()
+fs.writeSync(1, JSON.stringify(before) + '\\n')
+const r = sys.execve('/bin/sh', ['sh', '-c', process.argv[1]], JSON.parse(process.argv[2]))
+fs.writeSync(1, 'execve returned ' + r + '\\n')
+process.exit(3)
+`,
+      [report, JSON.stringify(env)],
+    )
+    child.stdin!.end('from the test\n')
+    const {stdout, stderr, code} = await finish(child)
+    assert.equal(code, 0, `child failed: ${stdout}${stderr}`)
+    const nl = stdout.indexOf('\n')
+    const before = JSON.parse(stdout.slice(0, nl)) as Snapshot
+    const [shellPart, environ] = stdout.slice(nl + 1).split('environ:\n') as [string, string]
+    const lines = Object.fromEntries(
+      shellPart
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/[=:]\s*/, 2) as [string, string]),
+    )
+
+    // Preconditions: the Node child really had the state that must not leak, or this test proves nothing.
+    assert.ok((hex(before.sigIgn) & SIGPIPE_BIT) !== 0n, `Node ignores SIGPIPE (SigIgn ${before.sigIgn})`)
+    for (const fd of [0, 1, 2]) assert.ok(nonblocking(before.flags[fd]!), `Node made its stdio pipe ${fd} non-blocking`)
+
+    // Node marks stdio close-on-exec: the program must still have all three.
+    assert.equal(lines['stdin'], 'from the test')
+    assert.equal(stderr, 'to stderr\n')
+    assert.equal(before.pid, child.pid)
+    assert.equal(Number(lines['pid']), child.pid, 'same PID after execve')
+    assert.equal(hex(lines['SigIgn']!) & SIGPIPE_BIT, 0n, `SIGPIPE is default again (SigIgn ${lines['SigIgn']})`)
+    assert.equal(hex(lines['SigBlk']!), 0n, 'no signal blocked')
+    for (const fd of [0, 1, 2]) {
+      assert.ok(lines[`fd${fd}`], `flags of fd ${fd}`)
+      assert.equal(nonblocking(lines[`fd${fd}`]!), false, `fd ${fd} is blocking (flags ${lines[`fd${fd}`]})`)
+    }
+    assert.deepEqual(environ.split('\0').slice(0, -1), env, 'exactly the environment given')
+  })
+
+  test('a failing execve returns ENOENT and leaves Node as it was', async () => {
+    const child = spawnNode(`${SNAPSHOT}
+let usr2 = 0
+process.on('SIGUSR2', () => usr2++)
+const before = snapshot()
+const r = sys.execve('/nonexistent/program', ['program'], ['A=1'])
+const afterwards = snapshot()
+process.kill(process.pid, 'SIGUSR2') // its handler must still be there
+setTimeout(() => fs.writeSync(1, JSON.stringify({r, before, afterwards, usr2}) + '\\n'), 200)
+`)
+    const {stdout, stderr, code} = await finish(child)
+    assert.equal(code, 0, `child failed: ${stdout}${stderr}`)
+    const out = JSON.parse(stdout) as {r: number; before: Snapshot; afterwards: Snapshot; usr2: number}
+    assert.equal(out.r, -os.constants.errno.ENOENT)
+    assert.deepEqual(out.afterwards, out.before, 'signal dispositions, mask and stdio flags restored')
+    assert.equal(out.usr2, 1, 'the SIGUSR2 handler still runs')
+  })
+
+  test('errors through the wrapper carry code, syscall and path; a NUL in an argument is EINVAL', () => {
+    assert.throws(() => execve('/nonexistent/program', ['program'], {A: '1', B: undefined}), {
+      code: 'ENOENT',
+      syscall: 'execve',
+      path: '/nonexistent/program',
+    })
+    assert.throws(() => execve('/bin/true\0x', ['true'], {}), {code: 'EINVAL'})
+    assert.throws(() => execve('/bin/true', ['true', 'a\0b'], {}), {code: 'EINVAL'})
+    assert.throws(() => execve('/bin/true', ['true'], {A: 'x\0y'}), {code: 'EINVAL'})
+    assert.throws(() => execve('/bin/true', [], {}), {code: 'EINVAL'})
+  })
+})
+
+describe('xattrs', () => {
+  test('set, get and list round-trip user.* attributes, binary values included', () => {
+    const file = path.join(tmp, 'xattr-file')
+    fs.writeFileSync(file, 'x')
+    const binary = Buffer.from([0, 1, 2, 0xff, 0])
+    setXattr(file, 'user.rkt.binary', binary)
+    setXattr(file, 'user.rkt.empty', Buffer.alloc(0))
+    setXattr(file, 'user.rkt.big', Buffer.alloc(3000, 'a'))
+    assert.deepEqual(
+      listXattrs(file)
+        .filter((n) => n.startsWith('user.'))
+        .sort(),
+      ['user.rkt.big', 'user.rkt.binary', 'user.rkt.empty'],
+    )
+    assert.deepEqual(getXattr(file, 'user.rkt.binary'), binary)
+    assert.deepEqual(getXattr(file, 'user.rkt.empty'), Buffer.alloc(0))
+    assert.deepEqual(getXattr(file, 'user.rkt.big'), Buffer.alloc(3000, 'a'))
+    setXattr(file, 'user.rkt.binary', Buffer.from('replaced'))
+    assert.equal(getXattr(file, 'user.rkt.binary').toString(), 'replaced')
+  })
+
+  test('a file without attributes lists none', () => {
+    const file = path.join(tmp, 'xattr-none')
+    fs.writeFileSync(file, '')
+    assert.deepEqual(
+      listXattrs(file).filter((n) => n.startsWith('user.')),
+      [],
+    )
+  })
+
+  test('symlinks are not followed', () => {
+    const file = path.join(tmp, 'xattr-target')
+    const link = path.join(tmp, 'xattr-link')
+    fs.writeFileSync(file, '')
+    fs.symlinkSync(file, link)
+    setXattr(file, 'user.a', Buffer.from('1'))
+    assert.ok(listXattrs(file).includes('user.a'))
+    assert.ok(!listXattrs(link).includes('user.a'), 'the link itself has no user.a')
+    assert.throws(() => getXattr(link, 'user.a'), {code: 'ENODATA', path: link})
+    // user.* attributes are not allowed on symlinks themselves: the call must not land on the target
+    assert.throws(() => setXattr(link, 'user.b', Buffer.from('2')), {code: 'EPERM', path: link})
+    assert.ok(!listXattrs(file).includes('user.b'))
+  })
+
+  test('errors carry .code, .syscall and .path', () => {
+    const missing = path.join(tmp, 'no-such-file')
+    assert.throws(() => listXattrs(missing), {code: 'ENOENT', syscall: 'llistxattr', path: missing})
+    assert.throws(() => getXattr(missing, 'user.a'), {code: 'ENOENT', syscall: 'lgetxattr', path: missing})
+    assert.throws(() => setXattr(missing, 'user.a', Buffer.from('')), {code: 'ENOENT', syscall: 'lsetxattr'})
+    const file = path.join(tmp, 'xattr-errors')
+    fs.writeFileSync(file, '')
+    assert.throws(() => getXattr(file, 'user.absent'), {code: 'ENODATA', path: file})
+    assert.throws(() => setXattr(file, 'nonamespace', Buffer.from('')), {code: 'ENOTSUP', path: file})
+    assert.throws(() => getXattr(file, `user.${'n'.repeat(300)}`), {code: 'ENAMETOOLONG'})
+  })
+
+  test('an embedded NUL in a path or name is EINVAL, not a truncated path', () => {
+    const file = path.join(tmp, 'xattr-nul')
+    fs.writeFileSync(file, '')
+    assert.throws(() => setXattr(`${file}\0ignored`, 'user.a', Buffer.from('1')), {code: 'EINVAL'})
+    assert.throws(() => setXattr(file, 'user.a\0b', Buffer.from('1')), {code: 'EINVAL'})
+    assert.ok(!listXattrs(file).includes('user.a'), 'nothing was set on the truncated path')
+    assert.throws(() => listXattrs(`${file}\0ignored`), {code: 'EINVAL'})
+    assert.throws(() => getXattr(`${file}\0ignored`, 'user.a'), {code: 'EINVAL'})
+  })
+})
+
+describe('mknod', () => {
+  const majorOf = (rdev: bigint): bigint => ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)
+  const minorOf = (rdev: bigint): bigint => (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)
+
+  test('creates a FIFO', () => {
+    const fifo = path.join(tmp, 'fifo')
+    mknod(fifo, fs.constants.S_IFIFO | 0o640, 0, 0)
+    const st = fs.lstatSync(fifo)
+    assert.ok(st.isFIFO())
+    assert.equal(st.mode & 0o7137, 0, 'no permission beyond 0640')
+  })
+
+  test('creates character devices with the right major:minor (as root)', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root (CAP_MKNOD)')
+    for (const [major, minor] of [
+      [1, 3],
+      [511, 300000], // beyond the old 8-bit encoding in both halves
+    ] as const) {
+      const dev = path.join(tmp, `chr-${major}-${minor}`)
+      mknod(dev, fs.constants.S_IFCHR | 0o600, major, minor)
+      const st = fs.lstatSync(dev, {bigint: true})
+      assert.ok(st.isCharacterDevice())
+      assert.equal(majorOf(st.rdev), BigInt(major))
+      assert.equal(minorOf(st.rdev), BigInt(minor))
+    }
+  })
+
+  test('errors carry .code and .path; an embedded NUL is EINVAL', () => {
+    const fifo = path.join(tmp, 'fifo-twice')
+    mknod(fifo, fs.constants.S_IFIFO | 0o600, 0, 0)
+    assert.throws(() => mknod(fifo, fs.constants.S_IFIFO | 0o600, 0, 0), {
+      code: 'EEXIST',
+      errno: -os.constants.errno.EEXIST,
+      syscall: 'mknod',
+      path: fifo,
+    })
+    const missingDir = path.join(tmp, 'missing', 'fifo')
+    assert.throws(() => mknod(missingDir, fs.constants.S_IFIFO | 0o600, 0, 0), {code: 'ENOENT', path: missingDir})
+    const truncated = path.join(tmp, 'fifo-nul')
+    assert.throws(() => mknod(`${truncated}\0tail`, fs.constants.S_IFIFO | 0o600, 0, 0), {code: 'EINVAL'})
+    assert.equal(fs.existsSync(truncated), false, 'nothing was created at the truncated path')
+    assert.throws(() => mknod(path.join(tmp, 'x'.repeat(5000)), fs.constants.S_IFIFO | 0o600, 0, 0), {
+      code: 'ENAMETOOLONG',
+    })
+  })
+})
+
+describe('syncfs', () => {
+  test('succeeds on a directory descriptor', () => {
+    const fd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+    try {
+      syncfs(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  })
+
+  test('an invalid descriptor is EBADF', () => {
+    assert.throws(() => syncfs(-1), {code: 'EBADF', syscall: 'syncfs'})
+    const fd = fs.openSync(tmp, 'r')
+    fs.closeSync(fd)
+    assert.throws(() => syncfs(fd), {code: 'EBADF'})
+  })
+})

@@ -1,0 +1,53 @@
+// npm run bench: speed of rkt beside the floors and peers on this machine, printed as ratios.
+// A benchmark, not a test: it asserts nothing and prints the goals beside the numbers.
+//
+//   1. fetch + verify + store of a ~100 MiB signed ACI, beside `gzip -dc | sha512sum` plus `gpg --verify`
+//      of the same file (the work a fetch cannot avoid);
+//   2. render of a 5,000-file image, beside `tar -xf` of the same archive.
+//
+// Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement.
+import {execFileSync} from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import {benchFetch} from './fetch.js'
+import {benchRender} from './render.js'
+import {median, timeCommand} from './timing.js'
+
+const root = path.resolve(import.meta.dirname, '..', '..', '..')
+const work = path.join(root, '.bench')
+const runs = Number(process.env['BENCH_RUNS'] ?? 5)
+
+if (process.getuid?.() !== 0) {
+  console.error('bench: run as root (rkt extracts with ownership and uses the store like a root user)')
+  process.exit(1)
+}
+if (!fs.existsSync(path.join(root, 'core', 'dist', 'cli', 'rkt.cjs'))) {
+  console.error('bench: build first: npm run build')
+  process.exit(1)
+}
+fs.mkdirSync(work, {recursive: true})
+
+const cpu = os.cpus()[0]?.model ?? 'unknown cpu'
+console.log(
+  `rkt bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} × ${cpu}, ${runs} runs per row (median)`,
+)
+const nodeStart = median(timeCommand([process.execPath, '-e', '0'], {runs, warmup: 1}))
+console.log(
+  `context: node -e 0 = ${nodeStart.toFixed(1)} ms${process.env['NODE_EXTRA_CA_CERTS'] ? ' (NODE_EXTRA_CA_CERTS is set: node pays for it at every start)' : ''}\n`,
+)
+
+const results = {
+  date: new Date().toISOString(),
+  node: process.version,
+  runs,
+  nodeStartMs: nodeStart,
+  fetch: await benchFetch({root, work, runs}),
+  render: await benchRender({root, work, runs}),
+}
+fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
+console.log(`\nresults: ${path.relative(process.cwd(), path.join(work, 'results.json'))}`)
+
+// Delete the per-run directories last, outside every timed section.
+execFileSync('rm', ['-rf', '--one-file-system', path.join(work, 'runs')])
