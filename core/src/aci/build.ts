@@ -33,6 +33,8 @@ export interface BuildOptions {
   ownerRoot?: boolean
   /** xattr names to store (exact, or prefixes ending in `*`); default `user.*` and `security.capability`. */
   xattrs?: readonly string[]
+  /** Told about what rkt will refuse later (device nodes), although the archive keeps it as actool does. */
+  onWarning?: (message: string) => void
 }
 
 /** What was built. */
@@ -229,6 +231,7 @@ class Builder {
       await this.add({...base, name, type: 'fifo', mode: TYPE_BITS.fifo | perm}, xattrs)
     } else {
       const type = st.isCharacterDevice() ? 'character-device' : 'block-device'
+      this.opts.onWarning?.(`${name} is a device node: rkt refuses images that contain device nodes`)
       await this.add(
         {...base, name, type, mode: TYPE_BITS[type] | perm, devmajor: major(st.rdev), devminor: minor(st.rdev)},
         xattrs,

@@ -131,3 +131,21 @@ test('once failed, the validator stays failed', async () => {
   assert.throws(() => v.push(Buffer.alloc(512)))
   assert.throws(() => v.finish())
 })
+
+test('device nodes are refused at fetch (rendering would refuse them), unless allowed', async () => {
+  const img = await packImage([
+    {name: 'rootfs/dev/', type: 'directory'},
+    {name: 'rootfs/dev/mem', type: 'character-device', devmajor: 1, devminor: 1},
+  ])
+  const v = new AciValidator()
+  assert.throws(
+    () => v.push(img),
+    (err: unknown) =>
+      err instanceof RktError &&
+      /rootfs\/dev\/mem is a character device \(1:1\)/.test(err.message) &&
+      /\/dev/.test(err.hint ?? ''),
+  )
+  const allowed = new AciValidator({allowDevices: true})
+  allowed.push(img)
+  assert.equal(allowed.finish().entries > 0, true)
+})

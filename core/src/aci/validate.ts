@@ -1,5 +1,6 @@
 // Validation of an image archive as it streams in at fetch time: the tar is parsed once, by the same reader
 // and layout rules the extractor uses, while the caller hashes and stores the same bytes.
+import {RktError} from '../errors.js'
 import {TarReader} from './tar-reader.js'
 import type {TarEntry} from './tar-reader.js'
 import {LayoutChecker} from './layout.js'
@@ -25,13 +26,27 @@ export class AciValidator {
   private manifestParts: Buffer[] | undefined
   private manifest: Buffer | undefined
 
-  constructor(options: {limits?: Partial<AciLimits>} = {}) {
+  /**
+   * `allowDevices` admits character and block devices. By default they are refused here, at fetch, because
+   * rendering refuses them too (SEC-28: the runtime provides /dev): an image that can never be rendered
+   * must not get into the store.
+   */
+  constructor(options: {limits?: Partial<AciLimits>; allowDevices?: boolean} = {}) {
     const limits = options.limits ?? {}
     this.layout = new LayoutChecker(limits)
     this.reader = new TarReader(
       {
         onEntry: (e: TarEntry) => {
           const checked = this.layout.check(e)
+          if ((e.type === 'char' || e.type === 'block') && options.allowDevices !== true) {
+            throw new RktError(
+              `invalid image: ${checked.path} is a ${e.type === 'char' ? 'character' : 'block'} device (${e.devmajor}:${e.devminor}): device nodes are not allowed`,
+              {
+                code: 'EBADACI',
+                hint: 'the runtime provides /dev; rebuild the image without device nodes (for example, empty rootfs/dev first)',
+              },
+            )
+          }
           this.manifestParts = checked.kind === 'manifest' ? [] : undefined
         },
         // Chunks are views of the caller's buffers: copy the (bounded) manifest, ignore everything else.

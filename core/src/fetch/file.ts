@@ -18,6 +18,7 @@ import {AciValidator, ImageIdHasher, decompressAci, limitsFromEnv} from '../aci/
 import {RktError, wrap} from '../errors.js'
 import {parseImageManifest} from '../schema/index.js'
 import type {ImageStore} from '../store/image-store.js'
+import {onInterrupt} from '../sys/interrupt.js'
 import {assertTrustedFor, Keystore, verifyDetached} from '../trust/index.js'
 import {defaultSignaturePath} from './source.js'
 
@@ -109,6 +110,7 @@ export async function fetchFile(store: ImageStore, file: string, opts: FileFetch
 
   const limits = limitsFromEnv()
   const staging = store.stage()
+  const interrupted = onInterrupt(() => staging.discard())
   let committed = false
   try {
     const s0 = performance.now()
@@ -168,6 +170,7 @@ export async function fetchFile(store: ImageStore, file: string, opts: FileFetch
     }
     return {record, manifest, signer}
   } finally {
+    interrupted()
     if (!committed) staging.discard()
     await verification?.catch(() => undefined) // never leave the signature check's file open behind us
   }

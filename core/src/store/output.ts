@@ -8,8 +8,9 @@ import type {ImageStore} from './image-store.js'
 import type {TreeStore} from './tree-store.js'
 
 import {extractAci} from '../aci/index.js'
-import {RktError} from '../errors.js'
+import {RktError, wrap} from '../errors.js'
 import {tempPathFor} from '../sys/atomic.js'
+import {onInterrupt, processAlive} from '../sys/interrupt.js'
 
 function refuseExisting(target: string, overwrite: boolean, what: string): void {
   if (!fs.existsSync(target)) return
@@ -38,19 +39,50 @@ function installDir(tmp: string, target: string): void {
   if (old !== undefined) fs.rmSync(old, {recursive: true, force: true})
 }
 
+/**
+ * Removes temporary siblings of `target` left by killed rkt processes (tempPathFor names them
+ * `.<name>.tmp-<pid>-<random>`; a dead PID means nobody is writing there any more).
+ */
+function sweepStaleTemps(target: string): void {
+  const prefix = `.${path.basename(target)}.tmp-`
+  let names: string[]
+  try {
+    names = fs.readdirSync(path.dirname(target))
+  } catch {
+    return
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1])
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
+      fs.rmSync(path.join(path.dirname(target), name), {recursive: true, force: true})
+    }
+  }
+}
+
 /** Runs `fill` on a fresh temporary directory beside `target`, then moves it into place. */
 function writeDir(target: string, overwrite: boolean, fill: (dir: string) => void): void {
   const abs = path.resolve(target)
   if (abs === '/') throw new RktError('this would delete your root filesystem. Refusing.', {code: 'EREFUSED'})
   refuseExisting(abs, overwrite, 'output directory')
+  // rkt creates missing parents of the output directory (os.MkdirAll).
+  try {
+    fs.mkdirSync(path.dirname(abs), {recursive: true, mode: 0o755})
+  } catch (err) {
+    throw wrap(`cannot create the output directory ${abs}`, err)
+  }
+  sweepStaleTemps(abs)
   const tmp = tempPathFor(abs)
   fs.mkdirSync(tmp, {mode: 0o755})
+  const done = onInterrupt(() => fs.rmSync(tmp, {recursive: true, force: true}))
   try {
     fill(tmp)
     installDir(tmp, abs)
   } catch (err) {
     fs.rmSync(tmp, {recursive: true, force: true})
     throw err
+  } finally {
+    done()
   }
 }
 
@@ -64,7 +96,7 @@ export function exportImage(store: ImageStore, key: string, outFile: string, ove
     fs.renameSync(tmp, outFile)
   } catch (err) {
     fs.rmSync(tmp, {force: true})
-    throw err
+    throw wrap(`cannot write the output ACI file ${outFile}`, err)
   } finally {
     lock.release()
   }

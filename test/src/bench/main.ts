@@ -33,16 +33,29 @@ const cpu = os.cpus()[0]?.model ?? 'unknown cpu'
 console.log(
   `rkt bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} × ${cpu}, ${runs} runs per row (median)`,
 )
+// 0. Start-up of the CLI: from its V8 snapshot (what bin/rkt runs), from the plain bundle, and bare node.
 const nodeStart = median(timeCommand([process.execPath, '-e', '0'], {runs, warmup: 1}))
-console.log(
-  `context: node -e 0 = ${nodeStart.toFixed(1)} ms${process.env['NODE_EXTRA_CA_CERTS'] ? ' (NODE_EXTRA_CA_CERTS is set: node pays for it at every start)' : ''}\n`,
-)
+const rktVersion = median(timeCommand([path.join(root, 'bin', 'rkt'), 'version'], {runs, warmup: 1}))
+const bundle = path.join(root, 'core', 'dist', 'cli', 'rkt.cjs')
+const bundleVersion = median(timeCommand([process.execPath, bundle, 'version'], {runs, warmup: 1}))
+console.log('0. CLI start-up')
+for (const [what, ms] of [
+  ['node -e 0', nodeStart],
+  ['rkt version (V8 snapshot, bin/rkt)', rktVersion],
+  ['rkt version (plain bundle)', bundleVersion],
+] as const) {
+  console.log(`   ${what.padEnd(36)}${ms.toFixed(1).padStart(8)} ms   ${(ms / nodeStart).toFixed(2)} × node`)
+}
+if (process.env['NODE_EXTRA_CA_CERTS']) {
+  console.log('   (NODE_EXTRA_CA_CERTS is set: bare node pays for it at every start; bin/rkt defers it)')
+}
+console.log()
 
 const results = {
   date: new Date().toISOString(),
   node: process.version,
   runs,
-  nodeStartMs: nodeStart,
+  startup: {nodeMs: nodeStart, rktVersionMs: rktVersion, bundleVersionMs: bundleVersion},
   fetch: await benchFetch({root, work, runs}),
   render: await benchRender({root, work, runs}),
 }

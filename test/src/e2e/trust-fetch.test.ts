@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import {describe, test, type TestContext} from 'node:test'
 
-import {makeLayout, requireTool, Sandbox} from '../util/harness.js'
+import {makeLayout, requireTool, RKT, Sandbox} from '../util/harness.js'
 
 /** A GnuPG home in the sandbox, used the way the docs tell users to. */
 class UserGpg {
@@ -101,6 +101,27 @@ describe('trust and signed fetch', () => {
     assert.equal(again.exitCode, 0, again.stderr)
     assert.match(again.stdout.trim(), /^sha512-[0-9a-f]{128}$/)
     assert.equal((await s.images()).length, 1)
+  })
+
+  test('on a terminal, trust shows the fingerprint and asks; "no" stores nothing, "yes" stores the key', async (t) => {
+    await requireTool(t, 'script')
+    const {s, key} = await setup(t)
+    // script(1) gives rkt a pseudo-terminal, as a user's shell would; the answer is typed on it.
+    const onTty = (answer: string) =>
+      execa('script', ['-qec', `${RKT} ${s.globals.join(' ')} trust --prefix=example.com/hello ${key}`, '/dev/null'], {
+        input: `${answer}\n`,
+        reject: false,
+      })
+    const no = await onTty('no')
+    assert.match(String(no.stdout), /GPG key fingerprint is:/)
+    assert.match(String(no.stdout), /Are you sure you want to trust this key \(yes\/no\)\?/)
+    assert.match(String(no.stdout), /not trusting/)
+    assert.equal(fs.existsSync(path.join(s.localConfig, 'trustedkeys', 'prefix.d', 'example.com', 'hello')), false)
+
+    const yes = await onTty('yes')
+    assert.equal(yes.exitCode, 0, String(yes.stdout))
+    assert.match(String(yes.stdout), /Trusting ".*" for prefix "example.com\/hello" after fingerprint review\./)
+    assert.equal(fs.readdirSync(path.join(s.localConfig, 'trustedkeys', 'prefix.d', 'example.com', 'hello')).length, 1)
   })
 
   test('a signature by a key nobody trusted fails with 254 and stores nothing', async (t) => {
