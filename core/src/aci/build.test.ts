@@ -1,3 +1,4 @@
+import {skipUnless} from '../testing.js'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import crypto from 'node:crypto'
@@ -169,7 +170,7 @@ test('build → extract round-trips hardlinks, xattrs, modes, ownership, times, 
   }
 })
 
-test('ownerRoot stores 0:0', {skip: !isRoot && 'needs root'}, async (t) => {
+test('ownerRoot stores 0:0', {skip: skipUnless(isRoot, 'needs root')}, async (t) => {
   const {dir, layout} = makeLayout(t)
   const out = path.join(dir, 'x.aci')
   await buildAci({layoutDir: layout, outFile: out, manifest: TEST_MANIFEST, compression: 'none', ownerRoot: true})

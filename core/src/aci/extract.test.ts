@@ -1,3 +1,4 @@
+import {skipUnless} from '../testing.js'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -308,7 +309,7 @@ test('xattrs: user.* and security.capability kept, trusted.overlay.* never writt
 
 test(
   'metadata: setuid kept, ownership and mtimes preserved (files, dirs, symlinks), modes exact',
-  {skip: !isRoot && 'needs root'},
+  {skip: skipUnless(isRoot, 'needs root')},
   async () => {
     const mtime = new Date(1_234_567_890_000)
     const archive = await packImage([
@@ -338,7 +339,7 @@ test(
   },
 )
 
-test('devices are created only with allowDevices', {skip: !isRoot && 'needs root'}, async () => {
+test('devices are created only with allowDevices', {skip: skipUnless(isRoot, 'needs root')}, async () => {
   const archive = await packImage([
     {name: 'rootfs/dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666},
     {name: 'rootfs/dev/loop9', type: 'block-device', devmajor: 7, devminor: 9, mode: 0o660},

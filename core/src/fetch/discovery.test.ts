@@ -5,7 +5,8 @@ import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import {describe, test} from 'node:test'
 
-import {discoverEndpoints, discoverPublicKeys, parseMetaTags, prefixCovers, renderTemplate} from './discovery.js'
+import {prefixCovers} from '../trust/names.js'
+import {discoverEndpoints, discoverPublicKeys, parseMetaTags, renderTemplate} from './discovery.js'
 
 // The spec's own discovery fixtures (shared/conformance/appc, copied from appc/spec discovery/testdata).
 const FIXTURES = '/work/shared/conformance/appc'

@@ -5,6 +5,7 @@
 import type {AppReference} from '../schema/index.js'
 
 import {RktError} from '../errors.js'
+import {prefixCovers} from '../trust/names.js'
 
 /** Where an image and its signature can be downloaded. */
 export interface AciEndpoint {
@@ -61,15 +62,6 @@ function decodeEntities(s: string): string {
     /&(amp|lt|gt|quot|#39|apos);/g,
     (m, e: string) => ({amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", apos: "'"})[e] ?? m,
   )
-}
-
-/**
- * True when `prefix` covers `name` by whole path components. appc's Go code tests a plain string prefix,
- * which lets a tag for `example.com/ap` serve `example.com/app` (SEC-59); we do not.
- */
-export function prefixCovers(prefix: string, name: string): boolean {
-  const p = prefix.replace(/\/+$/, '')
-  return name === p || name.startsWith(`${p}/`)
 }
 
 // Label values are substituted into URLs: none may carry characters that change the URL's structure.
@@ -164,7 +156,9 @@ async function walk(
   for (let end = parts.length; end > 0; end--) {
     const prefix = parts.slice(0, end).join('/')
     try {
-      const metas = (await fetchLevel(prefix, opts)).filter((m) => prefixCovers(m.prefix, app.name))
+      // Whole path components, not appc's plain string prefix, which let a tag for `example.com/ap` serve
+      // `example.com/app` (SEC-59).
+      const metas = (await fetchLevel(prefix, opts)).filter((m) => prefixCovers(m.prefix.replace(/\/+$/, ''), app.name))
       const found = pick(metas)
       if (found.length > 0) return {found, attempts}
     } catch (err) {

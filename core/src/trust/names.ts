@@ -1,18 +1,16 @@
-// Trust prefixes are AC identifiers used as directory paths under prefix.d/, so they are validated here,
-// strictly and locally (the schema module is separate; this file must not depend on it to stay minimal).
+// Trust prefixes are AC identifiers used as directory paths under prefix.d/, so they are validated strictly:
+// the spec grammar (schema/types.ts) admits no empty, '.' or '..' component and no leading separator, so an
+// accepted identifier split on '/' is always a safe relative path (reference/security.md SEC-55, FZ-03).
 import {UsageError} from '../errors.js'
+import {isACIdentifier as matchesGrammar} from '../schema/types.js'
 import {quote} from './keys.js'
-
-// appc spec: ACIdentifier. Components cannot be empty, '.', '..' or start with a separator, so an accepted
-// identifier split on '/' is always a safe relative path (reference/security.md SEC-55, FZ-03).
-const AC_IDENTIFIER = /^[a-z0-9]+([-._~/][a-z0-9]+)*$/
 
 // Far below PATH_MAX and NAME_MAX; a longer prefix is a mistake, not a real image name.
 const MAX_IDENTIFIER_LENGTH = 512
 
 /** True when `s` is a valid AC identifier (appc ACIdentifier), the syntax of image names and trust prefixes. */
 export function isACIdentifier(s: string): boolean {
-  return s.length <= MAX_IDENTIFIER_LENGTH && AC_IDENTIFIER.test(s)
+  return s.length <= MAX_IDENTIFIER_LENGTH && matchesGrammar(s)
 }
 
 /**

@@ -1,5 +1,6 @@
 // End-to-end test harness: each test gets a fresh data directory and fresh config directories under
 // /tmp/rkt-test-*, and drives the built CLIs (bin/rkt, bin/actool) as a user would.
+import {skippingAllowed} from '@rkt/core/testing'
 import {execa} from 'execa'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -26,7 +27,7 @@ export interface Run {
 export async function requireTool(t: TestContext, tool: string): Promise<boolean> {
   const found = await execa('sh', ['-c', `command -v ${tool}`], {reject: false})
   if (found.exitCode === 0) return true
-  if (process.env['CI'] !== 'true' && process.env['RKT_TEST_ALLOW_SKIP'] === '1') {
+  if (skippingAllowed()) {
     t.skip(`${tool} is not installed`)
     return false
   }
