@@ -224,3 +224,74 @@ describe('actool cat-manifest', () => {
     assert.match(missing.stderr, /absent\.aci/)
   })
 })
+
+describe('actool patch-manifest', () => {
+  test('patches the manifest; every other entry is copied byte for byte; the result validates and fetches', async (t) => {
+    await requireTool(t, 'tar')
+    const s = Sandbox.create(t)
+    const aci = path.join(s.work, 'in.aci')
+    assert.equal((await s.actool(['build', '--no-compression', layout(s), aci])).exitCode, 0)
+    const out = path.join(s.work, 'out.aci')
+    const r = await s.actool([
+      'patch-manifest',
+      '--exec=/bin/sh -c true',
+      '--user=1000',
+      '--group=1000',
+      '--capability=CAP_NET_BIND_SERVICE',
+      '--ports=www,protocol=tcp,port=8080',
+      '--mounts=data,path=/data',
+      '--isolators=resource/memory,limit=64M',
+      aci,
+      out,
+    ])
+    assert.equal(r.exitCode, 0, r.stderr)
+    assert.equal((await s.actool(['--debug', 'validate', out])).exitCode, 0)
+
+    const m = JSON.parse((await s.actool(['cat-manifest', out])).stdout) as {app: Record<string, unknown>}
+    assert.deepEqual(m.app['exec'], ['/bin/sh', '-c', 'true'])
+    assert.equal(m.app['user'], '1000')
+    assert.deepEqual(m.app['ports'], [{name: 'www', protocol: 'tcp', port: 8080, count: 1, socketActivated: false}])
+    assert.deepEqual(m.app['mountPoints'], [{name: 'data', path: '/data'}])
+    assert.deepEqual(m.app['isolators'], [
+      {name: 'os/linux/capabilities-retain-set', value: {set: ['CAP_NET_BIND_SERVICE']}},
+      {name: 'resource/memory', value: {limit: '64M'}},
+    ])
+
+    // Everything but the manifest: identical bytes (tar -tv listing and content of every file).
+    const listing = async (f: string): Promise<string> =>
+      (await execa('tar', ['--numeric-owner', '-tvf', f])).stdout
+        .split('\n')
+        .filter((l) => !/ manifest$/.test(l))
+        .join('\n')
+    assert.equal(await listing(out), await listing(aci))
+    const busybox = async (f: string): Promise<Buffer> =>
+      Buffer.from((await execa('tar', ['-xOf', f, 'rootfs/bin/busybox'], {encoding: 'buffer'})).stdout)
+    assert.ok((await busybox(out)).equals(await busybox(aci)))
+
+    // The patched image is a normal image: it fetches.
+    const fetch = await s.rkt(['--insecure-options=image', 'fetch', out])
+    assert.equal(fetch.exitCode, 0, fetch.stderr)
+  })
+
+  test('--replace patches in place (gzip by default); bad combinations are usage errors; an invalid result is refused', async (t) => {
+    const s = Sandbox.create(t)
+    const aci = path.join(s.work, 'app.aci')
+    assert.equal((await s.actool(['build', layout(s), aci])).exitCode, 0)
+    assert.equal((await s.actool(['patch-manifest', '--replace', '--name=example.com/renamed', aci])).exitCode, 0)
+    assert.match((await s.actool(['cat-manifest', aci])).stdout, /"name":"example.com\/renamed"/)
+    assert.equal(fs.readFileSync(aci).subarray(0, 2).toString('hex'), '1f8b', 'still gzip')
+
+    const both = await s.actool([
+      'patch-manifest',
+      '--replace',
+      '--name=example.com/x',
+      aci,
+      path.join(s.work, 'o.aci'),
+    ])
+    assert.equal(both.exitCode, 2, both.stderr)
+    const invalid = await s.actool(['patch-manifest', '--name=Not_Valid', aci, path.join(s.work, 'bad.aci')])
+    assert.equal(invalid.exitCode, 1)
+    assert.match(invalid.stderr, /name/)
+    assert.equal(fs.existsSync(path.join(s.work, 'bad.aci')), false, 'nothing written for an invalid manifest')
+  })
+})

@@ -549,3 +549,49 @@ describe('rkt itself', () => {
     }
   })
 })
+
+describe('rkt config', () => {
+  test('prints the merged configuration as rkt does, secrets hidden; paths.d data is the default --dir', async (t) => {
+    const s = Sandbox.create(t)
+    const write = (dir: string, rel: string, doc: unknown): void => {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), {recursive: true})
+      fs.writeFileSync(path.join(dir, rel), JSON.stringify(doc))
+    }
+    const data = path.join(s.dir, 'configured-data')
+    write(s.systemConfig, 'paths.d/paths.json', {rktKind: 'paths', rktVersion: 'v1', data: '/var/lib/rkt-system'})
+    write(s.localConfig, 'paths.d/paths.json', {rktKind: 'paths', rktVersion: 'v1', data})
+    write(s.localConfig, 'auth.d/registry.json', {
+      rktKind: 'auth',
+      rktVersion: 'v1',
+      domains: ['images.example.com'],
+      type: 'basic',
+      credentials: {user: 'bob', password: 's3cret'},
+    })
+    const cfg = ['--local-config', s.localConfig, '--system-config', s.systemConfig]
+    const r = await execa(RKT, [...cfg, 'config'], {reject: false, stdin: 'ignore'})
+    assert.equal(r.exitCode, 0, String(r.stderr))
+    assert.match(r.stdout, /^{\n\t"stage0": \[/, 'tab-indented, as rkt')
+    assert.doesNotMatch(r.stdout, /s3cret/)
+    const stage0 = (JSON.parse(r.stdout) as {stage0: Record<string, unknown>[]}).stage0
+    assert.deepEqual(
+      stage0.find((e) => e['rktKind'] === 'auth'),
+      {
+        rktVersion: 'v1',
+        rktKind: 'auth',
+        domains: ['images.example.com'],
+        type: 'basic',
+        credentials: {user: 'bob', password: '***'},
+      },
+    )
+    assert.equal(
+      stage0.find((e) => e['rktKind'] === 'paths')?.['data'],
+      data,
+      'the local layer overrides the system one',
+    )
+
+    // Without --dir, the store goes where paths.d says.
+    const list = await execa(RKT, [...cfg, 'image', 'list'], {reject: false, stdin: 'ignore'})
+    assert.equal(list.exitCode, 0, String(list.stderr))
+    assert.ok(fs.existsSync(path.join(data, 'cas')), 'the store was opened in the configured data directory')
+  })
+})
