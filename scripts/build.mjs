@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // npm run build: type-check and compile every package, build the native helpers, bundle the CLIs and
 // snapshot them. Each step prints one line with its duration; any failure stops the build.
+import {Buffer} from 'node:buffer'
+import crypto from 'node:crypto'
 import {$, chalk, fs, path} from 'zx'
 import * as esbuild from 'esbuild'
 
@@ -39,6 +41,8 @@ await step('native helpers (gcc)', async () => {
   const cflags = ['-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong']
   await $`gcc ${cflags} -shared -fPIC -I/usr/include/node -o ${dist}/native/rktsys.node core/native/rktsys.c`
   await $`gcc ${cflags} -o ${dist}/bin/launch core/native/launch.c`
+  await fs.mkdir(path.join(root, 'stage1-fly', 'dist'), {recursive: true})
+  await $`gcc ${cflags} -o stage1-fly/dist/fly-exec stage1-fly/native/fly-exec.c`
 })
 
 await step('CLI bundles (esbuild)', async () => {
@@ -81,5 +85,99 @@ await step('CLI snapshots (node --build-snapshot)', async () => {
     await $({cwd: cli})`${node} --no-warnings --snapshot-blob ${blob}.tmp --build-snapshot ${name}.cjs`
     await fs.rename(`${blob}.tmp`, blob)
     await fs.writeFile(`${blob}.stamp`, stamp)
+  }
+})
+
+// Stage1 images (DESIGN.md §4 "Stage1 packaging"): each engine's entrypoints bundled into single CommonJS
+// files (no node_modules at run time), with the native helpers they need, packed into stage1-<name>.aci in
+// core/dist/stage1-images/, where rkt finds its default stage1 (beside the CLI, as rkt did). The version label
+// carries a hash of the contents, so a rebuilt stage1 is never mistaken for the one already in a store.
+const STAGE1S = [
+  {
+    name: 'fly',
+    interfaceVersion: 5,
+    entrypoints: ['run', 'enter', 'gc', 'stop'],
+    helpers: [['stage1-fly/dist/fly-exec', 'fly-exec']],
+  },
+]
+
+await step('stage1 images (esbuild + actool build)', async () => {
+  const {buildAci} = await import(path.join(dist, 'aci', 'index.js'))
+  const out = path.join(dist, 'stage1-images')
+  await fs.mkdir(out, {recursive: true})
+  for (const s1 of STAGE1S) {
+    const pkg = path.join(root, `stage1-${s1.name}`)
+    const layout = path.join(pkg, 'dist', 'aci')
+    const rootfs = path.join(layout, 'rootfs')
+    await fs.rm(layout, {recursive: true, force: true})
+    for (const d of ['native', 'rkt/status', 'rkt/env', 'etc', 'opt/stage2'])
+      await fs.mkdir(path.join(rootfs, d), {recursive: true})
+    for (const e of s1.entrypoints) {
+      await esbuild.build({
+        entryPoints: [path.join(pkg, 'src', `${e}.ts`)],
+        outfile: path.join(rootfs, `${e}.cjs`),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        banner: {js: "#!/usr/bin/env node\nvar __bundle_url = require('node:url').pathToFileURL(__filename).href;"},
+        define: {'import.meta.url': '__bundle_url'},
+        // Executed directly, the bundle runs its entrypoint; loaded by stage0 in-process, stage0 calls main.
+        footer: {
+          js: 'if (require.main === module) module.exports.main(process.argv.slice(2)).then((c) => { process.exitCode = c })',
+        },
+        minifyWhitespace: true,
+        minifySyntax: true,
+        legalComments: 'none',
+        logLevel: 'warning',
+      })
+      await fs.chmod(path.join(rootfs, `${e}.cjs`), 0o755)
+    }
+    await fs.copyFile(path.join(dist, 'native', 'rktsys.node'), path.join(rootfs, 'native', 'rktsys.node'))
+    for (const [from, to] of s1.helpers) {
+      await fs.copyFile(path.join(root, from), path.join(rootfs, to))
+      await fs.chmod(path.join(rootfs, to), 0o755)
+    }
+    const hash = crypto.createHash('sha256')
+    for (const f of (await fs.readdir(rootfs, {recursive: true})).sort()) {
+      const p = path.join(rootfs, f)
+      if ((await fs.stat(p)).isFile())
+        hash
+          .update(f)
+          .update('\0')
+          .update(await fs.readFile(p))
+    }
+    const name = `rkt-ts/stage1-${s1.name}`
+    const version = `1.30.0+${hash.digest('hex').slice(0, 12)}`
+    const annotations = [
+      ...s1.entrypoints.map((e) => ({name: `coreos.com/rkt/stage1/${e}`, value: `/${e}.cjs`})),
+      {name: 'coreos.com/rkt/stage1/interface-version', value: String(s1.interfaceVersion)},
+    ]
+    const manifest = {
+      acKind: 'ImageManifest',
+      acVersion: '0.8.11',
+      name,
+      labels: [
+        {name: 'version', value: version},
+        {name: 'os', value: 'linux'},
+        {name: 'arch', value: 'amd64'},
+      ],
+      annotations,
+    }
+    const text = Buffer.from(JSON.stringify(manifest))
+    await fs.writeFile(path.join(layout, 'manifest'), text)
+    const file = `stage1-${s1.name}.aci`
+    await buildAci({
+      layoutDir: layout,
+      outFile: path.join(out, file),
+      manifest: text,
+      compression: 'none',
+      overwrite: true,
+      ownerRoot: true,
+    })
+    if (s1.name === 'fly') {
+      // The default stage1 until the nspawn engine exists.
+      await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
+    }
   }
 })

@@ -48,9 +48,13 @@ if (explicit.length > 0) {
 }
 const unitOnly = args.includes('--unit')
 const e2eOnly = args.includes('--e2e')
-const unit = [...findTests(path.join(root, 'core', 'dist')), ...findTests(path.join(root, 'test', 'dist', 'unit'))]
+const unit = [
+  ...findTests(path.join(root, 'core', 'dist')),
+  ...findTests(path.join(root, 'stage1-fly', 'dist')),
+  ...findTests(path.join(root, 'test', 'dist', 'unit')),
+]
 const e2e = findTests(path.join(root, 'test', 'dist', 'e2e'))
 
 if (!e2eOnly) run('unit', unit, [])
 // End-to-end tests change global state (mounts, network, /etc): one file at a time, each test with a timeout.
-if (!unitOnly) run('e2e', e2e, ['--test-concurrency=1', '--test-timeout=600000'])
+if (!unitOnly) run('e2e', e2e, ['--test-concurrency=1', '--test-timeout=240000'])

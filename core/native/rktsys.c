@@ -7,6 +7,8 @@
  *   listXattrs/getXattr/setXattr       preserve extended attributes when rendering images
  *   mknod(path, mode, major, minor)    device nodes, when a caller allows them
  *   syncfs(fd)                         one flush for a whole rendered tree instead of one per file
+ *   mount(src, target, fstype, flags, data) / umount2(target, flags)
+ *                                      overlay and bind mounts of pods, without a process per mount
  *
  * Every function returns 0 (or a value) on success and -errno on failure; the TypeScript wrapper
  * (core/src/sys/native.ts) turns negative numbers into Node-style errors. No function throws.
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -304,6 +307,44 @@ static napi_value Syncfs(napi_env env, napi_callback_info info) {
   return int_result(env, syncfs(fd) < 0 ? -errno : 0);
 }
 
+/* Reads an optional string argument: null/undefined → NULL (mount(2) takes NULL for "none"). */
+static int get_opt_str(napi_env env, napi_value v, char *buf, size_t cap, char **out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return -EINVAL;
+  if (t == napi_null || t == napi_undefined) {
+    *out = NULL;
+    return 0;
+  }
+  int err = get_str(env, v, buf, cap);
+  *out = err ? NULL : buf;
+  return err;
+}
+
+static napi_value Mount(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  char src[PATH_BUF], target[PATH_BUF], fstype[64], data[PATH_BUF * 4];
+  char *srcp, *fsp, *datap;
+  double flags;
+  int err;
+  if (get_args(env, info, 5, a)) return int_result(env, -EINVAL);
+  if ((err = get_opt_str(env, a[0], src, sizeof src, &srcp)) || (err = get_str(env, a[1], target, sizeof target)) ||
+      (err = get_opt_str(env, a[2], fstype, sizeof fstype, &fsp)) ||
+      (err = get_opt_str(env, a[4], data, sizeof data, &datap)))
+    return int_result(env, err);
+  if (napi_get_value_double(env, a[3], &flags) != napi_ok || flags < 0) return int_result(env, -EINVAL);
+  return int_result(env, mount(srcp, target, fsp, (unsigned long)flags, datap) < 0 ? -errno : 0);
+}
+
+static napi_value Umount2(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  char target[PATH_BUF];
+  int32_t flags;
+  int err;
+  if (get_args(env, info, 2, a)) return int_result(env, -EINVAL);
+  if ((err = get_str(env, a[0], target, sizeof target)) || get_i32(env, a[1], &flags)) return int_result(env, err ? err : -EINVAL);
+  return int_result(env, umount2(target, flags) < 0 ? -errno : 0);
+}
+
 NAPI_MODULE_INIT() {
   struct {
     const char *name;
@@ -311,6 +352,7 @@ NAPI_MODULE_INIT() {
   } fns[] = {
       {"flock", Flock},         {"setCloexec", SetCloexec}, {"execve", Execve}, {"listXattrs", ListXattrs},
       {"getXattr", GetXattr},   {"setXattr", SetXattr},     {"mknod", Mknod},   {"syncfs", Syncfs},
+      {"mount", Mount},         {"umount2", Umount2},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

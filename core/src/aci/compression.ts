@@ -6,7 +6,7 @@ import type {TransformCallback} from 'node:stream'
 import fs from 'node:fs'
 import zlib from 'node:zlib'
 
-import {execa} from 'execa'
+import type {execa as Execa} from 'execa'
 
 import {RktError} from '../errors.js'
 import {limitError, resolveLimits} from './limits.js'
@@ -94,7 +94,7 @@ function rejoin(head: Buffer, it: AsyncIterator<Uint8Array>): Readable {
 }
 
 /** Runs `tool -dc` (unprivileged when root) between `source` and `limiter`. */
-function runDecompressor(tool: 'bzip2' | 'xz', source: Readable, limits: AciLimits): Readable {
+function runDecompressor(execa: typeof Execa, tool: 'bzip2' | 'xz', source: Readable, limits: AciLimits): Readable {
   const asRoot = process.getuid?.() === 0
   const [file, args] = asRoot
     ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', '--', tool, '-dc']]
@@ -169,8 +169,11 @@ export async function decompressAci(
     throw unknownFormat(head)
   }
   const source = rejoin(head, it)
-  if (compression === 'bzip2' || compression === 'xz')
-    return {compression, stream: runDecompressor(compression, source, limits)}
+  if (compression === 'bzip2' || compression === 'xz') {
+    // execa is loaded only here: rkt commands that never decompress bzip2 or xz start faster without it.
+    const {execa} = await import('execa')
+    return {compression, stream: runDecompressor(execa, compression, source, limits)}
+  }
 
   const noop = (): void => {}
   const limiter = new LimitStream(limits, noop, () => Promise.resolve())

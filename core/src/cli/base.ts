@@ -1,16 +1,14 @@
 // Base classes of every command: error rendering and exit codes for both CLIs, and rkt's global flags.
 // Commands stay thin: parse flags, call one library function, render (core/src/commands/*).
 import {Command, Flags} from '@oclif/core'
-import fs from 'node:fs'
-import path from 'node:path'
-
 import type {Globals} from '../config/globals.js'
+import type {RunIo} from '../pod/run.js'
 
-import {configLayers, DEFAULT_DATA_DIR, DEFAULT_LOCAL_CONFIG, DEFAULT_SYSTEM_CONFIG} from '../config/globals.js'
-import {INSECURE_OPTION_VALUES, parseInsecureOptions} from '../config/insecure.js'
-import {loadStage0Config} from '../config/stage0.js'
-import {EXIT_FAILURE, EXIT_USAGE, exitCodeOf, formatError} from '../errors.js'
+import {DEFAULT_LOCAL_CONFIG, DEFAULT_SYSTEM_CONFIG, resolveGlobals} from '../config/globals.js'
+import {INSECURE_OPTION_VALUES} from '../config/insecure.js'
+import {EXIT_FAILURE, EXIT_USAGE, exitCodeOf, formatError, UsageError} from '../errors.js'
 import {jsonWithBigInts} from './format.js'
+import {progress} from './progress.js'
 
 /** Errors from oclif's own parser carry their exit status here. */
 interface OclifExit {
@@ -45,6 +43,15 @@ function withoutMultipleNote(message: string, flags: Readonly<Record<string, unk
 
 /** Renders failures the rkt way: `rkt: message`, the chain under --debug, exit 254 (2 for usage). */
 export abstract class CliCommand extends Command {
+  /**
+   * True for commands that parse their own argv (rkt run's IMAGE [flags] -- args --- grammar): the dispatcher
+   * then leaves every word as typed.
+   */
+  static rawArgv = false
+
+  /** Flags whose value may be left out, and the value that then means (rkt's `--wait` = `--wait=true`). */
+  static optionalValues: Readonly<Record<string, string>> = {}
+
   /** True when --debug was given, even if flag parsing itself failed. */
   protected debugRequested(): boolean {
     for (const a of this.argv) {
@@ -54,9 +61,26 @@ export abstract class CliCommand extends Command {
     return false
   }
 
+  /** Reports one failure of a command that goes on with its other arguments (rkt stop A B, rkt rm A B). */
+  protected reportError(err: unknown): void {
+    process.stderr.write(`${this.config.bin}: ${formatError(err, this.debugRequested()).replace(/\s+$/, '')}\n`)
+  }
+
   /** Writes a warning line to stderr (`rkt: warning: …`). */
   protected warning(message: string): void {
     process.stderr.write(`${this.config.bin}: warning: ${message}\n`)
+  }
+
+  /** How pod commands report: warnings and notes on stderr, a progress line on a terminal. */
+  protected runIo(debug: boolean): RunIo {
+    return {
+      warn: (m) => this.warning(m),
+      info: (m) => process.stderr.write(`${this.config.bin}: ${m}\n`),
+      debug: debug
+        ? (m) => process.stderr.write(`${this.config.bin}: debug: [${Math.round(performance.now())} ms] ${m}\n`)
+        : () => {},
+      progress: (label) => progress(label),
+    }
   }
 
   /** Prints a value as rkt prints JSON: compact, or tab-indented for json-pretty (bigints as numbers). */
@@ -127,27 +151,36 @@ type RktGlobalFlagValues = {
 export abstract class RktCommand extends CliCommand {
   static override baseFlags = rktGlobalFlags
 
-  /** Resolves the global flags: --dir beats paths.d's `data`, which beats /var/lib/rkt. */
+  /** The pod a command names by argument or by --uuid-file (exactly one of them). */
+  protected async podArg(arg: string | undefined, uuidFile: string | undefined): Promise<string> {
+    return (await this.podArgs(arg === undefined ? [] : [arg], uuidFile, true))[0]!
+  }
+
+  /** The pods a command names by arguments or by --uuid-file (not both). */
+  protected async podArgs(args: readonly string[], uuidFile: string | undefined, one = false): Promise<string[]> {
+    const usage = `rkt ${this.id ?? ''} ${one ? 'UUID' : 'UUID…'} | --uuid-file=FILE`
+    if (uuidFile !== undefined) {
+      if (args.length > 0)
+        throw new UsageError('give the pod either as an argument or with --uuid-file, not both', {hint: usage})
+      const {readUuidFile} = await import('../pod/pods.js')
+      return [readUuidFile(uuidFile)]
+    }
+    if (args.length === 0) throw new UsageError('missing the pod UUID', {hint: usage})
+    if (one && args.length > 1) throw new UsageError(`one pod UUID expected, got ${args.length}`, {hint: usage})
+    return [...args]
+  }
+
+  /** Resolves the global flags (config/globals.ts resolveGlobals). */
   protected resolveGlobals(flags: RktGlobalFlagValues): Globals {
-    const partial = {
-      localConfig: path.resolve(flags['local-config']),
-      systemConfig: path.resolve(flags['system-config']),
-      userConfig: flags['user-config'] ? path.resolve(flags['user-config']) : '',
+    return resolveGlobals({
+      dir: flags.dir,
+      localConfig: flags['local-config'],
+      systemConfig: flags['system-config'],
+      userConfig: flags['user-config'],
       debug: flags.debug,
-      insecure: parseInsecureOptions(flags['insecure-options']),
+      insecureOptions: flags['insecure-options'],
       trustKeysFromHttps: flags['trust-keys-from-https'],
-    }
-    let dir = flags.dir
-    if (dir === undefined) {
-      dir = loadStage0Config(configLayers({...partial, dir: ''})).paths.data ?? DEFAULT_DATA_DIR
-    }
-    dir = path.resolve(dir)
-    try {
-      dir = fs.realpathSync(dir) // rkt resolves symlinks in --dir
-    } catch {
-      // not created yet: the store creates it
-    }
-    return {...partial, dir}
+    })
   }
 }
 

@@ -26,6 +26,12 @@ export interface CliSpec {
   /** Command id (topic words joined by ':') → command class. */
   readonly commands: Readonly<Record<string, Command.Class>>
   readonly topics: Readonly<Record<string, {description: string}>>
+  /**
+   * Loads, at snapshot build time, the library modules the commands import lazily on their hot paths (rkt
+   * run), so that a start from the snapshot finds them initialised. Modules loaded this way must not read
+   * the environment or the clock when they are initialised.
+   */
+  readonly preload?: () => Promise<unknown>
   /** Global flags that may precede the command; the value-taking ones listed separately. */
   readonly globalFlags: {readonly withValue: readonly string[]; readonly boolean: readonly string[]}
 }
@@ -76,7 +82,10 @@ function restoreExtraCaCerts(): void {
 /** Starts a CLI: at snapshot build time prepares it, otherwise runs it on process.argv. */
 export function startCli(spec: CliSpec): void {
   if (v8.startupSnapshot?.isBuildingSnapshot()) {
-    configPromise = loadConfig(spec, process.cwd())
+    configPromise = loadConfig(spec, process.cwd()).then(async (config) => {
+      await spec.preload?.()
+      return config
+    })
     v8.startupSnapshot.setDeserializeMainFunction(() => {
       // The launcher runs `node --snapshot-blob <dist>/cli/<bin>.blob -- ARGS`: no script in argv.
       const blobArg = process.execArgv.indexOf('--snapshot-blob')
@@ -140,6 +149,16 @@ export function normalizeBooleans(args: readonly string[], cmd: Command.Class): 
   return out
 }
 
+/** Gives flags whose value is optional their implied value when written bare: `--wait` → `--wait=true`. */
+export function fillOptionalValues(args: readonly string[], optional: Readonly<Record<string, string>>): string[] {
+  const end = args.indexOf('--')
+  return args.map((a, i) => {
+    if (end >= 0 && i >= end) return a
+    const name = a.startsWith('--') ? a.slice(2) : undefined
+    return name !== undefined && Object.hasOwn(optional, name) ? `--${name}=${optional[name]}` : a
+  })
+}
+
 function wantsHelp(args: readonly string[]): boolean {
   for (const a of args) {
     if (a === '--') return false
@@ -167,8 +186,11 @@ async function run(spec: CliSpec, argv: string[]): Promise<void> {
       )
     }
     if (wantsHelp(args)) return await help(id.split(':'))
-    const cmd = spec.commands[id]!
-    await config.runCommand(id, normalizeBooleans(args, cmd))
+    const cmd = spec.commands[id]! as Command.Class & {rawArgv?: boolean; optionalValues?: Record<string, string>}
+    await config.runCommand(
+      id,
+      cmd.rawArgv === true ? args : normalizeBooleans(fillOptionalValues(args, cmd.optionalValues ?? {}), cmd),
+    )
   } catch (err) {
     // Errors inside a command are rendered by its catch(); these come from dispatching itself.
     const debug = argv.some((a) => a === '--debug' || a === '--debug=true')

@@ -10,4 +10,14 @@ startCli({
   commands: RKT_COMMANDS,
   topics: RKT_TOPICS,
   globalFlags: rktGlobalFlagNames,
+  // The pod commands' libraries (not OpenPGP or execa, loaded only when fetching or copying).
+  preload: () =>
+    Promise.all([
+      import('../pod/run.js'),
+      import('../pod/info.js'),
+      import('../pod/wait.js'),
+      import('../pod/enter.js'),
+      import('../pod/gc.js'),
+      import('../store/index.js'),
+    ]),
 })

@@ -1,5 +1,11 @@
 // The global flags every rkt command takes (rkt/rkt.go globalFlags), resolved once per invocation.
+import fs from 'node:fs'
+import path from 'node:path'
+
 import type {InsecureOption} from './insecure.js'
+
+import {parseInsecureOptions} from './insecure.js'
+import {loadStage0Config} from './stage0.js'
 
 /** rkt's default directories. */
 export const DEFAULT_DATA_DIR = '/var/lib/rkt'
@@ -22,4 +28,35 @@ export interface Globals {
 /** The config directories in override order: system < local < user. */
 export function configLayers(g: Globals): string[] {
   return [g.systemConfig, g.localConfig, ...(g.userConfig ? [g.userConfig] : [])]
+}
+
+/** The global flags as typed (any may be absent). */
+export interface GlobalFlagInput {
+  readonly dir?: string | undefined
+  readonly localConfig?: string | undefined
+  readonly systemConfig?: string | undefined
+  readonly userConfig?: string | undefined
+  readonly debug: boolean
+  readonly insecureOptions: readonly string[]
+  readonly trustKeysFromHttps: boolean
+}
+
+/** Resolves the global flags: --dir beats paths.d's `data`, which beats /var/lib/rkt; --dir is made absolute, symlinks resolved. */
+export function resolveGlobals(f: GlobalFlagInput): Globals {
+  const partial = {
+    localConfig: path.resolve(f.localConfig ?? DEFAULT_LOCAL_CONFIG),
+    systemConfig: path.resolve(f.systemConfig ?? DEFAULT_SYSTEM_CONFIG),
+    userConfig: f.userConfig ? path.resolve(f.userConfig) : '',
+    debug: f.debug,
+    insecure: parseInsecureOptions(f.insecureOptions),
+    trustKeysFromHttps: f.trustKeysFromHttps,
+  }
+  let dir = f.dir ?? loadStage0Config(configLayers({...partial, dir: ''})).paths.data ?? DEFAULT_DATA_DIR
+  dir = path.resolve(dir)
+  try {
+    dir = fs.realpathSync(dir) // rkt resolves symlinks in --dir
+  } catch {
+    // not created yet: the store creates it
+  }
+  return {...partial, dir}
 }

@@ -218,11 +218,10 @@ export class ImageStore {
     }
   }
 
-  /** Records that an image was used now (run, render). */
-  touch(key: string): void {
+  /** Records that images were used now (prepare, run): one index write for all of them. */
+  touch(keys: readonly string[], when = Date.now()): void {
     this.index.update((images) => {
-      const r = images.find((x) => x.key === key)
-      if (r) r.lastUsed = Date.now()
+      for (const r of images) if (keys.includes(r.key)) r.lastUsed = when
     })
   }
 

@@ -173,8 +173,7 @@ describe('gcImages', () => {
     const lines: string[] = []
     const r = gcImages(store, trees, {
       gracePeriodMs: day,
-      treesInUse: new Set([usedTree]),
-      imagesInUse: new Set([inUse]),
+      references: () => ({trees: new Set([usedTree]), images: new Set([inUse])}),
       log: (l) => lines.push(l),
     })
     assert.deepEqual(r, {trees: 2, images: 1})
@@ -198,8 +197,7 @@ describe('gcImages', () => {
     assert.deepEqual(
       gcImages(store, trees, {
         gracePeriodMs: day,
-        treesInUse: new Set([usedTree]),
-        imagesInUse: new Set([inUse]),
+        references: () => ({trees: new Set([usedTree]), images: new Set([inUse])}),
         log: () => {},
       }),
       {trees: 0, images: 0},
@@ -214,7 +212,11 @@ describe('gcImages', () => {
     const b = await add('example.com/b')
     ageImage(store, a, 1)
     ageImage(store, b, 1)
-    const r = gcImages(store, trees, {gracePeriodMs: 0, treesInUse: new Set(), imagesInUse: new Set(), log: () => {}})
+    const r = gcImages(store, trees, {
+      gracePeriodMs: 0,
+      references: () => ({trees: new Set(), images: new Set()}),
+      log: () => {},
+    })
     assert.equal(r.images, 2)
     assert.deepEqual(store.list(), [])
     assert.deepEqual(store.blobKeysOnDisk(), [])

@@ -93,10 +93,12 @@ export function rebuildIndex(store: ImageStore): RebuildReport {
 export interface ImageGcOptions {
   /** Images not used for this long are removed. */
   readonly gracePeriodMs: number
-  /** Tree IDs that pods still use (never removed). */
-  readonly treesInUse: ReadonlySet<string>
-  /** Store keys that pods still use (never removed). */
-  readonly imagesInUse: ReadonlySet<string>
+  /**
+   * The tree IDs and image keys pods still use (never removed). Asked again under each tree's lock before
+   * that tree goes: a pod being prepared holds its trees' locks until it has recorded them, so a tree is
+   * either locked or listed by then, never removed from under a new pod.
+   */
+  readonly references: () => {readonly trees: ReadonlySet<string>; readonly images: ReadonlySet<string>}
   readonly log: (line: string) => void
 }
 
@@ -107,17 +109,19 @@ export interface ImageGcOptions {
 export function gcImages(store: ImageStore, trees: TreeStore, opts: ImageGcOptions): {trees: number; images: number} {
   cleanStaleStaging(store.layout.tmpDir)
   let removedTrees = 0
+  const before = opts.references()
   for (const treeId of trees.list()) {
-    if (opts.treesInUse.has(treeId)) continue
-    if (trees.remove(treeId)) {
+    if (before.trees.has(treeId)) continue
+    if (trees.remove(treeId, () => opts.references().trees.has(treeId))) {
       removedTrees++
       opts.log(`removed treestore "${treeId}"`)
     }
   }
   const cutoff = Date.now() - opts.gracePeriodMs
   let removedImages = 0
+  const imagesInUse = opts.references().images
   for (const rec of store.list()) {
-    if (rec.lastUsed > cutoff || opts.imagesInUse.has(rec.key)) continue
+    if (rec.lastUsed > cutoff || imagesInUse.has(rec.key)) continue
     store.remove(rec.key)
     removedImages++
     opts.log(`successfully removed aci for image: "${rec.key}"`)

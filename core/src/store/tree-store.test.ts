@@ -334,6 +334,37 @@ describe('TreeStore.remove', () => {
     assert.equal(trees.remove(treeId), true, 'removing a missing tree is not an error')
   })
 
+  test('a held tree (a pod being prepared) and a tree in use are kept; inUse is asked under the lock', async (t) => {
+    const {add, trees} = setup(t)
+    const a = await add({name: 'example.com/app'})
+    const held = trees.renderHeld(a)
+    assert.equal(trees.remove(held.treeId), false, 'held by a prepare')
+    held.lock.release()
+    let asked = 0
+    const inUse = (): boolean => {
+      asked++
+      return true
+    }
+    assert.equal(trees.remove(held.treeId, inUse), false, 'recorded by a pod')
+    assert.equal(asked, 1)
+    assert.ok(trees.isRendered(held.treeId))
+    assert.equal(
+      trees.remove(held.treeId, () => false),
+      true,
+    )
+    // Rendered again on demand, and held again.
+    const again = trees.renderHeld(a)
+    assert.equal(again.fresh, true)
+    // A rendered tree is held with the shared lock only: a second hold (another app of the same image,
+    // another pod) does not wait for the first.
+    const second = trees.renderHeld(a)
+    assert.equal(second.fresh, false)
+    assert.equal(second.treeId, again.treeId)
+    assert.equal(trees.remove(again.treeId), false, 'held twice')
+    second.lock.release()
+    again.lock.release()
+  })
+
   test('the marker goes first: a removal that fails half-way leaves a tree that is re-rendered, never used', async (t) => {
     const {add, store, trees} = setup(t)
     const a = await add({name: 'example.com/app', files: {'etc/stuck': 's', 'etc/other': 'o'}})

@@ -174,6 +174,33 @@ export class TreeStore {
   }
 
   /**
+   * Renders an image and holds its tree against removal (a shared lock) until the caller, having recorded
+   * that a pod uses it, releases the lock. A gc that removed the tree between the render and the lock is
+   * answered by rendering again.
+   */
+  renderHeld(
+    key: string,
+    opts: {onProgress?: (done: number, total: number) => void} = {},
+  ): RenderedTree & {lock: FileLock} {
+    // The common case, a tree already rendered, takes only the shared lock: pods being prepared from one
+    // image do not wait for each other.
+    const {treeId} = this.plan(key)
+    const first = FileLock.onFile(this.store.layout.treeLock(treeId), {exclusive: false, wait: true})
+    if (this.isRendered(treeId)) return {treeId, rootfs: this.rootfs(treeId), fresh: false, lock: first}
+    first.release()
+    for (let attempt = 1; ; attempt++) {
+      const tree = this.render(key, opts)
+      const lock = FileLock.onFile(this.store.layout.treeLock(tree.treeId), {exclusive: false, wait: true})
+      if (this.isRendered(tree.treeId)) return {...tree, lock}
+      lock.release()
+      if (attempt === 3)
+        throw new RktError(`the tree of image ${key} keeps being removed while it is rendered`, {
+          hint: 'is `rkt image gc` running in a loop?',
+        })
+    }
+  }
+
+  /**
    * Re-hashes a rendered tree and compares it with the hash recorded at render time.
    * Returns undefined when the image has no rendered tree.
    */
@@ -209,10 +236,11 @@ export class TreeStore {
   }
 
   /**
-   * Removes a tree unless somebody holds its lock (a render, or a pod using it). The marker goes first,
-   * so a crash half-way leaves a tree that is re-rendered, never used.
+   * Removes a tree unless somebody holds its lock (a render, or a pod being prepared on it) or, asked
+   * under the lock, `inUse` says a pod uses it. The marker goes first, so a crash half-way leaves a tree
+   * that is re-rendered, never used.
    */
-  remove(treeId: string): boolean {
+  remove(treeId: string, inUse: () => boolean = () => false): boolean {
     let lock: FileLock
     try {
       lock = FileLock.onFile(this.store.layout.treeLock(treeId), {exclusive: true, wait: false})
@@ -221,6 +249,7 @@ export class TreeStore {
       throw err
     }
     try {
+      if (inUse()) return false
       const dir = this.store.layout.tree(treeId)
       fs.rmSync(path.join(dir, 'rendered'), {force: true})
       if (fs.existsSync(dir)) fsyncDir(dir)

@@ -15,6 +15,8 @@ interface RktSys {
   setXattr(file: string, name: string, value: Buffer): number
   mknod(file: string, mode: number, major: number, minor: number): number
   syncfs(fd: number): number
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number
+  umount2(target: string, flags: number): number
 }
 
 /** flock(2) operations. */
@@ -108,4 +110,39 @@ export function mknod(file: string, mode: number, major: number, minor: number):
 /** syncfs(2): flushes the whole filesystem holding fd. */
 export function syncfs(fd: number): void {
   check(sys().syncfs(fd), 'syncfs')
+}
+
+/** mount(2) flags (linux/mount.h). */
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  REMOUNT: 32,
+  BIND: 4096,
+  MOVE: 8192,
+  REC: 16384,
+  PRIVATE: 1 << 18,
+  SLAVE: 1 << 19,
+  SHARED: 1 << 20,
+} as const
+
+/** umount2(2) flags. */
+export const MNT_DETACH = 2
+export const UMOUNT_NOFOLLOW = 8
+
+/** mount(2): bind mounts, remounts, overlayfs, tmpfs, proc… (null for "none"). */
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  check(sys().mount(source, target, fstype, flags, data), 'mount', target)
+}
+
+/** umount2(2). */
+export function umount2(target: string, flags = 0): void {
+  check(sys().umount2(target, flags), 'umount2', target)
 }

@@ -3,7 +3,9 @@
 //
 //   1. fetch + verify + store of a ~100 MiB signed ACI, beside `gzip -dc | sha512sum` plus `gpg --verify`
 //      of the same file (the work a fetch cannot avoid);
-//   2. render of a 5,000-file image, beside `tar -xf` of the same archive.
+//   2. render of a 5,000-file image, beside `tar -xf` of the same archive;
+//   3. rkt run (stage1 fly) of a busybox image, beside chroot, unshare, systemd-nspawn and podman, and the
+//      memory a running pod costs besides its app, beside podman's conmon.
 //
 // Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement.
 import {execFileSync} from 'node:child_process'
@@ -13,6 +15,7 @@ import path from 'node:path'
 
 import {benchFetch} from './fetch.js'
 import {benchRender} from './render.js'
+import {benchRun} from './run.js'
 import {median, timeCommand} from './timing.js'
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..')
@@ -59,6 +62,7 @@ const results = {
   startup: {nodeMs: nodeStart, rktVersionMs: rktVersion, bundleVersionMs: bundleVersion},
   fetch: await benchFetch({root, work, runs}),
   render: await benchRender({root, work, runs}),
+  run: await benchRun({root, work, runs, env: startEnv}),
 }
 fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
 console.log(`\nresults: ${path.relative(process.cwd(), path.join(work, 'results.json'))}`)

@@ -1,7 +1,9 @@
 // End-to-end test harness: each test gets a fresh data directory and fresh config directories under
 // /tmp/rkt-test-*, and drives the built CLIs (bin/rkt, bin/actool) as a user would.
 import {skippingAllowed} from '@rkt/core/testing'
+import {unmountTree} from '@rkt/core/sys/mounts'
 import {execa} from 'execa'
+import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -51,11 +53,18 @@ export class Sandbox {
     for (const d of [this.localConfig, this.systemConfig, this.work]) fs.mkdirSync(d, {recursive: true})
   }
 
-  /** Creates a sandbox, removed after the test (unless RKT_TEST_KEEP=1). */
+  /**
+   * Creates a sandbox, removed after the test (unless RKT_TEST_KEEP=1). Pods leave mounts in it (the host's
+   * /dev, /proc and /sys among them): they are detached first, and the deletion never crosses into another
+   * filesystem, so a mount that survived can never make it delete host files.
+   */
   static create(t: TestContext): Sandbox {
     const s = new Sandbox(fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-test-')))
     t.after(() => {
-      if (process.env['RKT_TEST_KEEP'] !== '1') fs.rmSync(s.dir, {recursive: true, force: true})
+      if (process.env['RKT_TEST_KEEP'] === '1') return
+      const left = unmountTree(s.dir)
+      if (left.length > 0) throw new Error(`cannot unmount ${left.map((m) => m.mountPoint).join(', ')}; ${s.dir} kept`)
+      execFileSync('rm', ['-rf', '--one-file-system', s.dir])
     })
     return s
   }

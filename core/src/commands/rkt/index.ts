@@ -2,6 +2,14 @@
 import type {Command} from '@oclif/core'
 
 import ConfigCmd from './config.js'
+import Stop from './stop.js'
+import Status from './status.js'
+import Rm from './rm.js'
+import List from './list.js'
+import Gc from './gc.js'
+import Export from './export.js'
+import Enter from './enter.js'
+import CatManifest from './cat-manifest.js'
 import Fetch from './fetch.js'
 import ImageCatManifest from './image/cat-manifest.js'
 import ImageExport from './image/export.js'
@@ -12,10 +20,21 @@ import ImageRebuildIndex from './image/rebuild-index.js'
 import ImageRender from './image/render.js'
 import ImageRm from './image/rm.js'
 import ImageVerify from './image/verify.js'
+import Prepare from './prepare.js'
+import RunPrepared from './run-prepared.js'
+import Run from './run.js'
 import Trust from './trust.js'
 import Version from './version.js'
 
 export const RKT_COMMANDS: Record<string, Command.Class> = {
+  'cat-manifest': CatManifest,
+  enter: Enter,
+  export: Export,
+  gc: Gc,
+  list: List,
+  rm: Rm,
+  status: Status,
+  stop: Stop,
   config: ConfigCmd,
   fetch: Fetch,
   'image:cat-manifest': ImageCatManifest,
@@ -27,6 +46,9 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   'image:render': ImageRender,
   'image:rm': ImageRm,
   'image:verify': ImageVerify,
+  prepare: Prepare,
+  run: Run,
+  'run-prepared': RunPrepared,
   trust: Trust,
   version: Version,
 }

@@ -17,12 +17,12 @@ export default class ImageGc extends RktCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(ImageGc)
     const {gcImages, ImageStore, TreeStore} = await import('../../../store/index.js')
-    const store = ImageStore.open(this.resolveGlobals(flags).dir)
+    const {podReferences} = await import('../../../pod/gc.js')
+    const g = this.resolveGlobals(flags)
+    const store = ImageStore.open(g.dir)
     gcImages(store, new TreeStore(store), {
       gracePeriodMs: parseDuration('grace-period', flags['grace-period']),
-      // Pods arrive with the pods issue; until then nothing outside the store uses a tree or an image.
-      treesInUse: new Set(),
-      imagesInUse: new Set(),
+      references: () => podReferences(g.dir, store),
       log: (line) => process.stderr.write(`rkt: ${line}\n`),
     })
   }

@@ -1,0 +1,38 @@
+import {Flags} from '@oclif/core'
+
+import {RktCommand} from '../../cli/base.js'
+import {normalizeBooleans} from '../../cli/main.js'
+import {UsageError} from '../../errors.js'
+
+export default class Enter extends RktCommand {
+  static override summary = 'Enter the namespaces of an app within a rkt pod'
+  static override description =
+    'Runs CMD (default /bin/bash) in the context of the app. Flags go before the UUID; everything after it is the command.'
+  static override usage = 'enter [--app=APPNAME] UUID [CMD [ARGS…]]'
+  static override flags = {
+    app: Flags.string({summary: 'name of the app to enter within the specified pod'}),
+  }
+  static override strict = false
+  static override rawArgv = true
+
+  async run(): Promise<void> {
+    // rkt's flags stop at the UUID (cobra's SetInterspersed(false)): the command's own flags are never ours.
+    const withValue = new Set(['app', 'dir', 'local-config', 'system-config', 'user-config', 'insecure-options'])
+    let i = 0
+    while (i < this.argv.length && this.argv[i]!.startsWith('-') && this.argv[i] !== '--') {
+      const a = this.argv[i]!
+      i += !a.includes('=') && withValue.has(a.replace(/^--?/, '')) ? 2 : 1
+    }
+    const prefix = this.argv.slice(0, i)
+    const rest = this.argv[i] === '--' ? this.argv.slice(i + 1) : this.argv.slice(i)
+    const {flags} = await this.parse(Enter, normalizeBooleans(prefix, Enter))
+    const [uuid, ...command] = rest
+    if (uuid === undefined)
+      throw new UsageError('missing the pod UUID', {hint: 'rkt enter [--app=NAME] UUID [CMD [ARGS…]]'})
+    const g = this.resolveGlobals(flags)
+    const {requireRoot} = await import('../../pod/run.js')
+    requireRoot('enter')
+    const {enterPod} = await import('../../pod/enter.js')
+    process.exitCode = await enterPod(g, uuid, flags.app, command)
+  }
+}

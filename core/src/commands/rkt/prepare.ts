@@ -1,0 +1,21 @@
+import {RktCommand} from '../../cli/base.js'
+import {runHelpFlags} from '../../cli/run-help.js'
+
+export default class Prepare extends RktCommand {
+  static override summary = 'Prepare to run image(s) in a pod'
+  static override description = `Makes a pod and prints its UUID, for rkt run-prepared. Takes the arguments of rkt run.`
+  static override usage = 'prepare [FLAGS] IMAGE [APP FLAGS] [-- ARG… ---] [IMAGE …]'
+  static override flags = runHelpFlags('prepare')
+  static override strict = false
+  static override rawArgv = true
+
+  async run(): Promise<void> {
+    const {parseRunArgs} = await import('../../pod/args.js')
+    const args = parseRunArgs(this.argv, 'prepare')
+    for (const w of args.warnings) this.warning(w)
+    const {prepare} = await import('../../pod/run.js')
+    const io = this.runIo(args.globals.debug)
+    const uuid = await prepare(args, args.pod.quiet ? {...io, info: () => {}} : io)
+    process.stdout.write(`${uuid}\n`)
+  }
+}

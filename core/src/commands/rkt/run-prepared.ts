@@ -1,0 +1,19 @@
+import {RktCommand} from '../../cli/base.js'
+import {runHelpFlags} from '../../cli/run-help.js'
+
+export default class RunPrepared extends RktCommand {
+  static override summary = 'Run a prepared application pod in rkt'
+  static override description = `Runs a pod made by rkt prepare; of several callers, exactly one runs it.`
+  static override usage = 'run-prepared [FLAGS] UUID'
+  static override flags = runHelpFlags('run-prepared')
+  static override strict = false
+  static override rawArgv = true
+
+  async run(): Promise<void> {
+    const {parseRunArgs} = await import('../../pod/args.js')
+    const args = parseRunArgs(this.argv, 'run-prepared')
+    for (const w of args.warnings) this.warning(w)
+    const {runPrepared} = await import('../../pod/run.js')
+    process.exitCode = await runPrepared(args, this.runIo(args.globals.debug))
+  }
+}

@@ -1,0 +1,93 @@
+// `rkt enter` and `rkt stop`: both go through the pod's stage1 (its enter and stop entrypoints), which knows
+// how to reach the pod's processes. enter becomes the entered command (same PID); stop waits until the pod
+// has really exited, so that `rkt stop X && rkt rm X` works (rkt#3449).
+import fs from 'node:fs'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import type {Globals} from '../config/globals.js'
+import type {Pod} from './pods.js'
+
+import {RktError} from '../errors.js'
+import {parseImageManifest} from '../schema/index.js'
+import {enterArgv, stopArgv} from '../stage1/contract.js'
+import {readPidFile} from '../stage1/status.js'
+import {podManifestOf} from './info.js'
+import {PodStore} from './pods.js'
+import {becomeEntrypoint, runEntrypoint, stage1Info} from './stage1-image.js'
+
+function entrypointOf(pod: Pod, name: 'enter' | 'stop'): string | undefined {
+  const info = stage1Info(parseImageManifest(fs.readFileSync(pod.paths.stage1Manifest)).manifest)
+  const e = info.entrypoints[name]
+  return e === undefined ? undefined : path.join(pod.paths.stage1Rootfs, e)
+}
+
+function mustBeRunning(pod: Pod): void {
+  const state = pod.state()
+  if (state !== 'running') {
+    throw new RktError(`pod ${pod.uuid} is not running (it is ${state})`, {
+      code: 'ENOTRUNNING',
+      hint: 'see the pods with: rkt list',
+    })
+  }
+}
+
+/** `rkt enter [--app=NAME] UUID [CMD [ARGS…]]`: runs CMD (default /bin/bash) in the app's context. */
+export async function enterPod(
+  globals: Globals,
+  uuid: string,
+  app: string | undefined,
+  command: readonly string[],
+): Promise<number> {
+  const pod = new PodStore(globals.dir).find(uuid)
+  mustBeRunning(pod)
+  const apps = podManifestOf(pod)?.apps.map((a) => a.name) ?? []
+  const name = app ?? (apps.length === 1 ? apps[0] : undefined)
+  if (name === undefined) {
+    throw new RktError(`pod ${pod.uuid} has several apps: say which to enter`, {
+      hint: `--app=NAME, one of: ${apps.join(', ')}`,
+    })
+  }
+  if (!apps.includes(name))
+    throw new RktError(`pod ${pod.uuid} has no app named ${name}`, {hint: `apps: ${apps.join(', ')}`})
+  // The stage1 writes pid (or ppid) once the app has started: wait for it while the pod runs.
+  let pid: number | undefined
+  for (let i = 0; i < 100; i++) {
+    pid = readPidFile(pod.paths.pid) ?? readPidFile(pod.paths.ppid)
+    if (pid !== undefined) break
+    if (pod.state() !== 'running') throw new RktError(`pod ${pod.uuid} exited before it could be entered`)
+    await sleep(50)
+  }
+  if (pid === undefined) throw new RktError(`pod ${pod.uuid} has not started its app yet (no pid file after 5 s)`)
+  const entry = entrypointOf(pod, 'enter')
+  if (!entry) throw new RktError(`the stage1 of pod ${pod.uuid} cannot enter pods (no enter entrypoint)`)
+  const argv = enterArgv({pid, app: name, command: command.length > 0 ? command : ['/bin/bash']})
+  return becomeEntrypoint(entry, argv, pod.path)
+}
+
+/** `rkt stop [--force] UUID`: asks the stage1 to stop the pod, then waits until it has exited. */
+export async function stopPod(
+  globals: Globals,
+  uuid: string,
+  force: boolean,
+): Promise<{uuid: string; alreadyStopped: boolean}> {
+  const pod = new PodStore(globals.dir).find(uuid)
+  const state = pod.state()
+  const afterRun = ['exited', 'exited garbage', 'exited deleting', 'deleting', 'garbage']
+  if (afterRun.includes(state)) return {uuid: pod.uuid, alreadyStopped: true}
+  mustBeRunning(pod)
+  const entry = entrypointOf(pod, 'stop')
+  if (!entry) throw new RktError("rkt stop not implemented for pod's stage1", {code: 'EUNSUPPORTED'})
+  const status = await runEntrypoint(entry, stopArgv({uuid: pod.uuid, force}), pod.path)
+  if (status !== 0) throw new RktError(`the stage1 could not stop pod ${pod.uuid} (exit status ${status})`)
+  const deadline = Date.now() + (force ? 5_000 : 30_000)
+  while (pod.isLockedElsewhere()) {
+    if (Date.now() > deadline) {
+      throw new RktError(`pod ${pod.uuid} is still running after being asked to stop`, {
+        hint: `try: rkt stop --force ${pod.uuid}`,
+      })
+    }
+    await sleep(20)
+  }
+  return {uuid: pod.uuid, alreadyStopped: false}
+}

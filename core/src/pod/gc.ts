@@ -1,0 +1,208 @@
+// `rkt gc` and `rkt rm` (rkt's pod-lifecycle.md "Garbage collection"): mark exited and failed pods by
+// renaming them into exited-garbage/ or garbage/, then sweep: under the pod's exclusive lock, run the
+// stage1's gc entrypoint, unmount whatever is left, and delete the directory without ever following a
+// symlink or a mount out of it. A pod that cannot be unmounted is left for the next gc (SEC-19).
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {Globals} from '../config/globals.js'
+import type {Pod} from './pods.js'
+
+import {RktError} from '../errors.js'
+import {parseImageManifest} from '../schema/index.js'
+import {gcArgv} from '../stage1/contract.js'
+import {ImageStore} from '../store/image-store.js'
+import {TreeStore} from '../store/tree-store.js'
+import {mountOverlay, mountsUnder, removeTree, unmountTree} from '../sys/mounts.js'
+import {podManifestOf} from './info.js'
+import {PodStore} from './pods.js'
+import {runEntrypoint, stage1Info} from './stage1-image.js'
+
+export interface GcOptions {
+  /** Exited pods stay in exited-garbage/ this long after being marked (default 30 min). */
+  readonly gracePeriodMs: number
+  /** The grace period as the user wrote it, for messages. */
+  readonly gracePeriodText: string
+  /** Prepared pods older than this are collected (default 24 h). */
+  readonly expirePreparedMs: number
+  /** Only mark: record the exit time, delete nothing. */
+  readonly markOnly: boolean
+  /** Progress notes (rkt prints them on stderr). */
+  readonly log: (line: string) => void
+  /** The pods collected (rkt prints `Garbage collecting pod "UUID"` on stdout). */
+  readonly collected: (uuid: string) => void
+}
+
+// Embryos normally live for microseconds: an old one is a crash between mkdir and rename.
+const EMBRYO_EXPIRY_MS = 10 * 60 * 1000
+
+function ageMs(dir: string): number {
+  try {
+    return Date.now() - fs.lstatSync(dir).ctimeMs
+  } catch {
+    return 0
+  }
+}
+
+/** Moves a pod; losing the race to another gc (ENOENT) is normal. */
+function tryMove(pod: Pod, to: Parameters<Pod['move']>[0]): boolean {
+  try {
+    pod.move(to)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
+
+/** Runs the stage1's gc entrypoint for a pod that ran (mounting the stage1 rootfs again if it is gone). */
+async function stage1Gc(pod: Pod, globals: Globals, log: (line: string) => void): Promise<void> {
+  const p = pod.paths
+  if (!fs.existsSync(p.stage1Manifest)) return
+  const info = stage1Info(parseImageManifest(fs.readFileSync(p.stage1Manifest)).manifest)
+  if (!info.entrypoints.gc) return
+  if (
+    fs.existsSync(p.overlayPrepared) &&
+    mountsUnder(p.stage1Rootfs).every((m) => m.mountPoint !== path.resolve(p.stage1Rootfs))
+  ) {
+    // After a reboot the overlay is gone; the gc entrypoint lives in it.
+    const tree = fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim()
+    const trees = new TreeStore(ImageStore.open(globals.dir))
+    if (!trees.isRendered(tree)) {
+      log(`skipping the stage1 gc of pod "${pod.uuid}": its stage1 tree is no longer in the store`)
+      return
+    }
+    mountOverlay(trees.rootfs(tree), p.overlay(tree, 'upper'), p.overlay(tree, 'work'), p.stage1Rootfs)
+  }
+  const entry = path.join(p.stage1Rootfs, info.entrypoints.gc)
+  const args = gcArgv({uuid: pod.uuid, debug: globals.debug, localConfig: globals.localConfig}, info.interfaceVersion)
+  let failure: string | undefined
+  try {
+    const status = await runEntrypoint(entry, args, pod.path)
+    if (status !== 0) failure = `exit status ${status}`
+  } catch (err) {
+    failure = (err as Error).message
+  }
+  if (failure !== undefined) log(`the stage1 gc of pod "${pod.uuid}" failed (${failure}); unmounting anyway`)
+}
+
+/**
+ * Deletes a marked pod: returns false when another process holds it (it is skipped, as rkt does) or when
+ * something under it could not be unmounted (nothing is deleted then; a later gc retries).
+ */
+export async function deletePod(pod: Pod, globals: Globals, log: (line: string) => void): Promise<boolean> {
+  let locked: boolean
+  try {
+    locked = pod.tryLock() !== undefined
+  } catch (err) {
+    // Another gc (or rm) deleted it since we listed it: nothing left to do (rkt PR #3515, FI-14).
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+  if (!locked) return false
+  try {
+    if (pod.dirState === 'exited-garbage') await stage1Gc(pod, globals, log)
+    const left = unmountTree(pod.path)
+    if (left.length > 0) {
+      log(`cannot unmount ${left.map((m) => m.mountPoint).join(', ')}: pod "${pod.uuid}" is kept for a later gc`)
+      return false
+    }
+    removeTree(pod.path)
+    return true
+  } finally {
+    pod.unlock()
+  }
+}
+
+/** `rkt gc`: mark, then (unless markOnly) sweep. */
+export async function gcPods(globals: Globals, opts: GcOptions): Promise<void> {
+  const pods = new PodStore(globals.dir)
+  for (const pod of pods.list()) {
+    switch (pod.dirState) {
+      case 'run':
+        if (!pod.isLockedElsewhere() && tryMove(pod, 'exited-garbage')) opts.log(`moving pod "${pod.uuid}" to garbage`)
+        break
+      case 'prepare':
+        if (!pod.isLockedElsewhere() && tryMove(pod, 'garbage'))
+          opts.log(`moving failed prepare "${pod.uuid}" to garbage`)
+        break
+      case 'prepared':
+        if (ageMs(pod.path) > opts.expirePreparedMs && tryMove(pod, 'garbage')) {
+          opts.log(`moving expired prepared pod "${pod.uuid}" to garbage`)
+        }
+        break
+      case 'embryo':
+        if (ageMs(pod.path) > EMBRYO_EXPIRY_MS && tryMove(pod, 'garbage'))
+          opts.log(`moving stale embryo "${pod.uuid}" to garbage`)
+        break
+      default:
+    }
+  }
+  if (opts.markOnly) return
+  for (const pod of pods.list()) {
+    if (pod.dirState === 'exited-garbage' && ageMs(pod.path) < opts.gracePeriodMs) {
+      opts.log(`pod "${pod.uuid}" not removed: still within grace period (${opts.gracePeriodText})`)
+      continue
+    }
+    if (pod.dirState !== 'exited-garbage' && pod.dirState !== 'garbage') continue
+    opts.collected(pod.uuid)
+    await deletePod(pod, globals, opts.log)
+  }
+}
+
+/** `rkt rm`: deletes a pod that is not running, at once; returns its UUID. */
+export async function removePod(globals: Globals, arg: string, log: (line: string) => void): Promise<string> {
+  const pod = new PodStore(globals.dir).find(arg)
+  const state = pod.state()
+  if (state === 'running' || state === 'preparing' || state === 'embryo') {
+    throw new RktError(`pod ${pod.uuid} is ${state}: it cannot be removed`, {
+      code: 'EBUSY',
+      hint: state === 'running' ? `stop it first: rkt stop ${pod.uuid}` : 'wait for it to finish',
+    })
+  }
+  if (pod.dirState === 'run') tryMove(pod, 'exited-garbage')
+  else if (pod.dirState === 'prepare' || pod.dirState === 'prepared') tryMove(pod, 'garbage')
+  if (!(await deletePod(pod, globals, log))) {
+    throw new RktError(`pod ${pod.uuid} could not be removed now`, {
+      hint: 'another rkt is using it, or a mount is busy; try again',
+    })
+  }
+  return pod.uuid
+}
+
+/** Tree IDs and image keys the pods of a data directory still use: `rkt image gc` keeps them. */
+export function podReferences(dataDir: string, store: ImageStore): {trees: Set<string>; images: Set<string>} {
+  const trees = new Set<string>()
+  const images = new Set<string>()
+  const read = (file: string): string | undefined => {
+    try {
+      return fs.readFileSync(file, 'utf8').trim()
+    } catch {
+      return undefined
+    }
+  }
+  for (const pod of new PodStore(dataDir).list()) {
+    const p = pod.paths
+    const stage1Tree = read(p.stage1TreeStoreId)
+    if (stage1Tree) trees.add(stage1Tree)
+    let apps: string[] = []
+    try {
+      apps = fs.readdirSync(path.join(pod.path, 'appsinfo'))
+    } catch {
+      // a pod that is not prepared yet, or gone meanwhile
+    }
+    for (const app of apps) {
+      const t = read(p.appTreeStoreId(app))
+      if (t) trees.add(t)
+    }
+    for (const ra of podManifestOf(pod)?.apps ?? []) {
+      if (ra.image.id === undefined) continue
+      try {
+        images.add(store.resolve(ra.image.id).key)
+      } catch {
+        // removed from the store already: the tree is what the pod needs
+      }
+    }
+  }
+  return {trees, images}
+}

@@ -1,0 +1,270 @@
+// Pods on disk (rkt's Documentation/devel/pod-lifecycle.md): a pod's state is the directory it sits in plus
+// whether somebody holds an exclusive flock on it. Transitions are rename(2)s, so they are atomic and a
+// race has exactly one winner; a lock dies with its holder, so a SIGKILLed stage1 reads as exited.
+//
+//   embryo/      created, not yet locked          (no lock meaning)
+//   prepare/     locked: preparing                unlocked: aborted prepare
+//   prepared/    ready for run-prepared           (no lock meaning)
+//   run/         locked: running                  unlocked: exited
+//   exited-garbage/  locked: exited deleting      unlocked: exited garbage
+//   garbage/     locked: deleting                 unlocked: garbage
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {RktError, UsageError} from '../errors.js'
+import {PodPaths} from '../stage1/paths.js'
+import {FileLock} from '../sys/lock.js'
+
+/** The state directories, in the order rkt walks them. */
+export const POD_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const
+export type PodDir = (typeof POD_DIRS)[number]
+
+/** rkt's pod state strings (`rkt list`, `rkt status`). */
+export type PodState =
+  | 'embryo'
+  | 'preparing'
+  | 'aborted prepare'
+  | 'prepared'
+  | 'running'
+  | 'deleting'
+  | 'exited deleting'
+  | 'exited'
+  | 'exited garbage'
+  | 'garbage'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** True for a canonical lowercase RFC 4122 UUID (the only names pod directories may have: SEC-41). */
+export function isPodUuid(s: string): boolean {
+  return UUID.test(s)
+}
+
+/** Reads the UUID `--uuid-file` names (written by `--uuid-file-save`): one UUID, surrounding space ignored. */
+export function readUuidFile(file: string): string {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new RktError(`unable to read the UUID file ${file}: ${(err as Error).message}`, {
+      code: 'ENOENT',
+      hint: 'the file is written by rkt run/prepare --uuid-file-save=FILE',
+    })
+  }
+  const uuid = text.trim()
+  if (!isPodUuid(uuid))
+    throw new RktError(`${file} does not hold a pod UUID`, {
+      hint: 'it should hold one UUID, as --uuid-file-save writes',
+    })
+  return uuid
+}
+
+/** The pods of one data directory. */
+export class PodStore {
+  readonly root: string
+  constructor(readonly dataDir: string) {
+    this.root = path.join(dataDir, 'pods')
+  }
+
+  dir(state: PodDir): string {
+    return path.join(this.root, state)
+  }
+
+  /** Creates the state directories (pods hold app rootfs trees: not for unprivileged eyes, SEC-20). */
+  ensure(): void {
+    for (const d of POD_DIRS) fs.mkdirSync(this.dir(d), {recursive: true, mode: 0o700})
+  }
+
+  /**
+   * A new pod, locked and in prepare/ (embryo → prepare, so that a pod never appears in prepare/ unlocked
+   * before its creator holds it: that would read as a failed prepare).
+   */
+  create(): Pod {
+    this.ensure()
+    const uuid = crypto.randomUUID()
+    const embryo = path.join(this.dir('embryo'), uuid)
+    fs.mkdirSync(embryo, {mode: 0o700})
+    const lock = FileLock.onDir(embryo, {exclusive: true, wait: false})
+    const prepare = path.join(this.dir('prepare'), uuid)
+    fs.renameSync(embryo, prepare)
+    fs.writeFileSync(path.join(prepare, 'pod-created'), '')
+    return new Pod(this, uuid, 'prepare', lock)
+  }
+
+  /** Every pod, in state-directory order (each state's pods sorted by UUID). */
+  list(): Pod[] {
+    const out: Pod[] = []
+    for (const d of POD_DIRS) {
+      let names: string[]
+      try {
+        names = fs.readdirSync(this.dir(d)).sort()
+      } catch {
+        continue
+      }
+      for (const n of names) if (isPodUuid(n)) out.push(new Pod(this, n, d))
+    }
+    return out
+  }
+
+  /** Finds a pod by UUID or unique UUID prefix (as rkt does). */
+  find(arg: string): Pod {
+    const want = arg.trim().toLowerCase()
+    if (!/^[0-9a-f-]{1,36}$/.test(want)) {
+      throw new UsageError(`invalid pod UUID ${JSON.stringify(arg)}`, {hint: 'see the pods with: rkt list'})
+    }
+    const matches = new Map<string, Pod>()
+    for (const p of this.list()) if (p.uuid.startsWith(want)) matches.set(p.uuid, p)
+    if (matches.size === 1) return [...matches.values()][0]!
+    if (matches.size === 0) {
+      throw new RktError(`no pod with UUID ${arg}`, {code: 'ENOPOD', hint: 'see the pods with: rkt list'})
+    }
+    throw new RktError(`UUID ${arg} is ambiguous: ${[...matches.keys()].join(', ')}`, {
+      code: 'EAMBIGUOUS',
+      hint: 'give more of the UUID',
+    })
+  }
+}
+
+/** One pod, as found on disk at some moment (its state may move on: always be tolerant of that). */
+export class Pod {
+  /** Held while this process owns a process-bound state (preparing, running-before-hand-off, deleting). */
+  lock: FileLock | undefined
+
+  constructor(
+    readonly store: PodStore,
+    readonly uuid: string,
+    public dirState: PodDir,
+    lock?: FileLock,
+  ) {
+    if (!isPodUuid(uuid)) throw new Error(`internal error: not a pod UUID: ${JSON.stringify(uuid)}`)
+    this.lock = lock
+  }
+
+  get path(): string {
+    return path.join(this.store.dir(this.dirState), this.uuid)
+  }
+
+  get paths(): PodPaths {
+    return new PodPaths(this.path)
+  }
+
+  /** True when another process holds the pod's exclusive lock right now. */
+  isLockedElsewhere(): boolean {
+    if (this.lock) return false
+    let probe: FileLock | undefined
+    try {
+      probe = FileLock.tryOnDir(this.path, false)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+    if (!probe) return true
+    probe.release()
+    return false
+  }
+
+  /** rkt's state string, sampled now. */
+  state(): PodState {
+    switch (this.dirState) {
+      case 'embryo':
+        return 'embryo'
+      case 'prepare':
+        return this.isLockedElsewhere() ? 'preparing' : 'aborted prepare'
+      case 'prepared':
+        return 'prepared'
+      case 'run':
+        return this.isLockedElsewhere() ? 'running' : 'exited'
+      case 'exited-garbage':
+        return this.isLockedElsewhere() ? 'exited deleting' : 'exited garbage'
+      case 'garbage':
+        return this.isLockedElsewhere() ? 'deleting' : 'garbage'
+    }
+  }
+
+  /**
+   * Finds the pod again after another process may have moved it (run-prepared, gc); false when it is gone.
+   * Directories are probed in lifecycle order, so a pod renamed mid-probe is found in its later state.
+   */
+  refresh(): boolean {
+    if (this.lock) return true
+    const from = POD_DIRS.indexOf(this.dirState)
+    for (const d of [...POD_DIRS.slice(from), ...POD_DIRS.slice(0, from)]) {
+      if (fs.existsSync(path.join(this.store.dir(d), this.uuid))) {
+        this.dirState = d
+        return true
+      }
+    }
+    return false
+  }
+
+  /** True once the pod can run no more: exited, or marked or being collected as garbage. */
+  isFinished(): boolean {
+    const s = this.state()
+    return s === 'exited' || s === 'aborted prepare' || s === 'exited garbage' || s === 'garbage'
+  }
+
+  /** True once the stage1 says its supervisor is up (rkt's `rkt/supervisor-status -> ready` symlink). */
+  isSupervisorReady(): boolean {
+    try {
+      return fs.readlinkSync(this.paths.supervisorStatus) === 'ready'
+    } catch {
+      return false
+    }
+  }
+
+  /** Moves the pod to another state directory; ENOENT means somebody else moved it first. */
+  move(to: PodDir): void {
+    const from = this.path
+    const dest = path.join(this.store.dir(to), this.uuid)
+    fs.renameSync(from, dest)
+    this.dirState = to
+  }
+
+  /** Takes the pod's lock (exclusive), without waiting: undefined when somebody holds it. */
+  tryLock(): FileLock | undefined {
+    const l = FileLock.tryOnDir(this.path, true)
+    if (l) this.lock = l
+    return l
+  }
+
+  /** Releases the lock if this process holds it. */
+  unlock(): void {
+    this.lock?.release()
+    this.lock = undefined
+  }
+
+  /** Creation time: mtime of pod-created, else of the manifest (rkt's CreationTime). */
+  creationTime(): Date | undefined {
+    for (const f of [this.paths.created, this.paths.manifest]) {
+      try {
+        return fs.statSync(f).mtime
+      } catch {
+        // next
+      }
+    }
+    return undefined
+  }
+
+  /** Start time: when stage1 wrote pid (or ppid), for pods that ran. */
+  startTime(): Date | undefined {
+    if (this.dirState !== 'run' && this.dirState !== 'exited-garbage' && this.dirState !== 'garbage') return undefined
+    for (const f of [this.paths.pid, this.paths.ppid]) {
+      try {
+        return fs.statSync(f).mtime
+      } catch {
+        // next
+      }
+    }
+    return undefined
+  }
+
+  /** When gc marked the pod (the ctime of its directory, renamed then). */
+  gcMarkedTime(): Date | undefined {
+    if (this.dirState !== 'exited-garbage' && this.dirState !== 'garbage') return undefined
+    try {
+      return fs.lstatSync(this.path).ctime
+    } catch {
+      return undefined
+    }
+  }
+}

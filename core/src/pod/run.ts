@@ -1,0 +1,399 @@
+// `rkt prepare`, `rkt run` and `rkt run-prepared` (reference/rkt.md §3.3): resolve the images and the stage1,
+// write the pod manifest, render the trees, lay out the pod directory, and hand the pod to the stage1's run
+// entrypoint with the pod lock in RKT_LOCK_FD. `rkt run` becomes the pod: the stage1 bundle runs in this
+// process (no second Node start) and execs its engine, so the PID that started `rkt run` is the pod's.
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {Globals} from '../config/globals.js'
+import type {PodManifest} from '../schema/index.js'
+import type {ImageRecord} from '../store/index-file.js'
+import type {RunArgs, RunPreparedArgs} from './args.js'
+import type {ResolvedImage} from './manifest.js'
+import type {FileLock} from '../sys/lock.js'
+import type {Stage1Choice, Stage1Image} from './stage1-image.js'
+
+import {resolveGlobals} from '../config/globals.js'
+import {RktError, wrap} from '../errors.js'
+import {classifyImage} from '../fetch/source.js'
+import {parseImageManifest, VALID_OS_ARCH} from '../schema/index.js'
+import {ENV, runArgv} from '../stage1/contract.js'
+import {ImageStore, imageQuery} from '../store/image-store.js'
+import {TreeStore} from '../store/tree-store.js'
+import {writeFileAtomic} from '../sys/atomic.js'
+import {mountOverlay} from '../sys/mounts.js'
+import {setCloexec} from '../sys/native.js'
+import {formatNetList} from './args.js'
+import {makeHostsFile, makeResolvConf} from './dns.js'
+import {buildPodManifest, completePodManifestArg, loadPodManifestArg} from './manifest.js'
+import {type Pod, PodStore} from './pods.js'
+import {becomeEntrypoint, resolveStage1, stage1Info} from './stage1-image.js'
+
+/** What the commands print and how (the library never writes to stdout or stderr itself). */
+export interface RunIo {
+  readonly warn: (message: string) => void
+  readonly info: (message: string) => void
+  /** Under --debug: what is being done, step by step. */
+  readonly debug?: (message: string) => void
+  /** Progress of long work (rendering an image): bytes done, total. */
+  readonly progress?: (label: string) => ((done: number, total: number) => void) & {end(): void}
+}
+
+/** rkt refuses to run pods unless root (ensureSuperuser). */
+export function requireRoot(command: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new RktError(`cannot run as unprivileged user: ${command} needs root`, {
+      hint: `run it as root: sudo rkt ${command} …`,
+    })
+  }
+}
+
+/** Resolves (fetching local files) the image of one app. */
+async function resolveAppImage(
+  globals: Globals,
+  store: ImageStore,
+  image: string,
+  signature: string | undefined,
+  pullPolicy: string,
+  io: RunIo,
+): Promise<ImageRecord> {
+  const src = classifyImage(image)
+  switch (src.kind) {
+    case 'id':
+      return store.resolve(src.arg)
+    case 'file': {
+      if (src.guessed) io.info(`using ${src.path} as a local image file (it exists in the current directory)`)
+      // Loaded here: OpenPGP is a large module that a pod run from the store never needs.
+      const {fetchFile} = await import('../fetch/file.js')
+      return (await fetchFile(store, src.path, {globals, signature, onWarning: io.warn, onInfo: io.info})).record
+    }
+    case 'name': {
+      const found = pullPolicy === 'update' ? undefined : store.findByName(imageQuery(src.arg))[0]
+      if (found) return found
+      throw new RktError(
+        pullPolicy === 'never'
+          ? `image ${src.arg} is not in the store and --pull-policy=never forbids fetching it`
+          : `image ${src.arg} is not in the store, and fetching by name needs appc discovery, which is not implemented yet`,
+        {
+          code: 'ENOIMAGE',
+          hint: 'fetch the image from its file first (rkt fetch IMAGE.aci), or give the file to rkt run',
+        },
+      )
+    }
+    case 'url':
+    case 'docker':
+      throw new RktError(`cannot fetch ${src.arg}: remote images are not implemented yet`, {
+        code: 'EUNSUPPORTED',
+        hint: 'download the image and its .asc signature, then give the file',
+      })
+  }
+}
+
+/** The resolved form buildPodManifest takes, after rkt's os/arch check (stage0/run.go prepareAppImage). */
+function resolvedImage(store: ImageStore, rec: ImageRecord): ResolvedImage {
+  const manifest = parseImageManifest(store.manifestBytes(rec.key)).manifest
+  const labels = new Map(manifest.labels.map((l) => [l.name, l.value]))
+  const os = labels.get('os')
+  const arch = labels.get('arch')
+  if (os === undefined)
+    throw new RktError(`missing os label in the image manifest of ${manifest.name}`, {code: 'EOSARCH'})
+  if (arch === undefined)
+    throw new RktError(`missing arch label in the image manifest of ${manifest.name}`, {code: 'EOSARCH'})
+  // rkt's stage0 runs only Linux images, on the architectures it knows (stage0/arch.go).
+  const archs = os === 'linux' ? (VALID_OS_ARCH['linux'] ?? []) : []
+  if (os !== 'linux' || !archs.includes(arch)) {
+    throw new RktError(`bad os "${os}" / arch "${arch}" in the image manifest of ${manifest.name}`, {
+      code: 'EOSARCH',
+      hint: 'rkt runs linux images only',
+    })
+  }
+  return {id: rec.id, name: manifest.name, labels: manifest.labels, manifest}
+}
+
+function stage1ChoiceOf(args: RunArgs): Stage1Choice {
+  const s = args.pod.stage1
+  return s === undefined ? {kind: 'default'} : {kind: s.kind, value: s.location}
+}
+
+/** Copies a tree exactly (ownership, modes, xattrs, links): --no-overlay. */
+async function copyTree(from: string, to: string): Promise<void> {
+  fs.mkdirSync(to, {recursive: true})
+  const {execa} = await import('execa')
+  await execa('cp', ['-a', '--reflink=auto', `${from}/.`, to])
+}
+
+/** A prepared pod, still locked by this process (in prepare/). */
+interface PreparedPod {
+  readonly pod: Pod
+  readonly stage1: Pick<Stage1Image, 'interfaceVersion' | 'entrypoints'>
+  readonly globals: Globals
+}
+
+/** Everything before the pod is handed to a stage1: shared by prepare and run. */
+async function preparePod(args: RunArgs, globals: Globals, io: RunIo): Promise<PreparedPod> {
+  const store = ImageStore.open(globals.dir)
+  const trees = new TreeStore(store)
+  let images: ImageRecord[]
+  let built: {readonly text: string; readonly manifest: PodManifest}
+  if (args.pod.podManifest !== undefined) {
+    const arg = loadPodManifestArg(args.pod.podManifest)
+    for (const w of arg.warnings) io.warn(`pod manifest: ${w.message}`)
+    images = arg.images.map((ref) =>
+      ref.id !== undefined
+        ? store.resolve(ref.id)
+        : store.resolve(
+            `${ref.name}${ref.labels.map((l) => (l.name === 'version' ? `:${l.value}` : `,${l.name}=${l.value}`)).join('')}`,
+          ),
+    )
+    built = completePodManifestArg(
+      arg,
+      images.map((r) => resolvedImage(store, r)),
+      {warn: io.warn},
+    )
+  } else {
+    images = []
+    for (const app of args.apps) {
+      images.push(await resolveAppImage(globals, store, app.image, app.signature, args.pod.pullPolicy, io))
+      io.debug?.(`image ${app.image} is ${images.at(-1)!.id}`)
+    }
+    built = buildPodManifest(
+      args,
+      images.map((r) => resolvedImage(store, r)),
+      {warn: io.warn},
+    )
+  }
+  const manifestText = built.text
+  const appNames = built.manifest.apps.map((a) => a.name)
+  if (args.pod.interactive && appNames.length !== 1) {
+    throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})
+  }
+  const stage1 = await resolveStage1(globals, store, stage1ChoiceOf(args), io.warn)
+  io.debug?.(`stage1 is ${stage1.manifest.name} (${stage1.record.id}), interface version ${stage1.interfaceVersion}`)
+
+  // Render first (the long part), then make the pod: nothing half-made is left for a bad image. Each tree
+  // stays locked (shared) until the pod has recorded it, so `rkt image gc` cannot remove it in between.
+  // One render (and one lock) per distinct image: apps sharing an image share its tree, and a second
+  // lock on the same tree from this process would wait for the first.
+  const held: FileLock[] = []
+  const rendered = new Map<string, string>()
+  const render = (rec: ImageRecord, label: string): string => {
+    const known = rendered.get(rec.key)
+    if (known) return known
+    const bar = io.progress?.(`Rendering ${label}`)
+    try {
+      const tree = trees.renderHeld(rec.key, bar ? {onProgress: bar} : {})
+      held.push(tree.lock)
+      rendered.set(rec.key, tree.treeId)
+      return tree.treeId
+    } finally {
+      bar?.end()
+    }
+  }
+  try {
+    const stage1Tree = render(stage1.record, stage1.manifest.name)
+    const appTrees = images.map((rec, i) => render(rec, appNames[i]!))
+    return await makePod(globals, store, args, {stage1, stage1Tree, images, appNames, appTrees, manifestText}, io)
+  } finally {
+    for (const l of held) l.release()
+  }
+}
+
+/** What preparePod has resolved and rendered for the pod. */
+interface PodParts {
+  readonly stage1: Stage1Image
+  readonly stage1Tree: string
+  readonly images: readonly ImageRecord[]
+  readonly appNames: readonly string[]
+  readonly appTrees: readonly string[]
+  readonly manifestText: string
+}
+
+/** Creates the pod directory (locked, in prepare/) and fills it. */
+async function makePod(
+  globals: Globals,
+  store: ImageStore,
+  args: RunArgs,
+  parts: PodParts,
+  io: RunIo,
+): Promise<PreparedPod> {
+  const {stage1, stage1Tree, images, appNames, appTrees, manifestText} = parts
+  const trees = new TreeStore(store)
+  const pods = new PodStore(globals.dir)
+  const pod = pods.create()
+  io.debug?.(`pod ${pod.uuid} created in ${pod.path}`)
+  const p = pod.paths
+  try {
+    writeFileAtomic(p.manifest, manifestText, 0o640)
+    fs.mkdirSync(p.stage1, {recursive: true})
+    fs.writeFileSync(p.stage1Manifest, store.manifestBytes(stage1.record.key))
+    fs.writeFileSync(p.stage1TreeStoreId, stage1Tree)
+    appNames.forEach((name, i) => {
+      fs.mkdirSync(p.appInfo(name), {recursive: true})
+      fs.writeFileSync(p.appInfoManifest(name), store.manifestBytes(images[i]!.key))
+      fs.writeFileSync(p.appTreeStoreId(name), appTrees[i]!)
+    })
+    if (args.pod.noOverlay) {
+      await copyTree(trees.rootfs(stage1Tree), p.stage1Rootfs)
+      for (const [i, name] of appNames.entries()) {
+        fs.mkdirSync(p.app(name), {recursive: true})
+        fs.writeFileSync(p.appManifest(name), store.manifestBytes(images[i]!.key))
+        await copyTree(trees.rootfs(appTrees[i]!), p.appRootfs(name))
+      }
+    } else {
+      fs.writeFileSync(p.overlayPrepared, '')
+      for (const kind of ['upper', 'work'] as const) {
+        fs.mkdirSync(p.overlay(stage1Tree, kind), {recursive: true})
+        appNames.forEach((name, i) => fs.mkdirSync(p.overlay(appTrees[i]!, kind, name), {recursive: true}))
+      }
+    }
+    if (args.pod.uuidFileSave) writeFileAtomic(args.pod.uuidFileSave, `${pod.uuid}\n`)
+    store.touch([stage1.record.key, ...images.map((r) => r.key)])
+  } catch (err) {
+    pod.unlock() // left in prepare/, unlocked: an aborted prepare that gc removes
+    throw wrap(`cannot prepare pod ${pod.uuid}`, err)
+  }
+  return {pod, stage1, globals}
+}
+
+/** Mounts the pod's overlays (stage1 rootfs, then each app's rootfs inside it) when it was prepared for them. */
+function mountPod(pod: Pod): void {
+  const p = pod.paths
+  if (!fs.existsSync(p.overlayPrepared)) return
+  const store = ImageStore.open(pod.store.dataDir)
+  const trees = new TreeStore(store)
+  const stage1Tree = fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim()
+  fs.mkdirSync(p.stage1Rootfs, {recursive: true})
+  mountOverlay(trees.rootfs(stage1Tree), p.overlay(stage1Tree, 'upper'), p.overlay(stage1Tree, 'work'), p.stage1Rootfs)
+  for (const name of fs.readdirSync(path.join(pod.path, 'appsinfo'))) {
+    const tree = fs.readFileSync(p.appTreeStoreId(name), 'utf8').trim()
+    fs.mkdirSync(p.appRootfs(name), {recursive: true})
+    fs.copyFileSync(p.appInfoManifest(name), p.appManifest(name))
+    mountOverlay(trees.rootfs(tree), p.overlay(tree, 'upper', name), p.overlay(tree, 'work', name), p.appRootfs(name))
+  }
+}
+
+/** What run and run-prepared share: the stage1's run flags. */
+interface RunFlags {
+  readonly net: string
+  readonly interactive: boolean
+  readonly hostname?: string | undefined
+  readonly ipc?: RunArgs['pod']['ipc']
+  readonly dns: RunArgs['pod']['dns']
+}
+
+/**
+ * Moves the (locked) pod to run/, mounts it, writes the stage0 DNS files, and hands it to the stage1's run
+ * entrypoint. Returns the entrypoint's exit status when it returns instead of exec'ing (a JS bundle that
+ * failed, or finished without exec).
+ */
+async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<number> {
+  const {pod, stage1, globals} = prep
+  if (pod.dirState !== 'run') pod.move('run')
+  mountPod(pod)
+  const p = pod.paths
+  fs.mkdirSync(p.statusDir, {recursive: true})
+  if (flags.dns.mode.resolv === 'stage0') writeFileAtomic(p.resolvConf, makeResolvConf(flags.dns.resolv))
+  if (flags.dns.mode.hosts === 'stage0') {
+    const fallbackFile = path.join(p.stage1Rootfs, 'etc', 'hosts-fallback')
+    const fallback = fs.existsSync(fallbackFile) ? fs.readFileSync(fallbackFile, 'utf8') : undefined
+    writeFileAtomic(p.hosts, makeHostsFile(flags.dns.hostsEntries, fallback))
+  }
+  const argv = runArgv(
+    {
+      uuid: pod.uuid,
+      debug: globals.debug,
+      net: flags.net,
+      interactive: flags.interactive,
+      localConfig: globals.localConfig,
+      hostname: flags.hostname,
+      disableCapabilities: globals.insecure.has('capabilities'),
+      disablePaths: globals.insecure.has('paths'),
+      disableSeccomp: globals.insecure.has('seccomp'),
+      dnsConfMode: flags.dns.mode,
+      mutable: false,
+      ipc: flags.ipc,
+    },
+    stage1.interfaceVersion,
+    io.warn,
+  )
+  const entry = path.join(p.stage1Rootfs, stage1.entrypoints.run!)
+  io.debug?.(`handing pod ${pod.uuid} to ${entry} ${argv.join(' ')}`)
+  const lockFd = pod.lock!.fd
+  setCloexec(lockFd, false)
+  process.env[ENV.lockFd] = String(lockFd)
+  return becomeEntrypoint(entry, argv, pod.path)
+}
+
+/** `rkt prepare`: prints the UUID of a pod ready for run-prepared. */
+export async function prepare(args: RunArgs, io: RunIo): Promise<string> {
+  requireRoot('prepare')
+  const globals = resolveGlobals(args.globals)
+  const prep = await preparePod(args, globals, io)
+  prep.pod.move('prepared')
+  prep.pod.unlock()
+  return prep.pod.uuid
+}
+
+/** `rkt run`: prepares a pod and becomes it. */
+export async function run(args: RunArgs, io: RunIo): Promise<number> {
+  requireRoot('run')
+  const globals = resolveGlobals(args.globals)
+  const prep = await preparePod(args, globals, io)
+  return handOff(
+    prep,
+    {
+      net: formatNetList(args.pod.net),
+      interactive: args.pod.interactive,
+      hostname: args.pod.hostname,
+      ipc: args.pod.ipc,
+      dns: args.pod.dns,
+    },
+    io,
+  )
+}
+
+/** `rkt run-prepared`: takes a prepared pod (exactly one caller wins a race for it) and becomes it. */
+export async function runPrepared(args: RunPreparedArgs, io: RunIo): Promise<number> {
+  requireRoot('run-prepared')
+  const globals = resolveGlobals(args.globals)
+  const pods = new PodStore(globals.dir)
+  const pod = pods.find(args.uuid)
+  const notPrepared = (): RktError => {
+    // Say what the pod is now: after losing a race it has moved on (or is still locked in prepared/ by the
+    // winner, which would otherwise read as "not prepared (it is prepared)").
+    const now = !pod.refresh() ? 'gone' : pod.dirState === 'prepared' ? 'being started by another rkt' : pod.state()
+    return new RktError(`pod ${pod.uuid} is not prepared (it is ${now})`, {
+      code: 'ENOTPREPARED',
+      hint: 'only a pod made with rkt prepare, and not run yet, can be run with run-prepared',
+    })
+  }
+  if (pod.dirState !== 'prepared') throw notPrepared()
+  let locked: boolean
+  try {
+    locked = pod.tryLock() !== undefined
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    locked = false // another run-prepared renamed it away between find and lock
+  }
+  if (!locked) throw notPrepared()
+  try {
+    pod.move('run')
+  } catch (err) {
+    pod.unlock()
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notPrepared() // another run-prepared won
+    throw err
+  }
+  // The stage1 was chosen at prepare time: its manifest in the pod says how to run it.
+  const stage1 = stage1Info(parseImageManifest(fs.readFileSync(pod.paths.stage1Manifest)).manifest)
+  return handOff(
+    {pod, stage1, globals},
+    {
+      net: formatNetList(args.pod.net),
+      interactive: args.pod.interactive,
+      hostname: args.pod.hostname,
+      ipc: args.pod.ipc,
+      dns: args.pod.dns,
+    },
+    io,
+  )
+}

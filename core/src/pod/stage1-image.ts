@@ -1,0 +1,232 @@
+// Which stage1 runs a pod (reference/rkt.md §3.1): one of the --stage1-* flags, else the stage1.d
+// configuration, else the build's default. Images from the default stage1 location (beside the CLI) or the
+// stage1-images directory are trusted without a signature, as in rkt; any other needs one like every image.
+import {spawnSync} from 'node:child_process'
+import fs from 'node:fs'
+import {createRequire} from 'node:module'
+import {constants as osConstants} from 'node:os'
+import path from 'node:path'
+
+import type {Globals} from '../config/globals.js'
+import type {ImageManifest} from '../schema/index.js'
+import type {ImageRecord} from '../store/index-file.js'
+
+import {configLayers} from '../config/globals.js'
+import {loadStage0Config} from '../config/stage0.js'
+import {RktError, UsageError, wrap} from '../errors.js'
+import {classifyImage} from '../fetch/source.js'
+import {parseImageManifest} from '../schema/index.js'
+import {ANNOTATION, DEFAULT_INTERFACE_VERSION, type Entrypoint} from '../stage1/contract.js'
+import {type ImageStore, imageQuery} from '../store/image-store.js'
+import {getDistDir} from '../sys/dist.js'
+import {execve} from '../sys/native.js'
+
+/** How the user chose the stage1 (at most one flag). */
+export type Stage1Choice =
+  | {readonly kind: 'path'; readonly value: string}
+  | {readonly kind: 'url'; readonly value: string}
+  | {readonly kind: 'name'; readonly value: string}
+  | {readonly kind: 'hash'; readonly value: string}
+  | {readonly kind: 'from-dir'; readonly value: string}
+  | {readonly kind: 'default'}
+
+/** The build's default stage1 (written by npm run build beside the stage1 images). */
+export interface Stage1Defaults {
+  readonly name: string
+  readonly version: string
+  readonly file: string
+}
+
+/** A stage1 image ready to use. */
+export interface Stage1Image {
+  readonly record: ImageRecord
+  readonly manifest: ImageManifest
+  readonly interfaceVersion: number
+  /** Entrypoint paths inside the stage1 rootfs, by name. */
+  readonly entrypoints: Readonly<Partial<Record<Entrypoint, string>>>
+}
+
+/** Where the build puts the stage1 images: beside the CLI, like rkt's stage1-*.aci next to its binary. */
+export function defaultStage1Dir(): string {
+  return path.join(getDistDir(), 'stage1-images')
+}
+
+/** The build's default stage1 name, version and file. */
+export function stage1Defaults(): Stage1Defaults {
+  const file = path.join(defaultStage1Dir(), 'defaults.json')
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Stage1Defaults
+  } catch (err) {
+    throw wrap(`cannot read the default stage1 description ${file}`, err, {
+      hint: 'build the project first: npm run build',
+    })
+  }
+}
+
+/** The entrypoints and interface version a stage1 image's manifest declares. */
+export function stage1Info(manifest: ImageManifest): Pick<Stage1Image, 'interfaceVersion' | 'entrypoints'> {
+  const ann = new Map(manifest.annotations.map((a) => [a.name, a.value]))
+  const entrypoints: Partial<Record<Entrypoint, string>> = {}
+  for (const e of ['run', 'enter', 'gc', 'stop'] as const) {
+    const v = ann.get(ANNOTATION[e])
+    if (v !== undefined) entrypoints[e] = v
+  }
+  if (!entrypoints.run) {
+    throw new RktError(`image ${manifest.name} is not a stage1 image: it has no ${ANNOTATION.run} annotation`, {
+      code: 'ESTAGE1',
+      hint: 'choose a stage1 image with --stage1-image=PATH (e.g. the stage1-fly.aci the build makes)',
+    })
+  }
+  const iv = ann.get(ANNOTATION.interfaceVersion)
+  const interfaceVersion = iv === undefined ? DEFAULT_INTERFACE_VERSION : Number(iv)
+  if (!Number.isInteger(interfaceVersion) || interfaceVersion < 1) {
+    throw new RktError(`stage1 image ${manifest.name} has an invalid interface version ${JSON.stringify(iv)}`, {
+      code: 'ESTAGE1',
+    })
+  }
+  return {interfaceVersion, entrypoints}
+}
+
+function stage1ImageOf(store: ImageStore, record: ImageRecord): Stage1Image {
+  const manifest = parseImageManifest(store.manifestBytes(record.key)).manifest
+  return {record, manifest, ...stage1Info(manifest)}
+}
+
+function isInside(dir: string, file: string): boolean {
+  try {
+    const d = fs.realpathSync(dir)
+    const f = fs.realpathSync(file)
+    return f.startsWith(`${d}/`)
+  } catch {
+    return false
+  }
+}
+
+/** Fetches a stage1 image file, trusting it without a signature only when it lives in a trusted directory. */
+async function fetchStage1File(
+  globals: Globals,
+  store: ImageStore,
+  file: string,
+  trustedDirs: readonly string[],
+  onWarning: (m: string) => void,
+): Promise<ImageRecord> {
+  const trusted = trustedDirs.some((d) => isInside(d, file))
+  const {fetchFile} = await import('../fetch/file.js') // OpenPGP is large: loaded only to fetch
+  const r = await fetchFile(store, file, {globals, trusted, onWarning})
+  return r.record
+}
+
+/** Resolves (fetching if needed) the stage1 image of a pod. */
+export async function resolveStage1(
+  globals: Globals,
+  store: ImageStore,
+  choice: Stage1Choice,
+  onWarning: (m: string) => void = () => {},
+): Promise<Stage1Image> {
+  const cfg = loadStage0Config(configLayers(globals))
+  const imagesDir = cfg.paths.stage1Images ?? defaultStage1Dir()
+  const trustedDirs = [defaultStage1Dir(), imagesDir]
+  try {
+    switch (choice.kind) {
+      case 'path': {
+        let file = path.resolve(choice.value)
+        // rkt also looks beside its own binary when the path does not exist.
+        if (!fs.existsSync(file)) {
+          const beside = path.join(defaultStage1Dir(), path.basename(choice.value))
+          if (fs.existsSync(beside)) file = beside
+        }
+        if (!fs.existsSync(file)) {
+          throw new RktError(`stage1 image ${choice.value} does not exist`, {
+            code: 'ENOENT',
+            hint: `the stage1 images the build made are in ${defaultStage1Dir()}`,
+          })
+        }
+        return stage1ImageOf(store, await fetchStage1File(globals, store, file, trustedDirs, onWarning))
+      }
+      case 'url': {
+        const src = classifyImage(choice.value)
+        if (src.kind !== 'file') {
+          throw new RktError(`cannot fetch stage1 image ${choice.value}: remote images are not implemented yet`, {
+            code: 'EUNSUPPORTED',
+            hint: 'download it and use --stage1-path=FILE',
+          })
+        }
+        return stage1ImageOf(store, await fetchStage1File(globals, store, src.path, trustedDirs, onWarning))
+      }
+      case 'name': {
+        const found = store.findByName(imageQuery(choice.value))[0]
+        if (!found) {
+          throw new RktError(`stage1 image ${choice.value} is not in the store`, {
+            code: 'ENOIMAGE',
+            hint: 'fetch it first (rkt fetch FILE.aci), or choose it by file with --stage1-path',
+          })
+        }
+        return stage1ImageOf(store, found)
+      }
+      case 'hash':
+        return stage1ImageOf(store, store.resolve(choice.value))
+      case 'from-dir': {
+        if (choice.value.includes('/')) {
+          throw new UsageError(`--stage1-from-dir takes a file name inside ${imagesDir}, not a path`)
+        }
+        return stage1ImageOf(
+          store,
+          await fetchStage1File(globals, store, path.join(imagesDir, choice.value), trustedDirs, onWarning),
+        )
+      }
+      case 'default': {
+        const defaults = stage1Defaults()
+        const name = cfg.stage1.name ?? defaults.name
+        const version = cfg.stage1.version ?? defaults.version
+        const stored = store.findByName({name, labels: {version}})[0]
+        if (stored) return stage1ImageOf(store, stored)
+        const location = cfg.stage1.location ?? path.join(defaultStage1Dir(), defaults.file)
+        const src = classifyImage(location)
+        if (src.kind !== 'file') {
+          throw new RktError(`cannot fetch the configured stage1 ${location}: remote images are not implemented yet`, {
+            code: 'EUNSUPPORTED',
+          })
+        }
+        return stage1ImageOf(store, await fetchStage1File(globals, store, src.path, trustedDirs, onWarning))
+      }
+    }
+  } catch (err) {
+    throw wrap('cannot load the stage1 image', err)
+  }
+}
+
+/**
+ * Becomes a stage1 entrypoint, in the pod directory: a `.cjs` bundle written with the SDK runs here (its
+ * `main(argv)`, no second Node start; it execs its engine), any other executable is exec'd. Returns only
+ * the exit status of a bundle that returned instead of exec'ing.
+ */
+export async function becomeEntrypoint(entry: string, argv: readonly string[], podDir: string): Promise<number> {
+  process.chdir(podDir)
+  if (entry.endsWith('.cjs')) {
+    const mod = createRequire(entry)(entry) as {main?: (argv: string[]) => Promise<number>}
+    if (typeof mod.main !== 'function') throw new RktError(`stage1 entrypoint ${entry} exports no main function`)
+    return mod.main([...argv])
+  }
+  return execve(entry, [entry, ...argv], process.env)
+}
+
+/**
+ * Runs a stage1 entrypoint to completion in the pod directory (gc, stop): a `.cjs` bundle in this process
+ * (each Node start it saves is 40 ms or more per pod), any other executable as a child. Returns its status.
+ */
+export async function runEntrypoint(entry: string, argv: readonly string[], podDir: string): Promise<number> {
+  if (!entry.endsWith('.cjs')) {
+    const r = spawnSync(entry, argv, {cwd: podDir, stdio: ['ignore', 'inherit', 'inherit']})
+    if (r.error) throw r.error
+    return r.status ?? 128 + (r.signal === null ? 0 : osConstants.signals[r.signal])
+  }
+  const cwd = process.cwd()
+  process.chdir(podDir)
+  try {
+    const mod = createRequire(entry)(entry) as {main?: (argv: string[]) => Promise<number>}
+    if (typeof mod.main !== 'function') throw new RktError(`stage1 entrypoint ${entry} exports no main function`)
+    return await mod.main([...argv])
+  } finally {
+    process.chdir(cwd)
+  }
+}

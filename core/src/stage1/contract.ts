@@ -1,0 +1,218 @@
+// The stage0 → stage1 interface (reference/rkt.md §3, rkt's stage1 implementors guide): the annotations a
+// stage1 image carries, the environment it receives, and the exact argv of each entrypoint. stage0 builds
+// argv with the *Argv functions and stage1 reads them with the parse* functions, so both sides agree by
+// construction. The order of flags and their gating by interface version follow rkt exactly.
+import {UsageError} from '../errors.js'
+
+/** Image manifest annotations of a stage1 image. */
+export const ANNOTATION = {
+  run: 'coreos.com/rkt/stage1/run',
+  enter: 'coreos.com/rkt/stage1/enter',
+  gc: 'coreos.com/rkt/stage1/gc',
+  stop: 'coreos.com/rkt/stage1/stop',
+  appAdd: 'coreos.com/rkt/stage1/app/add',
+  appRm: 'coreos.com/rkt/stage1/app/rm',
+  appStart: 'coreos.com/rkt/stage1/app/start',
+  appStop: 'coreos.com/rkt/stage1/app/stop',
+  attach: 'coreos.com/rkt/stage1/attach',
+  interfaceVersion: 'coreos.com/rkt/stage1/interface-version',
+} as const
+
+export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop'
+
+/** Environment variables of the contract. */
+export const ENV = {
+  /** The locked pod directory's descriptor: held by stage1 for the pod's whole life, never passed to apps. */
+  lockFd: 'RKT_LOCK_FD',
+  selinuxContext: 'RKT_SELINUX_CONTEXT',
+  selinuxMountContext: 'RKT_SELINUX_MOUNT_CONTEXT',
+} as const
+
+/** Interface version of an image without the annotation (rkt: absent ⇒ 1). */
+export const DEFAULT_INTERFACE_VERSION = 1
+
+/** The values of --dns-conf-mode (reference/rkt.md §3.4). */
+export type ResolvMode = 'host' | 'stage0' | 'none' | 'default'
+export type HostsMode = 'host' | 'stage0' | 'default'
+export type IpcMode = 'auto' | 'private' | 'parent'
+
+/** What the run entrypoint is told (rkt's run flags). */
+export interface RunArgs {
+  readonly uuid: string
+  readonly debug: boolean
+  /** --net value: `default`, `host`, `none`, `all`, or `n1:K=V;K2=V2,n2`. */
+  readonly net: string
+  readonly interactive: boolean
+  readonly privateUsers?: string | undefined
+  readonly mdsToken?: string | undefined
+  readonly localConfig: string
+  readonly hostname?: string | undefined
+  readonly disableCapabilities: boolean
+  readonly disablePaths: boolean
+  readonly disableSeccomp: boolean
+  readonly dnsConfMode: {readonly resolv: ResolvMode; readonly hosts: HostsMode}
+  readonly mutable: boolean
+  readonly ipc?: IpcMode | undefined
+}
+
+/** run entrypoint argv, in rkt's order, gated by the stage1's interface version. */
+export function runArgv(a: RunArgs, iface: number, warn: (m: string) => void = () => {}): string[] {
+  const out: string[] = []
+  if (a.debug) out.push('--debug')
+  out.push(`--net=${a.net}`)
+  if (a.interactive) out.push('--interactive')
+  if (a.privateUsers) out.push(`--private-users=${a.privateUsers}`)
+  if (a.mdsToken) out.push(`--mds-token=${a.mdsToken}`)
+  out.push(`--local-config=${a.localConfig}`)
+  if (a.hostname) {
+    if (iface >= 2) out.push(`--hostname=${a.hostname}`)
+    else warn(`the stage1 (interface version ${iface}) does not support --hostname; ignoring it`)
+  }
+  if (iface >= 3) {
+    if (a.disableCapabilities) out.push('--disable-capabilities-restriction')
+    if (a.disablePaths) out.push('--disable-paths')
+    if (a.disableSeccomp) out.push('--disable-seccomp')
+  }
+  if (iface >= 4 && (a.dnsConfMode.resolv !== 'default' || a.dnsConfMode.hosts !== 'default')) {
+    out.push(`--dns-conf-mode=resolv=${a.dnsConfMode.resolv},hosts=${a.dnsConfMode.hosts}`)
+  }
+  if (a.mutable) {
+    if (iface < 5) throw new UsageError(`the stage1 (interface version ${iface}) does not support mutable pods`)
+    out.push('--mutable')
+  }
+  if (iface >= 6 && a.ipc) out.push(`--ipc=${a.ipc}`)
+  out.push(a.uuid)
+  return out
+}
+
+/** A parsed command line: flags by name (string values, or true for booleans) and positional arguments. */
+export interface ParsedFlags {
+  readonly flags: ReadonlyMap<string, string | true>
+  readonly args: readonly string[]
+}
+
+/**
+ * Parses argv the way Go's flag package does for rkt's entrypoints: `-x`/`--x`, `--x=v` or `--x v` for
+ * value flags, `--b`/`--b=true|false` for booleans; stops at `--` or the first non-flag.
+ */
+export function parseFlags(argv: readonly string[], spec: Readonly<Record<string, 'bool' | 'string'>>): ParsedFlags {
+  const flags = new Map<string, string | true>()
+  let i = 0
+  for (; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--') {
+      i++
+      break
+    }
+    if (!a.startsWith('-') || a === '-') break
+    const body = a.replace(/^--?/, '')
+    const eq = body.indexOf('=')
+    const name = eq < 0 ? body : body.slice(0, eq)
+    const kind = spec[name]
+    if (kind === undefined) throw new UsageError(`unknown flag --${name}`)
+    if (kind === 'bool') {
+      const v = eq < 0 ? 'true' : body.slice(eq + 1)
+      if (v !== 'true' && v !== 'false') throw new UsageError(`--${name}: "${v}" is not a boolean`)
+      if (v === 'true') flags.set(name, true)
+      else flags.delete(name)
+    } else if (eq >= 0) {
+      flags.set(name, body.slice(eq + 1))
+    } else {
+      const v = argv[++i]
+      if (v === undefined) throw new UsageError(`--${name} needs a value`)
+      flags.set(name, v)
+    }
+  }
+  return {flags, args: argv.slice(i)}
+}
+
+const str = (p: ParsedFlags, name: string): string | undefined => {
+  const v = p.flags.get(name)
+  return typeof v === 'string' ? v : undefined
+}
+
+/** Reads the run entrypoint's argv (the stage1 side of runArgv). */
+export function parseRunArgv(argv: readonly string[]): RunArgs {
+  const p = parseFlags(argv, {
+    debug: 'bool',
+    net: 'string',
+    interactive: 'bool',
+    'private-users': 'string',
+    'mds-token': 'string',
+    'local-config': 'string',
+    hostname: 'string',
+    'disable-capabilities-restriction': 'bool',
+    'disable-paths': 'bool',
+    'disable-seccomp': 'bool',
+    'dns-conf-mode': 'string',
+    mutable: 'bool',
+    ipc: 'string',
+  })
+  const uuid = p.args[0]
+  if (!uuid) throw new UsageError('the pod UUID is missing (it is the last argument)')
+  const dns = {resolv: 'default' as ResolvMode, hosts: 'default' as HostsMode}
+  for (const kv of (str(p, 'dns-conf-mode') ?? '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=')
+    if (k === 'resolv' && (v === 'host' || v === 'stage0' || v === 'none' || v === 'default')) dns.resolv = v
+    else if (k === 'hosts' && (v === 'host' || v === 'stage0' || v === 'default')) dns.hosts = v
+    else throw new UsageError(`--dns-conf-mode: invalid "${kv}"`)
+  }
+  const ipc = str(p, 'ipc')
+  if (ipc !== undefined && ipc !== 'auto' && ipc !== 'private' && ipc !== 'parent') {
+    throw new UsageError(`--ipc: invalid "${ipc}"`)
+  }
+  return {
+    uuid,
+    debug: p.flags.has('debug'),
+    net: str(p, 'net') ?? 'default',
+    interactive: p.flags.has('interactive'),
+    privateUsers: str(p, 'private-users'),
+    mdsToken: str(p, 'mds-token'),
+    localConfig: str(p, 'local-config') ?? '/etc/rkt',
+    hostname: str(p, 'hostname'),
+    disableCapabilities: p.flags.has('disable-capabilities-restriction'),
+    disablePaths: p.flags.has('disable-paths'),
+    disableSeccomp: p.flags.has('disable-seccomp'),
+    dnsConfMode: dns,
+    mutable: p.flags.has('mutable'),
+    ipc,
+  }
+}
+
+/** enter entrypoint argv: `--pid=PID --appname=APP -- CMD ARGS…`. */
+export function enterArgv(a: {pid: number; app: string; command: readonly string[]}): string[] {
+  return [`--pid=${a.pid}`, `--appname=${a.app}`, '--', ...a.command]
+}
+
+export function parseEnterArgv(argv: readonly string[]): {pid: number; app: string; command: string[]} {
+  const p = parseFlags(argv, {pid: 'string', appname: 'string', debug: 'bool'})
+  const pid = Number(str(p, 'pid'))
+  const app = str(p, 'appname')
+  if (!Number.isInteger(pid) || pid <= 0) throw new UsageError('--pid: a process ID is required')
+  if (!app) throw new UsageError('--appname is required')
+  return {pid, app, command: [...p.args]}
+}
+
+/** gc entrypoint argv: `[--debug] [--local-config DIR] UUID` (the value is a separate word, as rkt passes it). */
+export function gcArgv(a: {uuid: string; debug: boolean; localConfig: string}, iface: number): string[] {
+  return [...(a.debug ? ['--debug'] : []), ...(iface >= 5 ? ['--local-config', a.localConfig] : []), a.uuid]
+}
+
+export function parseGcArgv(argv: readonly string[]): {uuid: string; debug: boolean; localConfig: string} {
+  const p = parseFlags(argv, {debug: 'bool', 'local-config': 'string'})
+  const uuid = p.args[0]
+  if (!uuid) throw new UsageError('the pod UUID is missing')
+  return {uuid, debug: p.flags.has('debug'), localConfig: str(p, 'local-config') ?? '/etc/rkt'}
+}
+
+/** stop entrypoint argv: `[--force] UUID`. */
+export function stopArgv(a: {uuid: string; force: boolean}): string[] {
+  return [...(a.force ? ['--force'] : []), a.uuid]
+}
+
+export function parseStopArgv(argv: readonly string[]): {uuid: string; force: boolean} {
+  const p = parseFlags(argv, {force: 'bool', debug: 'bool'})
+  const uuid = p.args[0]
+  if (!uuid) throw new UsageError('the pod UUID is missing')
+  return {uuid, force: p.flags.has('force')}
+}

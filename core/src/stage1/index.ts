@@ -1,0 +1,47 @@
+// The stage1 SDK: everything a stage1 engine may use from stage0's code base, and nothing else (DESIGN.md
+// §2: stage1 packages import only this module). The contract itself is documented for engine authors in
+// core/docs/stage1.md.
+export {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENV} from './contract.js'
+export {
+  enterArgv,
+  gcArgv,
+  parseEnterArgv,
+  parseFlags,
+  parseGcArgv,
+  parseRunArgv,
+  parseStopArgv,
+  runArgv,
+  stopArgv,
+} from './contract.js'
+export type {Entrypoint, HostsMode, IpcMode, ParsedFlags, ResolvMode, RunArgs} from './contract.js'
+export {PodPaths, STAGE2_DIR} from './paths.js'
+export {loadPod} from './pod.js'
+export type {LoadedPod, PodApp} from './pod.js'
+export {loadRuntimeConfig, runtimeConfigOf, saveRuntimeConfig} from './runtime.js'
+export type {RuntimeConfig} from './runtime.js'
+export {markApp, readAppStatus, readPidFile, writeAppStatus, writePidFile} from './status.js'
+export {composeEnv, DEFAULT_PATH, readEnvFile, writeEnvFile} from './env.js'
+export {hostPathInRoot, resolveInRoot} from './root-path.js'
+export {resolveCredentials} from './credentials.js'
+export type {Credentials} from './credentials.js'
+export {findExecutable} from './exec-path.js'
+export {appMounts, checkMountTarget, isForbiddenTarget} from './mounts.js'
+export type {AppMount} from './mounts.js'
+export {entrypoint} from './entry.js'
+export type {EntrypointMain} from './entry.js'
+// The system interfaces engines need (core/docs/native-helpers.md).
+export {
+  execve,
+  flock,
+  LOCK_EX,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+  MNT_DETACH,
+  mount,
+  MS,
+  setCloexec,
+  umount2,
+} from '../sys/native.js'
+export {mountsUnder, readMountinfo, unmountTree} from '../sys/mounts.js'
+export {RktError, UsageError, wrap} from '../errors.js'

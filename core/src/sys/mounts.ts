@@ -1,0 +1,120 @@
+// Mount bookkeeping for pods: what is mounted under a directory, unmounting all of it, and deleting a tree
+// without ever reaching through a mount or a symlink into the host (reference/security.md SEC-19: pod
+// cleanup that rm -rf'd through a still-mounted volume deleted host data).
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {RktError} from '../errors.js'
+import {MNT_DETACH, mount, umount2} from './native.js'
+
+/** One line of /proc/self/mountinfo (the fields pods need). */
+export interface MountEntry {
+  readonly id: number
+  readonly parent: number
+  readonly mountPoint: string
+  readonly fsType: string
+  readonly source: string
+  readonly options: string
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo octal.
+const unescape = (s: string): string =>
+  s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)))
+
+/** The mounts of this process's mount namespace. */
+export function readMountinfo(file = '/proc/self/mountinfo'): MountEntry[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const f = line.split(' ')
+      const sep = f.indexOf('-')
+      return {
+        id: Number(f[0]),
+        parent: Number(f[1]),
+        mountPoint: unescape(f[4] ?? ''),
+        options: f[5] ?? '',
+        fsType: f[sep + 1] ?? '',
+        source: unescape(f[sep + 2] ?? ''),
+      }
+    })
+}
+
+/** Mounts at or below `dir`, deepest (most recently stacked) first. */
+export function mountsUnder(dir: string, entries: readonly MountEntry[] = readMountinfo()): MountEntry[] {
+  const root = path.resolve(dir)
+  return entries
+    .filter((m) => m.mountPoint === root || m.mountPoint.startsWith(`${root}/`))
+    .sort((a, b) => b.mountPoint.length - a.mountPoint.length || b.id - a.id)
+}
+
+/**
+ * Unmounts everything at or below `dir`, deepest first, detaching lazily (a busy mount goes away once its
+ * last user does, rkt#3805). Returns the mounts still there afterwards (normally none).
+ */
+export function unmountTree(dir: string): MountEntry[] {
+  for (let round = 0; round < 8; round++) {
+    const mounts = mountsUnder(dir)
+    if (mounts.length === 0) return []
+    for (const m of mounts) {
+      try {
+        umount2(m.mountPoint, MNT_DETACH)
+      } catch {
+        // EINVAL when a parent's detach took it already; re-read and retry
+      }
+    }
+  }
+  return mountsUnder(dir)
+}
+
+/** Escapes a path for overlayfs options (':' separates layers, ',' options, '\' escapes). */
+export function escapeOverlayPath(p: string): string {
+  return p.replace(/[\\:,]/g, (c) => `\\${c}`)
+}
+
+/** Mounts an overlayfs at `target` with one lower directory. */
+export function mountOverlay(lower: string, upper: string, work: string, target: string): void {
+  const data = `lowerdir=${escapeOverlayPath(lower)},upperdir=${escapeOverlayPath(upper)},workdir=${escapeOverlayPath(work)}`
+  mount('overlay', target, 'overlay', 0, data)
+}
+
+/**
+ * Deletes a directory tree that must hold no mounts: never follows symlinks, never descends into another
+ * filesystem (a mount point the unmount missed makes it stop with an error, leaving that part in place).
+ */
+export function removeTree(dir: string): void {
+  let rootDev: number
+  try {
+    rootDev = fs.lstatSync(dir).dev
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  const still = mountsUnder(dir)
+  if (still.length > 0) {
+    throw new RktError(
+      `refusing to delete ${dir}: ${still.length} mount(s) remain under it (e.g. ${still[0]!.mountPoint})`,
+      {
+        code: 'EBUSY',
+        hint: 'nothing was deleted; the next `rkt gc` tries again once the mounts are gone',
+      },
+    )
+  }
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, {withFileTypes: true})) {
+      const p = path.join(d, e.name)
+      const st = fs.lstatSync(p)
+      if (st.dev !== rootDev)
+        throw new RktError(`refusing to delete ${p}: it is on another filesystem`, {code: 'EBUSY'})
+      if (st.isDirectory()) {
+        walk(p)
+        fs.rmdirSync(p)
+      } else {
+        fs.unlinkSync(p)
+      }
+    }
+  }
+  walk(dir)
+  fs.rmdirSync(dir)
+}

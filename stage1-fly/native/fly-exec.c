@@ -1,0 +1,415 @@
+/*
+ * fly-exec: the fly stage1's process supervisor, and its enter helper.
+ *
+ *   fly-exec run   --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE
+ *                  --status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE]
+ *                  [--lock-fd N]
+ *                  -- PROG [ARGS...]
+ *   fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE
+ *                  -- PROG [ARGS...]
+ *
+ * run: the stage1's `run` entrypoint prepares the mounts and execve's this program, so the PID that
+ * `rkt run` was started with stays ours (systemd, Nomad and shells see one process) and no Node process
+ * stays in the pod. We write the pgid file (getpgrp(), for `stop`), keep the pod lock fd open but
+ * close-on-exec, fork the app, write the pid file (the app's PID), touch the started file and make the ready
+ * link (a symlink to "ready": rkt's supervisor-status, for `rkt status --wait-ready`) once the app has exec'd, forward signals to it, wait for it, write the status file and exit with its code
+ * (128+N when killed by signal N). If the app can't be started, we print why, exit 254 and write no
+ * status (an app that never started has none) and no pid or started file.
+ *
+ * enter: the same chroot, working directory, credentials and environment, then execve with no fork: the
+ * process becomes PROG (fly has no namespaces to join).
+ *
+ * The child, in this order: default signal dispositions and an empty mask; every fd above 2 close-on-exec
+ * (the lock fd is closed outright); chroot(--root); chdir(--cwd), then getcwd() must work (a cwd such as
+ * /proc/self/fd/N can't lead outside the root: CVE-2024-21626); setgroups(--groups, none when absent or
+ * empty; list the primary gid too if it should be there, as rkt did); setgid; setuid; execve(PROG, ARGS,
+ * env). --cwd and PROG are absolute paths inside the root; env is the env file's lines, each NAME=value
+ * (no other quoting; empty lines are skipped). All other paths are host paths, read or written before
+ * chroot or by the parent. Files are written whole (temp file + rename): pid and pgid as decimal +
+ * newline, status as the decimal exit code without newline.
+ *
+ * Signals forwarded: SIGTERM SIGINT SIGHUP SIGQUIT SIGUSR1 SIGUSR2 SIGWINCH SIGALRM SIGCONT, except those
+ * the kernel sent (si_code SI_KERNEL: Ctrl-C, terminal resize or hangup go to the whole foreground
+ * process group, which includes the app) and those the app sent itself (kill(0, sig) reaches us too).
+ * A kill(2) by another process to the whole process group looks exactly like one to us alone
+ * (SI_USER), so it is forwarded: the app then gets it twice. Stdio is inherited. Exit 254 for our own
+ * errors, as rkt.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXIT_INTERNAL 254
+
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT};
+
+struct opts {
+  const char *root, *cwd, *env_file, *status, *pid_file, *pgid_file, *started, *ready, *groups_arg;
+  long uid, gid, lock_fd;
+  gid_t *groups;
+  size_t ngroups;
+  char **env;
+  char **argv; /* PROG, ARGS..., NULL */
+};
+
+/* The steps the child reports through the pipe when they fail. */
+enum step {
+  STEP_SIGNALS = 1, STEP_FDS, STEP_CHROOT, STEP_CHDIR, STEP_GETCWD, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC
+};
+
+struct report {
+  int step, err;
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("fly-exec: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(EXIT_INTERNAL);
+}
+
+static void __attribute__((noreturn)) usage(const char *why) {
+  die("%s\nusage: fly-exec run --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE "
+      "--status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE] [--lock-fd N] -- PROG [ARGS...]\n"
+      "       fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE "
+      "-- PROG [ARGS...]",
+      why);
+}
+
+/* A decimal number in [0, max]: strtoul alone would accept "-1", " 7" and "7x". */
+static long parse_num(const char *s, unsigned long max, const char *what) {
+  char *end;
+  errno = 0;
+  unsigned long v = (s[0] >= '0' && s[0] <= '9') ? strtoul(s, &end, 10) : 0;
+  if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v > max) die("invalid %s \"%s\"", what, s);
+  return (long)v;
+}
+
+/* (uid_t)-1 and (gid_t)-1 mean "unchanged" to the set*id calls: never valid ids. */
+#define ID_MAX ((unsigned long)(uid_t)-2)
+
+static void parse_groups(struct opts *o) {
+  const char *s = o->groups_arg;
+  if (!s || !*s) return;
+  size_t n = 1;
+  for (const char *p = s; *p; p++) n += *p == ',';
+  o->groups = calloc(n, sizeof(gid_t));
+  char *copy = strdup(s);
+  if (!o->groups || !copy) die("out of memory");
+  char *save = NULL;
+  for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+    o->groups[o->ngroups++] = (gid_t)parse_num(tok, ID_MAX, "group id");
+  if (o->ngroups != n) die("invalid --groups \"%s\"", s); /* empty items: "1,,2", ",1" */
+  free(copy);
+}
+
+static int read_all(int fd, void *buf, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t r = read(fd, (char *)buf + done, len - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return r < 0 ? -1 : (int)done;
+    done += (size_t)r;
+  }
+  return (int)done;
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  while (len > 0) {
+    ssize_t w = write(fd, buf, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    buf = (const char *)buf + w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* The env file, read on the host before chroot, as an execve environment: one NAME=value per line. */
+static char **read_env(const char *file) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("can't open the env file \"%s\": %s", file, strerror(errno));
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) die("out of memory");
+  for (;;) {
+    if (len == cap) {
+      if (cap > SIZE_MAX / 2 || !(buf = realloc(buf, cap *= 2))) die("out of memory");
+    }
+    ssize_t r = read(fd, buf + len, cap - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) die("can't read the env file \"%s\": %s", file, strerror(errno));
+    if (r == 0) break;
+    len += (size_t)r;
+  }
+  if (close(fd) < 0) die("can't read the env file \"%s\": %s", file, strerror(errno));
+  if (memchr(buf, '\0', len)) die("the env file \"%s\" contains a NUL byte", file);
+  size_t lines = 1;
+  for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+  char **env = calloc(lines + 1, sizeof(char *));
+  if (!env) die("out of memory");
+  size_t n = 0, lineno = 0;
+  for (size_t start = 0; start < len;) {
+    char *nl = memchr(buf + start, '\n', len - start);
+    size_t end = nl ? (size_t)(nl - buf) : len;
+    lineno++;
+    /* The last line may lack its newline; there is room in buf only if it has one, so copy it. */
+    char *line = nl ? (buf[end] = '\0', buf + start) : strndup(buf + start, end - start);
+    if (!line) die("out of memory");
+    if (*line) {
+      if (line[0] == '=' || !strchr(line, '=')) die("the env file \"%s\", line %zu, is not NAME=value", file, lineno);
+      env[n++] = line;
+    }
+    start = end + 1;
+  }
+  return env;
+}
+
+/* Writes content to path whole: a reader sees the old file, nothing, or all of the new one. */
+static int write_file_atomic(const char *path, const char *content) {
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + sizeof ".XXXXXX");
+  if (!tmp) return errno = ENOMEM, -1;
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".XXXXXX", sizeof ".XXXXXX");
+  int fd = mkostemp(tmp, O_CLOEXEC), err = 0;
+  if (fd < 0) return err = errno, free(tmp), errno = err, -1;
+  if (fchmod(fd, 0644) < 0 || write_all(fd, content, strlen(content)) < 0) err = errno;
+  if (close(fd) < 0 && !err) err = errno;
+  if (!err && rename(tmp, path) < 0) err = errno;
+  if (err) unlink(tmp);
+  free(tmp);
+  errno = err;
+  return err ? -1 : 0;
+}
+
+static void write_number_file(const char *path, long v, const char *what) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%ld\n", v);
+  if (write_file_atomic(path, buf) < 0) die("can't write the %s file \"%s\": %s", what, path, strerror(errno));
+}
+
+/* Marks every fd above 2 close-on-exec, so nothing the caller leaked reaches the app (SEC-05). */
+static int cloexec_above_stdio(void) {
+  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  DIR *d = opendir("/proc/self/fd"); /* Linux < 5.11 */
+  if (!d) return -1;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int fd = atoi(e->d_name);
+    if (fd > 2 && fd != dirfd(d) && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return closedir(d), -1;
+  }
+  return closedir(d);
+}
+
+/*
+ * Becomes the app. On failure: with errfd >= 0 (the run child) sends the failed step and errno to the
+ * parent and exits; otherwise (enter) returns them for the caller to print.
+ */
+static struct report become_app(const struct opts *o, int errfd) {
+  struct report rep = {0, 0};
+  sigset_t none;
+  sigemptyset(&none);
+  /* The caller may have ignored signals (Node ignores SIGPIPE); ignored dispositions survive execve. */
+  for (int sig = 1; sig < NSIG && !rep.step; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL) rep = (struct report){STEP_SIGNALS, errno};
+  }
+  if (!rep.step && sigprocmask(SIG_SETMASK, &none, NULL) < 0) rep = (struct report){STEP_SIGNALS, errno};
+  /* Close the lock fd before chdir: the app's root has /proc, and /proc/self/fd/N would lead to the pod
+   * directory. Our parent still holds the lock through its own copy of the fd. */
+  if (!rep.step && o->lock_fd >= 0 && close((int)o->lock_fd) < 0) rep = (struct report){STEP_FDS, errno};
+  if (!rep.step && cloexec_above_stdio() < 0) rep = (struct report){STEP_FDS, errno};
+  if (!rep.step && chroot(o->root) < 0) rep = (struct report){STEP_CHROOT, errno};
+  if (!rep.step && chdir(o->cwd) < 0) rep = (struct report){STEP_CHDIR, errno};
+  char cwd[PATH_MAX]; /* getcwd fails (ENOENT) when the directory is outside the root */
+  if (!rep.step && !getcwd(cwd, sizeof cwd)) rep = (struct report){STEP_GETCWD, errno};
+  if (!rep.step && cwd[0] != '/') rep = (struct report){STEP_GETCWD, ENOENT};
+  if (!rep.step && setgroups(o->ngroups, o->groups) < 0) rep = (struct report){STEP_SETGROUPS, errno};
+  if (!rep.step && setgid((gid_t)o->gid) < 0) rep = (struct report){STEP_SETGID, errno};
+  if (!rep.step && setuid((uid_t)o->uid) < 0) rep = (struct report){STEP_SETUID, errno};
+  if (!rep.step) {
+    execve(o->argv[0], o->argv, o->env);
+    rep = (struct report){STEP_EXEC, errno};
+  }
+  if (errfd >= 0) {
+    /* If even this write fails, the parent sees a short report and says the app failed to start. */
+    (void)write_all(errfd, &rep, sizeof rep);
+    _exit(EXIT_INTERNAL);
+  }
+  return rep;
+}
+
+static void __attribute__((noreturn)) die_step(const struct opts *o, struct report rep) {
+  const char *e = strerror(rep.err);
+  switch (rep.step) {
+  case STEP_SIGNALS: die("can't reset the signal state: %s", e);
+  case STEP_FDS: die("can't close the file descriptors the app must not get: %s", e);
+  case STEP_CHROOT: die("can't chroot to \"%s\": %s", o->root, e);
+  case STEP_CHDIR: die("can't chdir to \"%s\" in the app's root: %s", o->cwd, e);
+  case STEP_GETCWD: die("the working directory \"%s\" is outside the app's root: %s", o->cwd, e);
+  case STEP_SETGROUPS: die("can't set the supplementary groups to \"%s\": %s", o->groups_arg ? o->groups_arg : "", e);
+  case STEP_SETGID: die("can't set the gid to %ld: %s", o->gid, e);
+  case STEP_SETUID: die("can't set the uid to %ld: %s", o->uid, e);
+  case STEP_EXEC: die("can't execute \"%s\": %s", o->argv[0], e);
+  default: die("the app failed to start (step %d): %s", rep.step, e);
+  }
+}
+
+static void parse(int argc, char **argv, struct opts *o) {
+  *o = (struct opts){.uid = -1, .gid = -1, .lock_fd = -1};
+  int run = strcmp(argv[1], "run") == 0;
+  int i = 2;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+    const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    const char **s = NULL;
+    long *n = NULL;
+    if (!strcmp(k, "--root")) s = &o->root;
+    else if (!strcmp(k, "--cwd")) s = &o->cwd;
+    else if (!strcmp(k, "--env-file")) s = &o->env_file;
+    else if (!strcmp(k, "--groups")) s = &o->groups_arg;
+    else if (!strcmp(k, "--uid")) n = &o->uid;
+    else if (!strcmp(k, "--gid")) n = &o->gid;
+    else if (run && !strcmp(k, "--status")) s = &o->status;
+    else if (run && !strcmp(k, "--pid-file")) s = &o->pid_file;
+    else if (run && !strcmp(k, "--pgid-file")) s = &o->pgid_file;
+    else if (run && !strcmp(k, "--started-file")) s = &o->started;
+    else if (run && !strcmp(k, "--ready-link")) s = &o->ready;
+    else if (run && !strcmp(k, "--lock-fd")) n = &o->lock_fd;
+    else die("unknown option \"%s\" for %s", k, argv[1]);
+    if (!v) die("%s needs a value", k);
+    if ((s && *s) || (n && *n != -1)) die("%s given twice", k);
+    if (s) *s = v;
+    else *n = parse_num(v, n == &o->lock_fd ? INT_MAX : ID_MAX, k + 2);
+  }
+  if (i + 1 >= argc) usage("missing -- PROG");
+  o->argv = argv + i + 1;
+  if (!o->root || !o->cwd || !o->env_file || o->uid < 0 || o->gid < 0) usage("missing a required option");
+  if (run && (!o->status || !o->pid_file || !o->pgid_file)) usage("missing a required option");
+  /* Both are resolved after chroot: a relative path would start from our host working directory. */
+  if (o->cwd[0] != '/') die("the working directory \"%s\" is not an absolute path", o->cwd);
+  if (o->argv[0][0] != '/') die("the program \"%s\" is not an absolute path", o->argv[0]);
+  if (o->lock_fd >= 0 && o->lock_fd < 3) die("the lock fd can't be stdin, stdout or stderr");
+  parse_groups(o);
+  o->env = read_env(o->env_file);
+}
+
+/* Waits for the app, forwarding signals to it; returns its exit code (128+N when killed by signal N). */
+static int supervise(pid_t app, const sigset_t *set) {
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(set, &si);
+    if (sig < 0) {
+      if (errno == EINTR) continue;
+      die("sigwaitinfo: %s", strerror(errno));
+    }
+    if (sig == SIGCHLD) {
+      int st;
+      pid_t r;
+      while ((r = waitpid(app, &st, WNOHANG)) < 0 && errno == EINTR) {}
+      if (r < 0) die("waitpid: %s", strerror(errno));
+      if (r == app && WIFEXITED(st)) return WEXITSTATUS(st);
+      if (r == app && WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+      continue; /* stopped or continued, or a coalesced SIGCHLD already handled */
+    }
+    /* The kernel signals the whole foreground process group (and the app is in ours): it has its copy. */
+    if (si.si_code == SI_KERNEL || si.si_pid == app) continue;
+    if (kill(app, sig) < 0 && errno != ESRCH)
+      fprintf(stderr, "fly-exec: can't forward signal %d: %s\n", sig, strerror(errno));
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "enter") != 0))
+    usage("the first argument must be run or enter");
+  struct opts o;
+  parse(argc, argv, &o);
+  if (strcmp(argv[1], "enter") == 0) die_step(&o, become_app(&o, -1));
+
+  write_number_file(o.pgid_file, (long)getpgrp(), "pgid");
+  /* Keep the lock for as long as we live, but never hand it to the app (SEC-05). */
+  if (o.lock_fd >= 0 && fcntl((int)o.lock_fd, F_SETFD, FD_CLOEXEC) < 0)
+    die("can't use the lock fd %ld: %s", o.lock_fd, strerror(errno));
+
+  /* Blocked signals wait for sigwaitinfo, which tells who sent them. Blocked before fork so none is lost
+   * between fork and the loop. Default dispositions: an ignored SIGCHLD would make the kernel reap the
+   * app for us, and a caller such as a shell without job control may have ignored SIGINT. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++) sigaddset(&set, forwarded[k]);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) die("can't block signals: %s", strerror(errno));
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sigismember(&set, sig) == 1 && signal(sig, SIG_DFL) == SIG_ERR)
+      die("can't reset signal %d: %s", sig, strerror(errno));
+
+  /* The child reports a failure before exec through this pipe; a successful exec closes it (O_CLOEXEC). */
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
+  fflush(NULL);
+  pid_t app = fork();
+  if (app < 0) die("fork: %s", strerror(errno));
+  if (app == 0) {
+    (void)close(pfd[0]); /* only tidiness: exec would close it */
+    become_app(&o, pfd[1]);
+  }
+  /* Our copy of the write end must go, or the read below never sees the end of the pipe. */
+  if (close(pfd[1]) < 0) die("close: %s", strerror(errno));
+  struct report rep;
+  int got = read_all(pfd[0], &rep, sizeof rep);
+  if (got < 0) die("reading from the app's start pipe: %s", strerror(errno));
+  if (close(pfd[0]) < 0) die("close: %s", strerror(errno));
+  if (got > 0) {
+    while (waitpid(app, NULL, 0) < 0 && errno == EINTR) {}
+    if (got != (int)sizeof rep) die("the app failed to start");
+    die_step(&o, rep);
+  }
+
+  /* The app runs. Without a pid file nobody could stop it: then it must not outlive us. */
+  char buf[32];
+  snprintf(buf, sizeof buf, "%ld\n", (long)app);
+  const char *failed = write_file_atomic(o.pid_file, buf) < 0 ? o.pid_file : NULL;
+  if (!failed && o.started) {
+    int fd = open(o.started, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0 || close(fd) < 0) failed = o.started;
+  }
+  if (!failed && o.ready) {
+    /* Made whole or not at all: a readiness poller never sees a half-made link. */
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", o.ready) >= (int)sizeof tmp) failed = o.ready;
+    else {
+      (void)unlink(tmp);
+      if (symlink("ready", tmp) < 0 || rename(tmp, o.ready) < 0) failed = o.ready;
+    }
+  }
+  if (failed) {
+    int err = errno;
+    (void)kill(app, SIGKILL); /* cannot fail: it is our child, not yet reaped */
+    while (waitpid(app, NULL, 0) < 0 && errno == EINTR) {}
+    die("can't write \"%s\" (the app was killed): %s", failed, strerror(err));
+  }
+
+  int code = supervise(app, &set);
+  snprintf(buf, sizeof buf, "%d", code);
+  /* The app has run: its code is the answer even if the status can't be recorded. */
+  if (write_file_atomic(o.status, buf) < 0)
+    fprintf(stderr, "fly-exec: can't write the status file \"%s\": %s\n", o.status, strerror(errno));
+  return code;
+}

@@ -1,0 +1,293 @@
+// Bench 3: `rkt run` (stage1 fly) of a busybox-static image from the store, running `/bin/sh -c true`,
+// beside the floors (chroot, unshare + chroot, node start-up) and the peers (systemd-nspawn, podman with
+// runc and crun) running the same rootfs; then the memory a running pod costs besides its app (fly-exec),
+// beside podman's (conmon). A peer that is missing or broken is printed as unavailable, never fails the bench.
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {median, timeCommand} from './timing.js'
+
+const IMAGE = 'bench.example/busybox:1.0'
+const PODMAN_IMAGE = 'localhost/rkt-bench:1'
+const PODMAN_HINT = 'podman not installed (apt-get install podman runc)'
+// On this host runc fails to apply podman's default rlimits ("error setting rlimit type 7") unless given.
+// --rm makes podman's row include removing the container; rkt's exited pods wait for `rkt gc` instead.
+const PODMAN_RUN = ['run', '--rm', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', '--network=none']
+const GOAL = 0.6
+
+type Row = {what: string; ms: number | null; note?: string}
+type Overhead = {rssKiB: number; pssKiB: number; processes: string[]} | {note: string}
+
+/** The image (busybox + /bin/sh), its rootfs extracted with a /proc for unshare, and a tar of it for podman. */
+function fixture(root: string, dir: string): {aci: string; rootfs: string; tar: string} {
+  const aci = path.join(dir, 'busybox.aci')
+  const rootfs = path.join(dir, 'extracted', 'rootfs')
+  const tar = path.join(dir, 'rootfs.tar')
+  if (fs.existsSync(tar)) return {aci, rootfs, tar}
+  console.log('  (making the busybox fixture: once)')
+  fs.rmSync(dir, {recursive: true, force: true})
+  const layout = path.join(dir, 'layout')
+  fs.mkdirSync(path.join(layout, 'rootfs', 'bin'), {recursive: true})
+  fs.copyFileSync('/bin/busybox', path.join(layout, 'rootfs', 'bin', 'busybox'))
+  fs.symlinkSync('busybox', path.join(layout, 'rootfs', 'bin', 'sh'))
+  fs.writeFileSync(
+    path.join(layout, 'manifest'),
+    JSON.stringify({
+      acKind: 'ImageManifest',
+      acVersion: '0.8.11',
+      name: IMAGE.split(':')[0],
+      labels: [
+        {name: 'version', value: IMAGE.split(':')[1]},
+        {name: 'os', value: 'linux'},
+        {name: 'arch', value: 'amd64'},
+      ],
+      app: {exec: ['/bin/sh', '-c', 'echo hi'], user: '0', group: '0'},
+    }),
+  )
+  execFileSync(path.join(root, 'bin', 'actool'), ['build', layout, aci])
+  fs.mkdirSync(path.dirname(rootfs))
+  execFileSync('tar', ['-xf', aci, '-C', path.dirname(rootfs)])
+  fs.mkdirSync(path.join(rootfs, 'proc'))
+  execFileSync('tar', ['-cf', tar, '-C', rootfs, '.'])
+  return {aci, rootfs, tar}
+}
+
+/** The line of a tool's stderr that says why it failed: the first naming an error, else the last. */
+function reason(s: string): string {
+  const lines = s.split('\n').filter((l) => l.trim())
+  return (lines.find((l) => /error/i.test(l)) ?? lines.pop() ?? 'failed').trim()
+}
+
+/** Times cmd after one untimed probe run (which is also the warm-up); a failing probe makes the row unavailable. */
+function measure(what: string, cmd: readonly string[], o: {runs: number; env: NodeJS.ProcessEnv}, hint?: string): Row {
+  const probe = spawnSync(cmd[0]!, cmd.slice(1), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    env: o.env,
+    timeout: 60_000,
+  })
+  if ((probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    return {what, ms: null, note: hint ?? `${cmd[0]} not installed`}
+  }
+  if (probe.error || probe.status !== 0) return {what, ms: null, note: reason(probe.stderr || String(probe.error))}
+  try {
+    return {what, ms: median(timeCommand(cmd, {runs: o.runs, warmup: 0, env: o.env}))}
+  } catch (err) {
+    return {what, ms: null, note: reason(String(err))}
+  }
+}
+
+/** Imports the rootfs tar into podman's store once; returns why podman can't be used, if it can't. */
+function podmanImport(tar: string): string | undefined {
+  const has = spawnSync('podman', ['image', 'exists', PODMAN_IMAGE], {stdio: 'ignore'})
+  if ((has.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return PODMAN_HINT
+  if (has.status === 0) return undefined
+  const r = spawnSync('podman', ['import', tar, PODMAN_IMAGE], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'})
+  return r.status === 0 ? undefined : `podman import failed: ${reason(r.stderr || String(r.error))}`
+}
+
+/** RSS and PSS of every process under rootPid except appPid and its descendants (the cost of running it). */
+function overhead(rootPid: number, appPid: number): Overhead {
+  const children = new Map<number, number[]>()
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)])
+    } catch {
+      // exited while we looked
+    }
+  }
+  const tree = (pid: number): number[] => [pid, ...(children.get(pid) ?? []).flatMap(tree)]
+  const app = new Set(tree(appPid))
+  let rssKiB = 0
+  let pssKiB = 0
+  const processes: string[] = []
+  for (const pid of tree(rootPid).filter((p) => !app.has(p))) {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+    rssKiB += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+    pssKiB += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0)
+    processes.push(/^Name:\s+(.*)$/m.exec(status)?.[1] ?? String(pid))
+  }
+  return {rssKiB, pssKiB, processes}
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    const v = fn()
+    if (v !== undefined) return v
+    await sleep(10)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+const readOr = (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(file, 'utf8').trim()
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A `sleep 30` pod: the PID we spawn is `rkt run`, which becomes fly-exec by execve and forks the app, whose
+ * PID it writes to the pod's pid file. Everything in that tree but the app is the pod's overhead.
+ */
+async function rktOverhead(rkt: string, data: string, env: NodeJS.ProcessEnv): Promise<Overhead> {
+  const uuidFile = path.join(data, 'bench-uuid')
+  const args = [`--dir=${data}`, 'run', '--pull-policy=never', `--uuid-file-save=${uuidFile}`, IMAGE]
+  const child = spawn(rkt, [...args, '--exec=/bin/sh', '--', '-c', 'sleep 30'], {stdio: 'ignore', env})
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  let uuid: string | undefined
+  try {
+    const appPid = await waitFor('the pod to start', () => {
+      if (child.exitCode !== null) throw new Error(`rkt run exited with ${child.exitCode}`)
+      uuid ??= readOr(uuidFile)
+      const pid = uuid && readOr(path.join(data, 'pods', 'run', uuid, 'pid'))
+      return pid ? Number(pid) : undefined
+    })
+    return overhead(child.pid!, appPid)
+  } catch (err) {
+    return {note: reason(String(err))}
+  } finally {
+    if (uuid) spawnSync(rkt, [`--dir=${data}`, 'stop', uuid], {stdio: 'ignore'})
+    if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout') child.kill('SIGKILL')
+  }
+}
+
+/** The same for a detached podman container: conmon (and anything else under it that isn't the app). */
+function podmanOverhead(runtime: string): Overhead {
+  const run = spawnSync(
+    'podman',
+    [...PODMAN_RUN, '-d', '--runtime', runtime, PODMAN_IMAGE, '/bin/sh', '-c', 'sleep 30'],
+    {
+      encoding: 'utf8',
+    },
+  )
+  if (run.status !== 0) return {note: reason(run.stderr || String(run.error))}
+  const id = run.stdout.trim()
+  try {
+    const [conmon, app] = execFileSync('podman', ['inspect', '-f', '{{.State.ConmonPid}} {{.State.Pid}}', id])
+      .toString()
+      .trim()
+      .split(' ')
+      .map(Number)
+    return overhead(conmon!, app!)
+  } catch (err) {
+    return {note: reason(String(err))}
+  } finally {
+    spawnSync('podman', ['rm', '-f', '-t', '0', id], {stdio: 'ignore'})
+  }
+}
+
+/** Mount points at or under dir in our mount namespace (mountinfo escapes spaces and such as \ooo). */
+function mountsUnder(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+}
+
+export async function benchRun(o: {root: string; work: string; runs: number; env: NodeJS.ProcessEnv}) {
+  const {aci, rootfs, tar} = fixture(o.root, path.join(o.work, 'run'))
+  const rkt = path.join(o.root, 'bin', 'rkt')
+  // A fresh data dir per bench, so the stage1 of the current build is the one that runs; the image is
+  // fetched outside timing (podman runs from its store too).
+  fs.mkdirSync(path.join(o.work, 'runs'), {recursive: true})
+  const data = fs.mkdtempSync(path.join(o.work, 'runs', 'run-'))
+  execFileSync(rkt, [`--dir=${data}`, '--insecure-options=image', 'fetch', aci], {stdio: 'ignore'})
+  // Exited pods keep their mounts until gc, which runs after the timed batch, never between runs: its
+  // deletions slow the disk for seconds (a gc before each run made rkt run 1.5-3 × slower here).
+  const gc = (): void => {
+    const r = spawnSync(rkt, [`--dir=${data}`, 'gc', '--grace-period=0s'], {stdio: ['ignore', 'ignore', 'pipe']})
+    if (r.status !== 0) console.log(`   warning: rkt gc failed (${r.status}): ${reason(String(r.stderr))}`)
+  }
+  const podman = podmanImport(tar)
+  const sh = ['/bin/sh', '-c', 'true']
+  const podmanRow = (runtime: string): Row =>
+    podman
+      ? {what: `podman run (${runtime})`, ms: null, note: podman}
+      : measure(`podman run (${runtime})`, ['podman', ...PODMAN_RUN, '--runtime', runtime, PODMAN_IMAGE, ...sh], o)
+
+  let rows: Row[]
+  let memory: {rkt: Overhead; podman: Overhead}
+  try {
+    rows = [
+      measure('floor: chroot', ['chroot', rootfs, ...sh], o),
+      measure(
+        'floor: unshare -m -p -f --mount-proc + chroot',
+        ['unshare', '-m', '-p', '-f', `--mount-proc=${rootfs}/proc`, 'chroot', rootfs, ...sh],
+        o,
+      ),
+      measure('node -e 0', [process.execPath, '-e', '0'], o),
+      measure(
+        'systemd-nspawn',
+        ['systemd-nspawn', '-q', '-D', rootfs, '--register=no', ...sh],
+        o,
+        'systemd-nspawn not installed (apt-get install systemd-container)',
+      ),
+      podmanRow('runc'),
+      podmanRow('crun'),
+      measure(
+        'rkt run (fly, image from the store)',
+        [rkt, `--dir=${data}`, 'run', '--pull-policy=never', IMAGE, '--exec=/bin/sh', '--', '-c', 'true'],
+        o,
+      ),
+    ]
+    gc()
+    memory = {rkt: await rktOverhead(rkt, data, o.env), podman: podman ? {note: podman} : podmanOverhead('runc')}
+  } finally {
+    gc()
+  }
+  const leftover = mountsUnder(data)
+
+  const ms = (what: string): number | null => rows.find((r) => r.what.startsWith(what))?.ms ?? null
+  const [chroot, podmanRunc, rktRun] = [ms('floor: chroot'), ms('podman run (runc)'), ms('rkt run')]
+  const times = (a: number, b: number | null): string => (b ? `${(a / b).toFixed(2)}` : '')
+  console.log(
+    `3. rkt run (stage1 fly) beside peers: busybox-static image (${(fs.statSync(aci).size / 1e6).toFixed(1)} MB gzip), /bin/sh -c true, NODE_EXTRA_CA_CERTS unset`,
+  )
+  console.log(`   ${'what'.padEnd(48)}${'ms'.padStart(8)}${'× chroot'.padStart(10)}${'× podman'.padStart(10)}`)
+  for (const r of rows) {
+    const cells =
+      r.ms === null
+        ? `${'—'.padStart(8)}   unavailable: ${r.note}`
+        : `${r.ms.toFixed(1).padStart(8)}${times(r.ms, chroot).padStart(10)}${times(r.ms, podmanRunc).padStart(10)}`
+    console.log(`   ${r.what.padEnd(48)}${cells}`)
+  }
+  const ratio = rktRun !== null && podmanRunc !== null ? rktRun / podmanRunc : null
+  console.log(
+    `   goal: rkt run ≤ ${GOAL} × podman run (runc): ${
+      ratio === null
+        ? 'not measured (a row is unavailable)'
+        : `${ratio.toFixed(2)} × — ${ratio <= GOAL ? 'met' : 'NOT met'}`
+    }`,
+  )
+  console.log(`   per-container memory besides the app (sleep 30)${'RSS KiB'.padStart(10)}${'PSS KiB'.padStart(10)}`)
+  for (const [what, m] of [
+    ['rkt run (fly)', memory.rkt],
+    ['podman run (runc)', memory.podman],
+  ] as const) {
+    const cells =
+      'note' in m
+        ? `${'—'.padStart(10)}   unavailable: ${m.note}`
+        : `${String(m.rssKiB).padStart(10)}${String(m.pssKiB).padStart(10)}   ${m.processes.join(', ')}`
+    console.log(`   ${what.padEnd(48)}${cells}`)
+  }
+  console.log(
+    leftover.length
+      ? `   WARNING: ${leftover.length} mounts left under ${data} after rkt gc (a gc bug): ${leftover[0]} …`
+      : '   after rkt gc: no mounts left under the data dir',
+  )
+  return {
+    imageFileBytes: fs.statSync(aci).size,
+    rows: Object.fromEntries(rows.map((r) => [r.what, r.note === undefined ? {ms: r.ms} : {ms: r.ms, note: r.note}])),
+    goal: {ratio, max: GOAL, met: ratio === null ? null : ratio <= GOAL},
+    memoryKiB: memory,
+    leftoverMounts: leftover.length,
+  }
+}

@@ -1,0 +1,357 @@
+// Helpers for the pod end-to-end tests: images built once per test process from busybox-static and fetched
+// into each sandbox, pods started in the background (their processes always killed after the test), and
+// what the host sees of a pod: its directory, its processes, its mounts and its lock.
+import {readMountinfo} from '@rkt/core/sys/mounts'
+import {execa} from 'execa'
+import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type {TestContext} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {ACTOOL, makeLayout, RKT, Sandbox, type LayoutSpec} from './harness.js'
+
+/** An image layout plus what its manifest's app section should carry besides exec, user and group. */
+export interface PodImageSpec extends LayoutSpec {
+  /** Merged into the manifest's `app` (environment, workingDirectory, mountPoints, user, group, …). */
+  readonly app?: Readonly<Record<string, unknown>>
+  /** Symlinks in the rootfs: path → target, made after the files (they may replace a directory). */
+  readonly symlinks?: Readonly<Record<string, string>>
+}
+
+const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-test-images-'))
+process.on('exit', () => fs.rmSync(imageDir, {recursive: true, force: true}))
+const built = new Map<string, Promise<string>>()
+
+/** Builds the ACI of a spec once per test process (the same spec gives the same file). */
+export function buildAci(spec: PodImageSpec): Promise<string> {
+  const key = crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16)
+  let p = built.get(key)
+  if (!p) {
+    p = (async () => {
+      const dir = makeLayout(path.join(imageDir, `layout-${key}`), spec)
+      for (const [p, target] of Object.entries(spec.symlinks ?? {})) {
+        const at = path.join(dir, 'rootfs', p)
+        fs.mkdirSync(path.dirname(at), {recursive: true})
+        fs.rmSync(at, {recursive: true, force: true})
+        fs.symlinkSync(target, at)
+      }
+      if (spec.app) {
+        const file = path.join(dir, 'manifest')
+        const m = JSON.parse(fs.readFileSync(file, 'utf8')) as {app: Record<string, unknown>}
+        m.app = {...m.app, ...spec.app}
+        fs.writeFileSync(file, JSON.stringify(m, null, 2))
+      }
+      const aci = path.join(imageDir, `${key}.aci`)
+      const r = await execa(ACTOOL, ['build', dir, aci], {reject: false, stdin: 'ignore'})
+      assert.equal(r.exitCode, 0, `actool build: ${String(r.stderr)}`)
+      return aci
+    })()
+    built.set(key, p)
+  }
+  return p
+}
+
+function spawnRkt(s: Sandbox, args: readonly string[], opts: {detached: boolean; env?: Record<string, string>}) {
+  return execa(RKT, [...s.globals, ...args], {
+    reject: false,
+    stdin: 'ignore',
+    detached: opts.detached,
+    cwd: s.work,
+    env: {...opts.env},
+  })
+}
+
+/** A started `rkt run`: its process (the PID its caller got) and its pod. */
+export interface StartedPod {
+  readonly proc: ReturnType<typeof spawnRkt>
+  readonly pid: number
+  readonly uuid: string
+  /** rkt leads its own process group (its PID is the group's ID). */
+  readonly detached: boolean
+}
+
+/** A sandbox for pods: images, pod paths, background pods that are always killed after the test. */
+export class PodSandbox {
+  private readonly started: StartedPod[] = []
+
+  private constructor(readonly s: Sandbox) {}
+
+  /** Registers the killing of the test's pods before the sandbox's own cleanup (after hooks run in order). */
+  static create(t: TestContext): PodSandbox {
+    const made: {ps?: PodSandbox} = {}
+    t.after(async () => made.ps?.killAll())
+    made.ps = new PodSandbox(Sandbox.create(t))
+    return made.ps
+  }
+
+  get data(): string {
+    return this.s.data
+  }
+
+  /** Builds (once per process) and fetches an image; returns its name and full ID. */
+  async image(spec: PodImageSpec): Promise<{name: string; id: string}> {
+    const aci = await buildAci(spec)
+    const r = await this.s.rkt(['--insecure-options=image', 'fetch', '--full', aci])
+    assert.equal(r.exitCode, 0, r.stderr)
+    const id = r.stdout.trim()
+    assert.match(id, /^sha512-[0-9a-f]{128}$/)
+    return {name: spec.name, id}
+  }
+
+  /** Runs rkt to completion. */
+  rkt(args: readonly string[], opts: {env?: Record<string, string>; input?: string} = {}) {
+    return this.s.rkt(args, opts)
+  }
+
+  /**
+   * Starts `rkt ARGS…` in the background (args must make a pod: run, or run-prepared with `uuid`) and waits
+   * until the app has signalled readiness by creating `readyFile` (a path inside the app), or, without it,
+   * until the pod's supervisor is ready. `detached`: rkt leads a process group of its own.
+   */
+  async start(
+    args: readonly string[],
+    opts: {readyFile?: string; detached?: boolean; uuid?: string; env?: Record<string, string>} = {},
+  ): Promise<StartedPod> {
+    const uuidFile = path.join(this.s.work, `uuid-${crypto.randomUUID()}`)
+    const full = opts.uuid === undefined ? [args[0]!, `--uuid-file-save=${uuidFile}`, ...args.slice(1)] : [...args]
+    const proc = spawnRkt(this.s, full, {detached: opts.detached ?? false, ...(opts.env ? {env: opts.env} : {})})
+    let exited = false
+    void proc.then(() => (exited = true))
+    const pid = proc.pid!
+    const fail = async (what: string): Promise<never> => {
+      const r = await proc
+      throw new Error(`rkt ${full.join(' ')} exited (${r.exitCode}) before ${what}: ${String(r.stderr)}`)
+    }
+    const uuid =
+      opts.uuid ??
+      (await this.poll(
+        () => (fs.existsSync(uuidFile) ? fs.readFileSync(uuidFile, 'utf8').trim() : ''),
+        () => exited,
+      ))
+    if (uuid === undefined || uuid === '') return fail('writing its UUID')
+    const pod: StartedPod = {proc, pid, uuid, detached: opts.detached ?? false}
+    this.started.push(pod)
+    const ready = await this.poll(
+      () => {
+        try {
+          return opts.readyFile ? fs.existsSync(this.appPath(uuid, opts.readyFile)) : this.supervisorReady(uuid)
+        } catch {
+          return false // not laid out yet
+        }
+      },
+      () => exited,
+    )
+    if (!ready) return fail('its app was ready')
+    return pod
+  }
+
+  /** Polls `get` every 10 ms until it gives something truthy, `gaveUp` says stop, or 10 s pass. */
+  private async poll<T>(get: () => T, gaveUp: () => boolean): Promise<T | undefined> {
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const v = get()
+      if (v) return v
+      if (gaveUp() || Date.now() > deadline) return undefined
+      await sleep(10)
+    }
+  }
+
+  private supervisorReady(uuid: string): boolean {
+    try {
+      return fs.readlinkSync(path.join(this.podPath(uuid), 'stage1', 'rootfs', 'rkt', 'supervisor-status')) === 'ready'
+    } catch {
+      return false
+    }
+  }
+
+  /** The pod's directory in whatever state directory it is now (undefined once deleted). */
+  podDir(uuid: string): string | undefined {
+    const root = path.join(this.s.data, 'pods')
+    for (const state of ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage']) {
+      const p = path.join(root, state, uuid)
+      if (fs.existsSync(p)) return p
+    }
+    return undefined
+  }
+
+  /** The pod's directory, which must exist. */
+  podPath(uuid: string): string {
+    const p = this.podDir(uuid)
+    assert.ok(p, `pod ${uuid} has no directory`)
+    return p
+  }
+
+  /** The state directory the pod is in (`run`, `exited-garbage`, …), or undefined once deleted. */
+  podState(uuid: string): string | undefined {
+    const p = this.podDir(uuid)
+    return p === undefined ? undefined : path.basename(path.dirname(p))
+  }
+
+  /** Host path of `p` inside the (only) app's rootfs of a pod. */
+  appPath(uuid: string, p: string, app?: string): string {
+    const apps = path.join(this.podPath(uuid), 'stage1', 'rootfs', 'opt', 'stage2')
+    const name = app ?? fs.readdirSync(apps)[0]!
+    return path.join(apps, name, 'rootfs', p)
+  }
+
+  /** A number file of the pod directory (pid, pgid). */
+  podNumber(uuid: string, file: 'pid' | 'pgid'): number {
+    const n = Number(fs.readFileSync(path.join(this.podPath(uuid), file), 'utf8').trim())
+    assert.ok(Number.isInteger(n) && n > 0, `${file} of pod ${uuid}`)
+    return n
+  }
+
+  /**
+   * Kills what the test started and is still alive: the process group of a detached pod; else the pod's
+   * app, recognised by its root directory being this pod's app rootfs (it may have outlived rkt), and rkt
+   * (fly-exec). Then waits for rkt, whose output pipes close only once nothing holds them.
+   */
+  async killAll(): Promise<void> {
+    const kill = (p: number): void => {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+    for (const pod of this.started) {
+      if (pod.detached) kill(-pod.pid)
+      const dir = this.podDir(pod.uuid)
+      if (dir) {
+        let app = 0
+        try {
+          app = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8').trim())
+        } catch {
+          // not started
+        }
+        let root = ''
+        try {
+          root = fs.readlinkSync(`/proc/${app}/root`)
+        } catch {
+          // gone
+        }
+        if (app > 0 && root.startsWith(`${path.join(dir, 'stage1', 'rootfs', 'opt', 'stage2')}/`)) kill(app)
+      }
+      if (pod.proc.exitCode === null && pod.proc.signalCode === null) kill(pod.pid)
+      const done = await Promise.race([
+        pod.proc.then(() => true),
+        sleep(10_000, undefined, {ref: false}).then(() => false),
+      ])
+      if (!done)
+        throw new Error(`rkt (pid ${pod.pid}, pod ${pod.uuid}) did not finish: something still holds its output`)
+    }
+  }
+}
+
+/** One process as /proc shows it. */
+export interface ProcInfo {
+  readonly pid: number
+  readonly ppid: number
+  readonly pgid: number
+  readonly comm: string
+  readonly exe: string
+}
+
+/** /proc/<pid> as ProcInfo, or undefined when there is no such process (or it is a zombie being reaped). */
+export function procInfo(pid: number): ProcInfo | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (f[0] === 'Z') return undefined
+    let exe = ''
+    try {
+      exe = fs.readlinkSync(`/proc/${pid}/exe`)
+    } catch {
+      // kernel thread, or gone
+    }
+    return {pid, ppid: Number(f[1]), pgid: Number(f[2]), comm, exe}
+  } catch {
+    return undefined
+  }
+}
+
+/** Every live process on the host. */
+export function allProcs(): ProcInfo[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map((n) => procInfo(Number(n)))
+    .filter((p): p is ProcInfo => p !== undefined)
+}
+
+/** `pid` and all its descendants. */
+export function processTree(pid: number): ProcInfo[] {
+  const procs = allProcs()
+  const out: ProcInfo[] = []
+  const add = (p: number): void => {
+    const me = procs.find((x) => x.pid === p)
+    if (me) out.push(me)
+    for (const c of procs.filter((x) => x.ppid === p)) add(c.pid)
+  }
+  add(pid)
+  return out
+}
+
+/** True while a process exists (zombies count as gone). */
+export function alive(pid: number): boolean {
+  return procInfo(pid) !== undefined
+}
+
+/** Mount points at or below `dir` in this mount namespace. */
+export function mountsUnder(dir: string): string[] {
+  const root = path.resolve(dir)
+  return readMountinfo()
+    .map((m) => m.mountPoint)
+    .filter((m) => m === root || m.startsWith(`${root}/`))
+}
+
+/** The PIDs holding a flock(2) on `file` (from /proc/locks, matched by inode and device). */
+export function flockHolders(file: string): number[] {
+  const st = fs.statSync(file)
+  // st.dev is the kernel's new_encode_dev(); /proc/locks prints MAJOR:MINOR in hex.
+  const major = (st.dev >> 8) & 0xfff
+  const minor = (st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)
+  const dev = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`
+  return fs
+    .readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[1] === 'FLOCK' && f[5] === `${dev}:${st.ino}`)
+    .map((f) => Number(f[4]))
+}
+
+/** Polls `cond` every 10 ms for up to `ms`; returns whether it became true. */
+export async function waitFor(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (cond()) return true
+    if (Date.now() > deadline) return false
+    await sleep(10)
+  }
+}
+
+/** The `key=value` lines of `rkt status`, in order. */
+export function statusPairs(text: string): [string, string][] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const i = l.indexOf('=')
+      assert.ok(i > 0, `a key=value line: ${JSON.stringify(l)}`)
+      return [l.slice(0, i), l.slice(i + 1)]
+    })
+}
+
+/** The base image of these tests: busybox as /bin/busybox and /bin/sh, plus a marker file only the image has. */
+export const BASE: PodImageSpec = {
+  name: 'example.com/pod-base',
+  version: '1.0',
+  files: {'/etc/marker': 'from the image\n'},
+}
+
+/** `--exec=/bin/sh -- -c SCRIPT`: per-app arguments to run a shell script in the app. */
+export const sh = (script: string): string[] => ['--exec=/bin/sh', '--', '-c', script]
