@@ -43,6 +43,15 @@ await step('native helpers (gcc)', async () => {
   await $`gcc ${cflags} -o ${dist}/bin/launch core/native/launch.c`
   await fs.mkdir(path.join(root, 'stage1-fly', 'dist'), {recursive: true})
   await $`gcc ${cflags} -o stage1-fly/dist/fly-exec stage1-fly/native/fly-exec.c`
+  // nspawn's supervisor and enter helper run inside the pod, whose root has no libc: linked statically
+  // (libseccomp too). isolate.c is the app set-up both share, so `rkt enter` gets exactly the app's isolation.
+  await fs.mkdir(path.join(root, 'stage1-nspawn', 'dist'), {recursive: true})
+  const nspawnC = (name) => [
+    `stage1-nspawn/native/${name}.c`,
+    ...(fs.existsSync(path.join(root, 'stage1-nspawn/native/isolate.c')) ? ['stage1-nspawn/native/isolate.c'] : []),
+  ]
+  await $`gcc ${cflags} -static -o stage1-nspawn/dist/supervisor ${nspawnC('supervisor')} -lseccomp`
+  await $`gcc ${cflags} -static -o stage1-nspawn/dist/enter ${nspawnC('enter')} -lseccomp`
 })
 
 await step('CLI bundles (esbuild)', async () => {
@@ -99,6 +108,24 @@ const STAGE1S = [
     entrypoints: ['run', 'enter', 'gc', 'stop'],
     helpers: [['stage1-fly/dist/fly-exec', 'fly-exec']],
   },
+  {
+    name: 'nspawn',
+    interfaceVersion: 6,
+    entrypoints: ['run', 'enter', 'gc', 'stop'],
+    helpers: [
+      ['stage1-nspawn/dist/supervisor', 'supervisor'],
+      ['stage1-nspawn/dist/enter', 'enter'],
+    ],
+    // systemd-nspawn refuses a directory without /usr and /etc/os-release. hosts-fallback: the /etc/hosts of
+    // apps whose image has none, and the head of the one stage0 writes for --hosts-entry (rkt's file).
+    files: {
+      'usr/.keep': '',
+      'etc/os-release': 'NAME="rkt stage1-nspawn"\nID=rkt-stage1\nPRETTY_NAME="rkt stage1-nspawn"\n',
+      'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
+    },
+    // The default stage1 (defaults.json).
+    default: true,
+  },
 ]
 
 await step('stage1 images (esbuild + actool build)', async () => {
@@ -134,6 +161,10 @@ await step('stage1 images (esbuild + actool build)', async () => {
       await fs.chmod(path.join(rootfs, `${e}.cjs`), 0o755)
     }
     await fs.copyFile(path.join(dist, 'native', 'rktsys.node'), path.join(rootfs, 'native', 'rktsys.node'))
+    for (const [file, text] of Object.entries(s1.files ?? {})) {
+      await fs.mkdir(path.dirname(path.join(rootfs, file)), {recursive: true})
+      await fs.writeFile(path.join(rootfs, file), text)
+    }
     for (const [from, to] of s1.helpers) {
       await fs.copyFile(path.join(root, from), path.join(rootfs, to))
       await fs.chmod(path.join(rootfs, to), 0o755)
@@ -175,9 +206,6 @@ await step('stage1 images (esbuild + actool build)', async () => {
       overwrite: true,
       ownerRoot: true,
     })
-    if (s1.name === 'fly') {
-      // The default stage1 until the nspawn engine exists.
-      await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
-    }
+    if (s1.default) await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
   }
 })

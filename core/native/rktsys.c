@@ -3,7 +3,8 @@
  *
  *   flock(fd, op)                      advisory locks on files and directories (store, pods)
  *   setCloexec(fd, on)                 keep the pod lock fd open across execve, or not
- *   execve(path, argv, env)            become another program, keeping our PID (stage0 -> stage1)
+ *   execve(path, argv, env[, fds])     become another program, keeping our PID (stage0 -> stage1), handing
+ *                                      it descriptors at 3, 4, ... (socket activation's LISTEN_FDS numbering)
  *   listXattrs/getXattr/setXattr       preserve extended attributes when rendering images
  *   mknod(path, mode, major, minor)    device nodes, when a caller allows them
  *   syncfs(fd)                         one flush for a whole rendered tree instead of one per file
@@ -121,6 +122,95 @@ static void free_str_array(char **v) {
   free(v);
 }
 
+/* Reads a JS array of descriptor numbers; NULL (and *n = 0) for an empty array. */
+static int *get_int_array(napi_env env, napi_value arr, uint32_t *n, int *err) {
+  bool is_array = false;
+  *n = 0;
+  if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array || napi_get_array_length(env, arr, n) != napi_ok) {
+    *err = -EINVAL;
+    return NULL;
+  }
+  if (*n == 0) return NULL;
+  int *v = calloc(*n, sizeof(int));
+  if (!v) {
+    *err = -ENOMEM;
+    return NULL;
+  }
+  for (uint32_t i = 0; i < *n; i++) {
+    napi_value el;
+    int32_t fd;
+    if (napi_get_element(env, arr, i, &el) != napi_ok || get_i32(env, el, &fd) || fd < 0) {
+      *err = -EINVAL;
+      return v;
+    }
+    v[i] = fd;
+  }
+  return v;
+}
+
+/*
+ * The descriptors handed to the new program: fds[i] becomes descriptor 3+i, without close-on-exec. Every
+ * source is first copied above the range (close-on-exec), so placing one never overwrites another still to
+ * be placed, and whatever Node had open in the range (libuv's own descriptors) is saved the same way, to be
+ * put back if execve fails. Returns 0 or -errno, having changed nothing on failure.
+ */
+struct fd_plan {
+  uint32_t n;
+  int *copy;  /* copies of the sources, above the range */
+  int *saved; /* what descriptor 3+i was before, or -1 */
+  int *saved_fd_flags;
+};
+
+static void fd_plan_undo(struct fd_plan *p) {
+  for (uint32_t i = 0; i < p->n; i++) {
+    int target = 3 + (int)i;
+    if (p->saved[i] >= 0) {
+      dup3(p->saved[i], target, (p->saved_fd_flags[i] & FD_CLOEXEC) ? O_CLOEXEC : 0);
+      close(p->saved[i]);
+      p->saved[i] = -1;
+    } else {
+      close(target);
+    }
+  }
+}
+
+static void fd_plan_free(struct fd_plan *p) {
+  for (uint32_t i = 0; p->copy && i < p->n; i++)
+    if (p->copy[i] >= 0) close(p->copy[i]);
+  for (uint32_t i = 0; p->saved && i < p->n; i++)
+    if (p->saved[i] >= 0) close(p->saved[i]);
+  free(p->copy);
+  free(p->saved);
+  free(p->saved_fd_flags);
+}
+
+static int fd_plan_apply(struct fd_plan *p, const int *fds) {
+  int above = 3 + (int)p->n;
+  p->copy = malloc(p->n * sizeof(int));
+  p->saved = malloc(p->n * sizeof(int));
+  p->saved_fd_flags = malloc(p->n * sizeof(int));
+  if (!p->copy || !p->saved || !p->saved_fd_flags) return -ENOMEM;
+  for (uint32_t i = 0; i < p->n; i++) p->copy[i] = p->saved[i] = -1;
+  for (uint32_t i = 0; i < p->n; i++) {
+    p->copy[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, above);
+    if (p->copy[i] < 0) return -errno;
+  }
+  for (uint32_t i = 0; i < p->n; i++) {
+    p->saved_fd_flags[i] = fcntl(3 + (int)i, F_GETFD);
+    if (p->saved_fd_flags[i] < 0) continue; /* nothing open there */
+    p->saved[i] = fcntl(3 + (int)i, F_DUPFD_CLOEXEC, above);
+    if (p->saved[i] < 0) return -errno;
+  }
+  for (uint32_t i = 0; i < p->n; i++) {
+    if (dup2(p->copy[i], 3 + (int)i) < 0) {
+      int err = -errno;
+      fd_plan_undo(p);
+      return err;
+    }
+  }
+  return 0;
+}
+
 /*
  * Replaces this process with another program, as rkt's stage0 does when it hands a pod to stage1.
  * Node leaves state behind that a new program must not inherit: SIGPIPE ignored (ignored signals
@@ -128,24 +218,29 @@ static void free_str_array(char **v) {
  * terminal or pipe: the next program would see EAGAIN). Node also marks descriptors 0-2
  * close-on-exec at startup: the new program would start without stdin, stdout and stderr. Reset all
  * of those first. Every other descriptor Node opened is close-on-exec too; callers clear that flag on
- * the ones to pass on (the pod lock).
+ * the ones to pass on (the pod lock), or name them in `fds` to have them at 3, 4, ... (fd_plan).
  * Returns only on failure, with -errno, after putting all of that back: the caller goes on running
  * Node, whose signal handlers (process.on('SIGINT'), libuv's SIGCHLD) and non-blocking stdio must work.
  * All signals stay blocked while dispositions change, so no handler runs half-way; a signal that
  * arrives in the instant between unblocking and execve gets its default action, as it would in the
- * new program.
+ * new program. The descriptors are arranged only once every handler is the default one: no libuv
+ * handler can then write to one of its descriptors that a handed-on one has replaced.
  */
 static napi_value Execve(napi_env env, napi_callback_info info) {
-  napi_value a[3];
+  napi_value a[4];
   char path[PATH_BUF];
   int err = 0;
-  if (get_args(env, info, 3, a)) return int_result(env, -EINVAL);
+  size_t argc = 4;
+  if (napi_get_cb_info(env, info, &argc, a, NULL, NULL) != napi_ok || argc < 3) return int_result(env, -EINVAL);
   if ((err = get_str(env, a[0], path, sizeof path))) return int_result(env, err);
   char **argv = get_str_array(env, a[1], &err);
   char **envp = err ? NULL : get_str_array(env, a[2], &err);
+  struct fd_plan plan = {0};
+  int *fds = (err || argc < 4) ? NULL : get_int_array(env, a[3], &plan.n, &err);
   if (err || !argv || !argv[0]) {
     free_str_array(argv);
     free_str_array(envp);
+    free(fds);
     return int_result(env, err ? err : -EINVAL);
   }
   sigset_t all, none, old_mask;
@@ -166,10 +261,15 @@ static napi_value Execve(napi_env env, napi_callback_info info) {
   dfl.sa_handler = SIG_DFL;
   /* SIGKILL/SIGSTOP, glibc's reserved 32/33 and invalid numbers fail harmlessly (and are not restored) */
   for (int s = 1; s < NSIG; s++) saved[s] = sigaction(s, &dfl, &old_act[s]) == 0;
-  pthread_sigmask(SIG_SETMASK, &none, NULL);
-  execve(path, argv, envp);
-  err = -errno;
-  pthread_sigmask(SIG_SETMASK, &all, NULL);
+  err = plan.n > 0 ? fd_plan_apply(&plan, fds) : 0;
+  if (!err) {
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    execve(path, argv, envp);
+    err = -errno;
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    if (plan.n > 0) fd_plan_undo(&plan);
+  }
+  fd_plan_free(&plan);
   for (int s = 1; s < NSIG; s++)
     if (saved[s]) sigaction(s, &old_act[s], NULL);
   for (int fd = 0; fd <= 2; fd++) {
@@ -179,6 +279,7 @@ static napi_value Execve(napi_env env, napi_callback_info info) {
   pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
   free_str_array(argv);
   free_str_array(envp);
+  free(fds);
   return int_result(env, err);
 }
 

@@ -7,6 +7,7 @@ import {
   findExecutable,
   loadPod,
   parseEnterArgv,
+  podApp,
   readEnvFile,
   resolveCredentials,
   RktError,
@@ -18,11 +19,7 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
   const args = parseEnterArgv(argv)
   const root = process.cwd()
   const pod = loadPod(root, path.basename(root))
-  const app = pod.apps.find((a) => a.name === args.app)
-  if (!app)
-    throw new RktError(`the pod has no app named ${args.app}`, {
-      hint: `apps: ${pod.apps.map((a) => a.name).join(', ')}`,
-    })
+  const app = podApp(pod, args.app)
   const command = args.command.length > 0 ? args.command : ['/bin/bash']
   const env = readEnvFile(pod.paths.appEnv(app.name))
   const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})

@@ -8,6 +8,7 @@ import path from 'node:path'
 
 import {
   appMounts,
+  bindMount,
   checkMountTarget,
   composeEnv,
   ENV,
@@ -16,42 +17,23 @@ import {
   loadPod,
   markApp,
   mount,
+  mountVolumes,
   MS,
   parseRunArgv,
+  prepareMountTarget,
   readMountinfo,
+  remountReadOnly,
   resolveCredentials,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
   writeEnvFile,
-  type AppMount,
   type LoadedPod,
   type PodApp,
 } from '@rkt/core/stage1'
 
 import {execFlyExec} from './fly-exec.js'
-
-/** Creates the mount target inside the app's root (resolved there, never on the host) and returns its host path. */
-function prepareTarget(rootfs: string, target: string, dir: boolean, what: string): string {
-  const host = path.join(rootfs, checkMountTarget(rootfs, target, what))
-  if (!fs.existsSync(host)) {
-    fs.mkdirSync(path.dirname(host), {recursive: true, mode: 0o755})
-    if (dir) fs.mkdirSync(host, {mode: 0o755})
-    else fs.closeSync(fs.openSync(host, 'a', 0o644))
-  }
-  return host
-}
-
-/**
- * Binds source at target, then makes the new mounts slaves: on a host whose mounts are shared (systemd's
- * default) mounts made on the host still reach the app, but nothing the pod unmounts, at exit or in gc, can
- * propagate back and unmount the host's own (its /dev/pts, say).
- */
-function bind(source: string, target: string, recursive: boolean): void {
-  mount(source, target, null, MS.BIND | (recursive ? MS.REC : 0))
-  mount(null, target, null, MS.SLAVE | (recursive ? MS.REC : 0))
-}
 
 /** The host's /dev, /proc and /sys (recursively) and a private /tmp: fly shares the host, as rkt's did. */
 function mountSystem(rootfs: string): void {
@@ -61,7 +43,7 @@ function mountSystem(rootfs: string): void {
       throw new RktError(`the app's ${dir} is a symlink: it must be a plain directory`, {code: 'EMOUNTTARGET'})
     }
     fs.mkdirSync(target, {recursive: true, mode: 0o755})
-    bind(dir, target, true)
+    bindMount(dir, target, true)
   }
   const tmp = path.join(rootfs, 'tmp')
   if (fs.lstatSync(tmp, {throwIfNoEntry: false})?.isSymbolicLink()) {
@@ -71,44 +53,20 @@ function mountSystem(rootfs: string): void {
   mount('tmpfs', tmp, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777')
 }
 
-/** The pod's volumes, bound where the app expects them; read-only ones remounted read-only (submounts too). */
-function mountVolumes(app: PodApp, mounts: readonly AppMount[]): void {
-  for (const m of mounts) {
-    if (m.kind === 'empty' && !fs.existsSync(m.source)) {
-      fs.mkdirSync(m.source, {recursive: true})
-      fs.chmodSync(m.source, m.empty?.mode ?? 0o755)
-      fs.chownSync(m.source, m.empty?.uid ?? 0, m.empty?.gid ?? 0)
-    }
-    const isDir = fs.statSync(m.source).isDirectory()
-    const target = prepareTarget(app.rootfs, m.target, isDir, `volume ${m.volume}`)
-    bind(m.source, target, m.recursive)
-    if (m.readOnly) {
-      const under = readMountinfo()
-        .map((e) => e.mountPoint)
-        .filter((p) => p === target || (m.recursive && p.startsWith(`${target}/`)))
-      for (const p of under) mount(null, p, null, MS.BIND | MS.REMOUNT | MS.RDONLY)
-    }
-  }
-}
-
 /** /etc/resolv.conf and /etc/hosts per rkt's DNS modes (fly has no networking, so 'default' does little). */
 function dnsFiles(pod: LoadedPod, app: PodApp, resolv: string, hosts: string): void {
   if (resolv === 'host') {
-    bind('/etc/resolv.conf', prepareTarget(app.rootfs, '/etc/resolv.conf', false, '/etc/resolv.conf'), false)
-    mount(
-      null,
-      path.join(app.rootfs, checkMountTarget(app.rootfs, '/etc/resolv.conf')),
-      null,
-      MS.BIND | MS.REMOUNT | MS.RDONLY,
-    )
+    const target = prepareMountTarget(app.rootfs, '/etc/resolv.conf', false, '/etc/resolv.conf')
+    bindMount('/etc/resolv.conf', target, false)
+    remountReadOnly(target, false)
   } else if (resolv === 'stage0' && fs.existsSync(pod.paths.resolvConf)) {
-    fs.copyFileSync(pod.paths.resolvConf, prepareTarget(app.rootfs, '/etc/resolv.conf', false, '/etc/resolv.conf'))
+    fs.copyFileSync(pod.paths.resolvConf, prepareMountTarget(app.rootfs, '/etc/resolv.conf', false, '/etc/resolv.conf'))
   }
   const hostsSource = hosts === 'host' ? '/etc/hosts' : hosts === 'stage0' ? pod.paths.hosts : undefined
   if (hostsSource) {
-    const target = prepareTarget(app.rootfs, '/etc/hosts', false, '/etc/hosts')
-    bind(hostsSource, target, false)
-    mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY)
+    const target = prepareMountTarget(app.rootfs, '/etc/hosts', false, '/etc/hosts')
+    bindMount(hostsSource, target, false)
+    remountReadOnly(target, false)
   } else {
     const target = path.join(app.rootfs, checkMountTarget(app.rootfs, '/etc/hosts'))
     if (!fs.existsSync(target)) {
@@ -141,9 +99,9 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
   // --readonly-rootfs: the root must be a mount of its own to be made read-only (with --no-overlay it is a
   // plain directory), and that mount must exist before the ones stacked inside it.
   const rootIsMount = readMountinfo().some((m) => m.mountPoint === path.resolve(app.rootfs))
-  if (app.runtime.readOnlyRootFS && !rootIsMount) bind(app.rootfs, app.rootfs, false)
+  if (app.runtime.readOnlyRootFS && !rootIsMount) bindMount(app.rootfs, app.rootfs, false)
   mountSystem(app.rootfs)
-  mountVolumes(app, mounts)
+  mountVolumes(app.rootfs, mounts)
   dnsFiles(pod, app, args.dnsConfMode.resolv, args.dnsConfMode.hosts)
   // Last, once every mount point inside it exists; /tmp and writable volumes stay writable.
   if (app.runtime.readOnlyRootFS) mount(null, app.rootfs, null, MS.BIND | MS.REMOUNT | MS.RDONLY)

@@ -11,7 +11,7 @@ import type {Pod} from './pods.js'
 import {RktError} from '../errors.js'
 import {parseImageManifest} from '../schema/index.js'
 import {enterArgv, stopArgv} from '../stage1/contract.js'
-import {readPidFile} from '../stage1/status.js'
+import {podPid} from '../stage1/status.js'
 import {podManifestOf} from './info.js'
 import {PodStore} from './pods.js'
 import {becomeEntrypoint, runEntrypoint, stage1Info} from './stage1-image.js'
@@ -50,10 +50,10 @@ export async function enterPod(
   }
   if (!apps.includes(name))
     throw new RktError(`pod ${pod.uuid} has no app named ${name}`, {hint: `apps: ${apps.join(', ')}`})
-  // The stage1 writes pid (or ppid) once the app has started: wait for it while the pod runs.
+  // The stage1 writes pid (or ppid, whose child comes a moment later) once it starts: wait while the pod runs.
   let pid: number | undefined
   for (let i = 0; i < 100; i++) {
-    pid = readPidFile(pod.paths.pid) ?? readPidFile(pod.paths.ppid)
+    pid = podPid(pod.paths)
     if (pid !== undefined) break
     if (pod.state() !== 'running') throw new RktError(`pod ${pod.uuid} exited before it could be entered`)
     await sleep(50)

@@ -7,7 +7,7 @@ import type {PodManifest} from '../schema/index.js'
 import type {Pod, PodState} from './pods.js'
 
 import {parseImageManifest, parsePodManifest} from '../schema/index.js'
-import {readAppStatus, readPidFile} from '../stage1/status.js'
+import {podPid, readAppStatus} from '../stage1/status.js'
 
 /** rkt's v1.Mount. */
 export interface MountInfo {
@@ -29,6 +29,8 @@ export interface AppInfo {
   mounts?: MountInfo[]
   user_annotations?: Record<string, string>
   user_labels?: Record<string, string>
+  /** Ours, not rkt's: present (true) when the app's cgroup recorded an OOM kill (stage1-nspawn). */
+  oom_killed?: boolean
 }
 
 /** rkt's v1.NetInfo (networks come with the networking issue). */
@@ -91,6 +93,11 @@ function appStatusOf(pod: Pod, app: string): number | undefined {
   } catch {
     return undefined
   }
+}
+
+/** True when the stage1 recorded that the app's cgroup OOM-killed a process (see stage1File). */
+function oomKilled(pod: Pod, app: string): boolean {
+  return fs.existsSync(stage1File(pod, pod.paths.appOom(app)))
 }
 
 /** The pod manifest, if the pod has one yet. */
@@ -171,6 +178,7 @@ export function podInfo(pod: Pod, state: PodState = pod.state()): PodInfo {
       const ul = nonEmpty({...(ra.app?.userLabels ?? {})})
       if (ua) app.user_annotations = ua
       if (ul) app.user_labels = ul
+      if (oomKilled(pod, ra.name)) app.oom_killed = true // last: an addition to rkt's fields
       return app
     })
   }
@@ -201,14 +209,18 @@ export function statusLines(pod: Pod, formatTime: (d: Date) => string): string[]
   if (state === 'running' || state === 'exited') lines.push(`networks=${formatNets(podNetworks(pod))}`)
   const afterRun: PodState[] = ['running', 'deleting', 'exited deleting', 'exited', 'exited garbage']
   if (!afterRun.includes(state)) return lines
-  const pid = readPidFile(pod.paths.pid) ?? readPidFile(pod.paths.ppid)
+  const pid = podPid(pod.paths)
   if (pid !== undefined) lines.push(`pid=${pid}`)
   lines.push(`exited=${state === 'exited' || state === 'exited garbage'}`)
   if (state !== 'running') {
+    const oom: string[] = []
     for (const ra of podManifestOf(pod)?.apps ?? []) {
       const code = appStatusOf(pod, ra.name)
       if (code !== undefined) lines.push(`app-${ra.name}=${code}`)
+      if (oomKilled(pod, ra.name)) oom.push(ra.name)
     }
+    // Its own key, after rkt's: `app-NAME-oom` could be read as the code of an app named NAME-oom.
+    if (oom.length > 0) lines.push(`oom-killed=${oom.join(',')}`)
   }
   return lines
 }

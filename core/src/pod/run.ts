@@ -294,8 +294,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
   fs.mkdirSync(p.statusDir, {recursive: true})
   if (flags.dns.mode.resolv === 'stage0') writeFileAtomic(p.resolvConf, makeResolvConf(flags.dns.resolv))
   if (flags.dns.mode.hosts === 'stage0') {
-    const fallbackFile = path.join(p.stage1Rootfs, 'etc', 'hosts-fallback')
-    const fallback = fs.existsSync(fallbackFile) ? fs.readFileSync(fallbackFile, 'utf8') : undefined
+    const fallback = fs.existsSync(p.hostsFallback) ? fs.readFileSync(p.hostsFallback, 'utf8') : undefined
     writeFileAtomic(p.hosts, makeHostsFile(flags.dns.hostsEntries, fallback))
   }
   const argv = runArgv(

@@ -63,3 +63,11 @@ export function loadPod(root: string, uuid: string): LoadedPod {
   }
   return {uuid, paths, manifest, apps, runtime}
 }
+
+/** The pod's app of that name (`rkt enter --app`), or an error listing the apps it has. */
+export function podApp(pod: LoadedPod, name: string): PodApp {
+  const app = pod.apps.find((a) => a.name === name)
+  if (!app)
+    throw new RktError(`the pod has no app named ${name}`, {hint: `apps: ${pod.apps.map((a) => a.name).join(', ')}`})
+  return app
+}

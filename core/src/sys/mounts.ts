@@ -11,10 +11,14 @@ import {MNT_DETACH, mount, umount2} from './native.js'
 export interface MountEntry {
   readonly id: number
   readonly parent: number
+  /** The directory of the filesystem mounted here (not `/` for a bind mount, or a cgroup namespace's root). */
+  readonly root: string
   readonly mountPoint: string
   readonly fsType: string
   readonly source: string
   readonly options: string
+  /** The filesystem's own options: a cgroup v1 mount lists its controllers here (`rw,cpu,cpuacct`). */
+  readonly superOptions: string
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo octal.
@@ -33,10 +37,12 @@ export function readMountinfo(file = '/proc/self/mountinfo'): MountEntry[] {
       return {
         id: Number(f[0]),
         parent: Number(f[1]),
+        root: unescape(f[3] ?? ''),
         mountPoint: unescape(f[4] ?? ''),
         options: f[5] ?? '',
         fsType: f[sep + 1] ?? '',
         source: unescape(f[sep + 2] ?? ''),
+        superOptions: f[sep + 3] ?? '',
       }
     })
 }

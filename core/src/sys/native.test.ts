@@ -338,6 +338,63 @@ setTimeout(() => fs.writeSync(1, JSON.stringify({r, before, afterwards, usr2}) +
     assert.equal(out.usr2, 1, 'the SIGUSR2 handler still runs')
   })
 
+  /** Where descriptors 3 and 4 point, and whether they are close-on-exec (fdinfo flags, octal). */
+  const FDS = `
+const where = () => [3, 4].map((fd) => {
+  try {
+    const flags = parseInt(/flags:\\s*([0-7]+)/.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1], 8)
+    return fs.readlinkSync('/proc/self/fd/' + fd) + (flags & 0o2000000 ? ' cloexec' : '')
+  } catch { return 'closed' }
+})
+`
+
+  test('descriptors named in fds become 3, 4, … of the new program, even one that was itself at 3', async () => {
+    const a = path.join(tmp, 'fd-a')
+    fs.writeFileSync(a, '')
+    // fds = [a, 3]: the descriptor Node had at 3 must reach 4, not be lost when a is placed at 3.
+    const child = spawnNode(
+      `${FDS}
+const a = fs.openSync(process.argv[1], 'r')
+fs.writeSync(1, JSON.stringify(where()) + '\\n')
+const r = sys.execve('/bin/sh', ['sh', '-c', 'for fd in 3 4; do readlink /proc/$$/fd/$fd; done'], [], [a, 3])
+fs.writeSync(1, 'execve returned ' + r + '\\n')
+process.exit(3)
+`,
+      [a],
+    )
+    const {stdout, stderr, code} = await finish(child)
+    assert.equal(code, 0, `child failed: ${stdout}${stderr}`)
+    const [before, fd3, fd4] = stdout.trim().split('\n') as [string, string, string]
+    const nodeHad3 = (JSON.parse(before) as string[])[0]!.replace(/ cloexec$/, '')
+    assert.equal(fd3, a)
+    assert.equal(fd4, nodeHad3)
+  })
+
+  test('a failing execve with fds puts back what Node had at 3, 4, … and Node keeps running', async () => {
+    const a = path.join(tmp, 'fd-b')
+    fs.writeFileSync(a, '')
+    const child = spawnNode(
+      `${FDS}
+const a = fs.openSync(process.argv[1], 'r')
+const before = where()
+const r = sys.execve('/nonexistent/program', ['program'], [], [a, a])
+const afterwards = where()
+setTimeout(() => fs.writeSync(1, JSON.stringify({r, before, afterwards}) + '\\n'), 50)
+`,
+      [a],
+    )
+    const {stdout, stderr, code} = await finish(child)
+    assert.equal(code, 0, `child failed: ${stdout}${stderr}`)
+    const out = JSON.parse(stdout) as {r: number; before: string[]; afterwards: string[]}
+    assert.equal(out.r, -os.constants.errno.ENOENT)
+    assert.deepEqual(out.afterwards, out.before, "libuv's descriptors, close-on-exec flags included")
+  })
+
+  test('a bad descriptor in fds fails with EBADF before anything changes', () => {
+    assert.throws(() => execve('/bin/true', ['true'], {}, [987654]), {code: 'EBADF', syscall: 'execve'})
+    assert.throws(() => execve('/bin/true', ['true'], {}, [-1]), {code: 'EINVAL'})
+  })
+
   test('errors through the wrapper carry code, syscall and path; a NUL in an argument is EINVAL', () => {
     assert.throws(() => execve('/nonexistent/program', ['program'], {A: '1', B: undefined}), {
       code: 'ENOENT',

@@ -9,7 +9,7 @@ import {getDistDir} from './dist.js'
 interface RktSys {
   flock(fd: number, op: number): number
   setCloexec(fd: number, on: boolean): number
-  execve(file: string, argv: string[], env: string[]): number
+  execve(file: string, argv: string[], env: string[], fds: number[]): number
   listXattrs(file: string): string[] | number
   getXattr(file: string, name: string): Buffer | number
   setXattr(file: string, name: string, value: Buffer): number
@@ -75,11 +75,18 @@ export function setCloexec(fd: number, on: boolean): void {
 
 /**
  * Replaces this process with `file` (same PID), after resetting the signal state and stdio flags Node
- * leaves behind. Returns only by throwing.
+ * leaves behind. `fds[i]` becomes descriptor 3+i of the new program (the numbering of socket activation's
+ * LISTEN_FDS); whatever was at those numbers in this process is put back if the exec fails. Returns only
+ * by throwing.
  */
-export function execve(file: string, argv: string[], env: Record<string, string | undefined>): never {
+export function execve(
+  file: string,
+  argv: string[],
+  env: Record<string, string | undefined>,
+  fds: readonly number[] = [],
+): never {
   const envList = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]))
-  const result = sys().execve(file, argv, envList)
+  const result = sys().execve(file, argv, envList, [...fds])
   throw errnoError(result, 'execve', file)
 }
 

@@ -4,10 +4,12 @@
 //   1. fetch + verify + store of a ~100 MiB signed ACI, beside `gzip -dc | sha512sum` plus `gpg --verify`
 //      of the same file (the work a fetch cannot avoid);
 //   2. render of a 5,000-file image, beside `tar -xf` of the same archive;
-//   3. rkt run (stage1 fly) of a busybox image, beside chroot, unshare, systemd-nspawn and podman, and the
-//      memory a running pod costs besides its app, beside podman's conmon.
+//   3. rkt run (stage1 fly and nspawn) of a busybox image, beside chroot, unshare, bare systemd-nspawn, runc
+//      and podman, and the memory a running pod costs besides its app, beside bare nspawn's, runc's and
+//      podman's conmon.
 //
-// Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement.
+// Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement;
+// BENCH_ONLY=run (or a comma list of startup, fetch, render, run) runs only those sections.
 import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -21,6 +23,14 @@ import {median, timeCommand} from './timing.js'
 const root = path.resolve(import.meta.dirname, '..', '..', '..')
 const work = path.join(root, '.bench')
 const runs = Number(process.env['BENCH_RUNS'] ?? 5)
+const SECTIONS = ['startup', 'fetch', 'render', 'run'] as const
+const only = (process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean)
+const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s))
+if (unknown.length > 0) {
+  console.error(`bench: BENCH_ONLY: unknown section ${unknown.join(', ')} (${SECTIONS.join(', ')})`)
+  process.exit(2)
+}
+const wanted = (s: (typeof SECTIONS)[number]): boolean => only.length === 0 || only.includes(s)
 
 if (process.getuid?.() !== 0) {
   console.error('bench: run as root (rkt extracts with ownership and uses the store like a root user)')
@@ -42,27 +52,31 @@ console.log(
 const startEnv = {...process.env}
 delete startEnv['NODE_EXTRA_CA_CERTS']
 const timeStart = (cmd: string[]): number => median(timeCommand(cmd, {runs, warmup: 1, env: startEnv}))
-const nodeStart = timeStart([process.execPath, '-e', '0'])
-const rktVersion = timeStart([path.join(root, 'bin', 'rkt'), 'version'])
-const bundleVersion = timeStart([process.execPath, path.join(root, 'core', 'dist', 'cli', 'rkt.cjs'), 'version'])
-console.log('0. CLI start-up (NODE_EXTRA_CA_CERTS unset)')
-for (const [what, ms] of [
-  ['node -e 0', nodeStart],
-  ['rkt version (V8 snapshot, bin/rkt)', rktVersion],
-  ['rkt version (plain bundle)', bundleVersion],
-] as const) {
-  console.log(`   ${what.padEnd(36)}${ms.toFixed(1).padStart(8)} ms   ${(ms / nodeStart).toFixed(2)} × node`)
+let startup: {nodeMs: number; rktVersionMs: number; bundleVersionMs: number} | undefined
+if (wanted('startup')) {
+  const nodeStart = timeStart([process.execPath, '-e', '0'])
+  const rktVersion = timeStart([path.join(root, 'bin', 'rkt'), 'version'])
+  const bundleVersion = timeStart([process.execPath, path.join(root, 'core', 'dist', 'cli', 'rkt.cjs'), 'version'])
+  console.log('0. CLI start-up (NODE_EXTRA_CA_CERTS unset)')
+  for (const [what, ms] of [
+    ['node -e 0', nodeStart],
+    ['rkt version (V8 snapshot, bin/rkt)', rktVersion],
+    ['rkt version (plain bundle)', bundleVersion],
+  ] as const) {
+    console.log(`   ${what.padEnd(36)}${ms.toFixed(1).padStart(8)} ms   ${(ms / nodeStart).toFixed(2)} × node`)
+  }
+  console.log()
+  startup = {nodeMs: nodeStart, rktVersionMs: rktVersion, bundleVersionMs: bundleVersion}
 }
-console.log()
 
 const results = {
   date: new Date().toISOString(),
   node: process.version,
   runs,
-  startup: {nodeMs: nodeStart, rktVersionMs: rktVersion, bundleVersionMs: bundleVersion},
-  fetch: await benchFetch({root, work, runs}),
-  render: await benchRender({root, work, runs}),
-  run: await benchRun({root, work, runs, env: startEnv}),
+  ...(startup ? {startup} : {}),
+  ...(wanted('fetch') ? {fetch: await benchFetch({root, work, runs})} : {}),
+  ...(wanted('render') ? {render: await benchRender({root, work, runs})} : {}),
+  ...(wanted('run') ? {run: await benchRun({root, work, runs, env: startEnv})} : {}),
 }
 fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
 console.log(`\nresults: ${path.relative(process.cwd(), path.join(work, 'results.json'))}`)

@@ -1,7 +1,9 @@
-// Bench 3: `rkt run` (stage1 fly) of a busybox-static image from the store, running `/bin/sh -c true`,
-// beside the floors (chroot, unshare + chroot, node start-up) and the peers (systemd-nspawn, podman with
-// runc and crun) running the same rootfs; then the memory a running pod costs besides its app (fly-exec),
-// beside podman's (conmon). A peer that is missing or broken is printed as unavailable, never fails the bench.
+// Bench 3: `rkt run` of a busybox-static image from the store, running `/bin/sh -c true`, with the fly and
+// the nspawn stage1, beside the floors (chroot, unshare + chroot, node start-up) and the peers (bare
+// systemd-nspawn, runc with a bundle on the same rootfs, podman with runc and crun) running the same rootfs;
+// then the memory a running pod costs besides its app: fly-exec; nspawn + our supervisor, beside bare
+// nspawn's own; runc's; podman's conmon. A peer that is missing or broken is printed as unavailable, never
+// fails the bench.
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -16,20 +18,31 @@ const PODMAN_HINT = 'podman not installed (apt-get install podman runc)'
 // --rm makes podman's row include removing the container; rkt's exited pods wait for `rkt gc` instead.
 const PODMAN_RUN = ['run', '--rm', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', '--network=none']
 const GOAL = 0.6
+/** nspawn engine goals: rkt run ≤ 0.9 × podman run (runc); per-pod memory ≤ bare nspawn's own + 2 MiB. */
+const NSPAWN_GOAL = 0.9
+const NSPAWN_MEMORY_GOAL_KIB = 2048
+const RUNC_HINT = 'runc not installed (apt-get install runc)'
+const NSPAWN_HINT = 'systemd-nspawn not installed (apt-get install systemd-container)'
 
 type Row = {what: string; ms: number | null; note?: string}
 type Overhead = {rssKiB: number; pssKiB: number; processes: string[]} | {note: string}
 
-/** The image (busybox + /bin/sh), its rootfs extracted with a /proc for unshare, and a tar of it for podman. */
+/**
+ * The image (busybox + /bin/sh, and the /usr and /etc/os-release systemd-nspawn insists on), its rootfs
+ * extracted with /proc, /sys and /dev to mount on (for unshare and runc), and a tar of it for podman.
+ */
 function fixture(root: string, dir: string): {aci: string; rootfs: string; tar: string} {
   const aci = path.join(dir, 'busybox.aci')
   const rootfs = path.join(dir, 'extracted', 'rootfs')
   const tar = path.join(dir, 'rootfs.tar')
-  if (fs.existsSync(tar)) return {aci, rootfs, tar}
+  if (fs.existsSync(tar) && fs.existsSync(path.join(rootfs, 'etc', 'os-release'))) return {aci, rootfs, tar}
   console.log('  (making the busybox fixture: once)')
   fs.rmSync(dir, {recursive: true, force: true})
   const layout = path.join(dir, 'layout')
   fs.mkdirSync(path.join(layout, 'rootfs', 'bin'), {recursive: true})
+  fs.mkdirSync(path.join(layout, 'rootfs', 'usr'))
+  fs.mkdirSync(path.join(layout, 'rootfs', 'etc'))
+  fs.writeFileSync(path.join(layout, 'rootfs', 'etc', 'os-release'), 'NAME="rkt bench busybox"\nID=busybox\n')
   fs.copyFileSync('/bin/busybox', path.join(layout, 'rootfs', 'bin', 'busybox'))
   fs.symlinkSync('busybox', path.join(layout, 'rootfs', 'bin', 'sh'))
   fs.writeFileSync(
@@ -49,7 +62,7 @@ function fixture(root: string, dir: string): {aci: string; rootfs: string; tar: 
   execFileSync(path.join(root, 'bin', 'actool'), ['build', layout, aci])
   fs.mkdirSync(path.dirname(rootfs))
   execFileSync('tar', ['-xf', aci, '-C', path.dirname(rootfs)])
-  fs.mkdirSync(path.join(rootfs, 'proc'))
+  for (const d of ['proc', 'sys', 'dev']) fs.mkdirSync(path.join(rootfs, d))
   execFileSync('tar', ['-cf', tar, '-C', rootfs, '.'])
   return {aci, rootfs, tar}
 }
@@ -136,9 +149,16 @@ const readOr = (file: string): string | undefined => {
  * A `sleep 30` pod: the PID we spawn is `rkt run`, which becomes fly-exec by execve and forks the app, whose
  * PID it writes to the pod's pid file. Everything in that tree but the app is the pod's overhead.
  */
-async function rktOverhead(rkt: string, data: string, env: NodeJS.ProcessEnv): Promise<Overhead> {
+async function rktOverhead(rkt: string, stage1: string, data: string, env: NodeJS.ProcessEnv): Promise<Overhead> {
   const uuidFile = path.join(data, 'bench-uuid')
-  const args = [`--dir=${data}`, 'run', '--pull-policy=never', `--uuid-file-save=${uuidFile}`, IMAGE]
+  const args = [
+    `--dir=${data}`,
+    'run',
+    '--pull-policy=never',
+    `--stage1-path=${stage1}`,
+    `--uuid-file-save=${uuidFile}`,
+    IMAGE,
+  ]
   const child = spawn(rkt, [...args, '--exec=/bin/sh', '--', '-c', 'sleep 30'], {stdio: 'ignore', env})
   const exited = new Promise((resolve) => child.once('exit', resolve))
   let uuid: string | undefined
@@ -183,6 +203,133 @@ function podmanOverhead(runtime: string): Overhead {
   }
 }
 
+/** The children of a process, forked by any of its threads (from /proc/PID/task/TID/children). */
+function childrenOf(pid: number): number[] {
+  let tasks: string[]
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return []
+  }
+  return tasks.flatMap((tid) =>
+    (readOr(`/proc/${pid}/task/${tid}/children`) ?? '').split(/\s+/).filter(Boolean).map(Number),
+  )
+}
+
+/** A child of `pid` that runs the fixture's busybox (the payload once exec'd), if there is one yet. */
+function busyboxChild(pid: number): number | undefined {
+  return childrenOf(pid).find((p) => {
+    try {
+      return fs.readlinkSync(`/proc/${p}/exe`).endsWith('/busybox')
+    } catch {
+      return false
+    }
+  })
+}
+
+/** Ends a long-running peer we started: its process, then (after a bounded wait) with SIGKILL. */
+async function finish(child: ReturnType<typeof spawn>, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout') child.kill('SIGKILL')
+}
+
+/**
+ * A `sleep 30` pod of the nspawn stage1: the PID we spawn is `rkt run`, which becomes systemd-nspawn by
+ * execve; its child is our supervisor (the pod's PID 1), whose child is the app. Everything in that tree but
+ * the app is what the pod costs: nspawn and the supervisor.
+ */
+async function rktNspawnOverhead(rkt: string, stage1: string, data: string, env: NodeJS.ProcessEnv): Promise<Overhead> {
+  const uuidFile = path.join(data, 'bench-uuid-nspawn')
+  const args = [
+    `--dir=${data}`,
+    'run',
+    '--pull-policy=never',
+    `--stage1-path=${stage1}`,
+    `--uuid-file-save=${uuidFile}`,
+  ]
+  const child = spawn(rkt, [...args, IMAGE, '--exec=/bin/sh', '--', '-c', 'sleep 30'], {stdio: 'ignore', env})
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  let uuid: string | undefined
+  try {
+    const appPid = await waitFor('the pod to start', () => {
+      if (child.exitCode !== null) throw new Error(`rkt run exited with ${child.exitCode}`)
+      uuid ??= readOr(uuidFile)
+      const supervisor = childrenOf(child.pid!)[0]
+      return supervisor === undefined ? undefined : childrenOf(supervisor)[0]
+    })
+    return overhead(child.pid!, appPid)
+  } catch (err) {
+    return {note: reason(String(err))}
+  } finally {
+    if (uuid) spawnSync(rkt, [`--dir=${data}`, 'stop', uuid], {stdio: 'ignore'})
+    await finish(child, exited)
+  }
+}
+
+/** Bare systemd-nspawn running `sleep 30` as the container's PID 1: its own cost is nspawn. */
+async function nspawnOverhead(rootfs: string): Promise<Overhead> {
+  const payload = ['/bin/sh', '-c', 'sleep 30']
+  const child = spawn('systemd-nspawn', ['--register=no', '--keep-unit', '-q', '-D', rootfs, ...payload], {
+    stdio: 'ignore',
+  })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.once('error', () => {}) // ENOENT: reported below
+  try {
+    const appPid = await waitFor('nspawn to start its payload', () => {
+      if (child.exitCode !== null) throw new Error(`systemd-nspawn exited with ${child.exitCode}`)
+      if (child.pid === undefined) throw new Error(NSPAWN_HINT)
+      // The payload, once exec'd (before that the child is nspawn's own helper).
+      return busyboxChild(child.pid)
+    })
+    return overhead(child.pid!, appPid)
+  } catch (err) {
+    return {note: reason(String(err))}
+  } finally {
+    await finish(child, exited)
+  }
+}
+
+/** An OCI bundle on the fixture's rootfs (read-only root, no terminal) whose process is `args`. */
+function runcBundle(dir: string, rootfs: string, args: readonly string[]): string | undefined {
+  fs.rmSync(dir, {recursive: true, force: true})
+  fs.mkdirSync(dir, {recursive: true})
+  const r = spawnSync('runc', ['spec', '--bundle', dir], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'})
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return RUNC_HINT
+  if (r.status !== 0) return `runc spec failed: ${reason(r.stderr || String(r.error))}`
+  const file = path.join(dir, 'config.json')
+  const config = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    process: {terminal: boolean; args: string[]}
+    root: {path: string; readonly: boolean}
+  }
+  config.process.terminal = false
+  config.process.args = [...args]
+  config.root = {path: path.resolve(rootfs), readonly: true}
+  fs.writeFileSync(file, JSON.stringify(config, null, 2))
+  return undefined
+}
+
+/** `runc run` of a `sleep 30` bundle: runc stays as the container's parent; that is its cost. */
+async function runcOverhead(bundle: string, id: string): Promise<Overhead> {
+  spawnSync('runc', ['delete', '-f', id], {stdio: 'ignore'})
+  const child = spawn('runc', ['run', '--bundle', bundle, id], {stdio: 'ignore'})
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.once('error', () => {})
+  try {
+    const appPid = await waitFor('runc to start the container', () => {
+      if (child.exitCode !== null) throw new Error(`runc run exited with ${child.exitCode}`)
+      if (child.pid === undefined) throw new Error(RUNC_HINT)
+      return busyboxChild(child.pid)
+    })
+    return overhead(child.pid!, appPid)
+  } catch (err) {
+    return {note: reason(String(err))}
+  } finally {
+    spawnSync('runc', ['kill', id, 'KILL'], {stdio: 'ignore'})
+    await finish(child, exited)
+    spawnSync('runc', ['delete', '-f', id], {stdio: 'ignore'})
+  }
+}
+
 /** Mount points at or under dir in our mount namespace (mountinfo escapes spaces and such as \ooo). */
 function mountsUnder(dir: string): string[] {
   return fs
@@ -192,11 +339,34 @@ function mountsUnder(dir: string): string[] {
     .filter((m) => m === dir || m.startsWith(`${dir}/`))
 }
 
+/** Pod cgroups (`<hierarchy>/rkt/<uuid>`) that exist now, to tell which ones a bench left behind. */
+function rktCgroups(): Set<string> {
+  const out = new Set<string>()
+  let hierarchies: string[]
+  try {
+    hierarchies = fs.readdirSync('/sys/fs/cgroup').map((h) => path.join('/sys/fs/cgroup', h))
+  } catch {
+    return out
+  }
+  for (const h of hierarchies) {
+    try {
+      for (const e of fs.readdirSync(path.join(h, 'rkt'))) out.add(path.join(h, 'rkt', e))
+    } catch {
+      // no rkt cgroups in this hierarchy
+    }
+  }
+  return out
+}
+
 export async function benchRun(o: {root: string; work: string; runs: number; env: NodeJS.ProcessEnv}) {
   const {aci, rootfs, tar} = fixture(o.root, path.join(o.work, 'run'))
   const rkt = path.join(o.root, 'bin', 'rkt')
+  const stage1s = path.join(o.root, 'core', 'dist', 'stage1-images')
+  const fly = path.join(stage1s, 'stage1-fly.aci')
+  const nspawn = path.join(stage1s, 'stage1-nspawn.aci')
+  const cgroupsBefore = rktCgroups()
   // A fresh data dir per bench, so the stage1 of the current build is the one that runs; the image is
-  // fetched outside timing (podman runs from its store too).
+  // fetched outside timing (podman runs from its store too), each stage1 by the row's untimed probe run.
   fs.mkdirSync(path.join(o.work, 'runs'), {recursive: true})
   const data = fs.mkdtempSync(path.join(o.work, 'runs', 'run-'))
   execFileSync(rkt, [`--dir=${data}`, '--insecure-options=image', 'fetch', aci], {stdio: 'ignore'})
@@ -212,9 +382,24 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
     podman
       ? {what: `podman run (${runtime})`, ms: null, note: podman}
       : measure(`podman run (${runtime})`, ['podman', ...PODMAN_RUN, '--runtime', runtime, PODMAN_IMAGE, ...sh], o)
+  const runcId = `rkt-bench-${process.pid}`
+  const bundles = path.join(o.work, 'runs', 'runc')
+  const runc = runcBundle(path.join(bundles, 'true'), rootfs, sh)
+  const rktRun = (stage1: string): string[] => [
+    rkt,
+    `--dir=${data}`,
+    'run',
+    '--pull-policy=never',
+    `--stage1-path=${stage1}`,
+    IMAGE,
+    '--exec=/bin/sh',
+    '--',
+    '-c',
+    'true',
+  ]
 
   let rows: Row[]
-  let memory: {rkt: Overhead; podman: Overhead}
+  let memory: {rkt: Overhead; rktNspawn: Overhead; nspawn: Overhead; runc: Overhead; podman: Overhead}
   try {
     rows = [
       measure('floor: chroot', ['chroot', rootfs, ...sh], o),
@@ -225,51 +410,78 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
       ),
       measure('node -e 0', [process.execPath, '-e', '0'], o),
       measure(
-        'systemd-nspawn',
-        ['systemd-nspawn', '-q', '-D', rootfs, '--register=no', ...sh],
+        'systemd-nspawn (bare)',
+        ['systemd-nspawn', '--register=no', '--keep-unit', '-q', '-D', rootfs, ...sh],
         o,
-        'systemd-nspawn not installed (apt-get install systemd-container)',
+        NSPAWN_HINT,
       ),
+      runc
+        ? {what: 'runc run', ms: null, note: runc}
+        : measure('runc run', ['runc', 'run', '--bundle', path.join(bundles, 'true'), runcId], o, RUNC_HINT),
       podmanRow('runc'),
       podmanRow('crun'),
-      measure(
-        'rkt run (fly, image from the store)',
-        [rkt, `--dir=${data}`, 'run', '--pull-policy=never', IMAGE, '--exec=/bin/sh', '--', '-c', 'true'],
-        o,
-      ),
+      measure('rkt run (fly, image from the store)', rktRun(fly), o),
+      measure('rkt run (nspawn, image from the store)', rktRun(nspawn), o),
     ]
     gc()
-    memory = {rkt: await rktOverhead(rkt, data, o.env), podman: podman ? {note: podman} : podmanOverhead('runc')}
+    const sleeping = runcBundle(path.join(bundles, 'sleep'), rootfs, ['/bin/sh', '-c', 'sleep 30'])
+    memory = {
+      rkt: await rktOverhead(rkt, fly, data, o.env),
+      rktNspawn: await rktNspawnOverhead(rkt, nspawn, data, o.env),
+      nspawn: await nspawnOverhead(rootfs),
+      runc: sleeping ? {note: sleeping} : await runcOverhead(path.join(bundles, 'sleep'), runcId),
+      podman: podman ? {note: podman} : podmanOverhead('runc'),
+    }
   } finally {
     gc()
   }
   const leftover = mountsUnder(data)
+  const leftoverCgroups = [...rktCgroups()].filter((c) => !cgroupsBefore.has(c))
 
   const ms = (what: string): number | null => rows.find((r) => r.what.startsWith(what))?.ms ?? null
-  const [chroot, podmanRunc, rktRun] = [ms('floor: chroot'), ms('podman run (runc)'), ms('rkt run')]
+  const chroot = ms('floor: chroot')
+  const bare = ms('systemd-nspawn (bare)')
+  const runcMs = ms('runc run')
+  const podmanRunc = ms('podman run (runc)')
+  const flyMs = ms('rkt run (fly')
+  const nspawnMs = ms('rkt run (nspawn')
   const times = (a: number, b: number | null): string => (b ? `${(a / b).toFixed(2)}` : '')
   console.log(
-    `3. rkt run (stage1 fly) beside peers: busybox-static image (${(fs.statSync(aci).size / 1e6).toFixed(1)} MB gzip), /bin/sh -c true, NODE_EXTRA_CA_CERTS unset`,
+    `3. rkt run (stage1 fly and nspawn) beside peers: busybox-static image (${(fs.statSync(aci).size / 1e6).toFixed(1)} MB gzip), /bin/sh -c true, NODE_EXTRA_CA_CERTS unset`,
   )
-  console.log(`   ${'what'.padEnd(48)}${'ms'.padStart(8)}${'× chroot'.padStart(10)}${'× podman'.padStart(10)}`)
+  console.log(
+    `   ${'what'.padEnd(48)}${'ms'.padStart(8)}${'× chroot'.padStart(10)}${'× nspawn'.padStart(10)}${'× runc'.padStart(10)}${'× podman'.padStart(10)}`,
+  )
   for (const r of rows) {
     const cells =
       r.ms === null
         ? `${'—'.padStart(8)}   unavailable: ${r.note}`
-        : `${r.ms.toFixed(1).padStart(8)}${times(r.ms, chroot).padStart(10)}${times(r.ms, podmanRunc).padStart(10)}`
+        : `${r.ms.toFixed(1).padStart(8)}${[chroot, bare, runcMs, podmanRunc].map((b) => times(r.ms!, b).padStart(10)).join('')}`
     console.log(`   ${r.what.padEnd(48)}${cells}`)
   }
-  const ratio = rktRun !== null && podmanRunc !== null ? rktRun / podmanRunc : null
-  console.log(
-    `   goal: rkt run ≤ ${GOAL} × podman run (runc): ${
+  const goalLine = (what: string, ratio: number | null, max: number): string =>
+    `   goal: ${what} ≤ ${max} × podman run (runc): ${
       ratio === null
         ? 'not measured (a row is unavailable)'
-        : `${ratio.toFixed(2)} × — ${ratio <= GOAL ? 'met' : 'NOT met'}`
-    }`,
-  )
+        : `${ratio.toFixed(2)} × — ${ratio <= max ? 'met' : 'NOT met'}`
+    }`
+  const ratio = flyMs !== null && podmanRunc !== null ? flyMs / podmanRunc : null
+  const nspawnRatio = nspawnMs !== null && podmanRunc !== null ? nspawnMs / podmanRunc : null
+  console.log(goalLine('rkt run (fly)', ratio, GOAL))
+  console.log(goalLine('rkt run (nspawn)', nspawnRatio, NSPAWN_GOAL))
+  if (nspawnMs !== null) {
+    const vs = (b: number | null, name: string): string =>
+      b ? `${(nspawnMs / b).toFixed(2)} × ${name}` : `${name} unavailable`
+    console.log(
+      `   rkt run (nspawn): ${vs(bare, 'bare nspawn')}, ${vs(runcMs, 'runc run')}, ${vs(podmanRunc, 'podman run (runc)')}`,
+    )
+  }
   console.log(`   per-container memory besides the app (sleep 30)${'RSS KiB'.padStart(10)}${'PSS KiB'.padStart(10)}`)
   for (const [what, m] of [
     ['rkt run (fly)', memory.rkt],
+    ['rkt run (nspawn)', memory.rktNspawn],
+    ['systemd-nspawn (bare)', memory.nspawn],
+    ['runc run', memory.runc],
     ['podman run (runc)', memory.podman],
   ] as const) {
     const cells =
@@ -278,16 +490,43 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
         : `${String(m.rssKiB).padStart(10)}${String(m.pssKiB).padStart(10)}   ${m.processes.join(', ')}`
     console.log(`   ${what.padEnd(48)}${cells}`)
   }
+  const ours = memory.rktNspawn
+  const theirs = memory.nspawn
+  const memoryGoal =
+    'note' in ours || 'note' in theirs
+      ? null
+      : {
+          pssOverKiB: ours.pssKiB - theirs.pssKiB,
+          rssOverKiB: ours.rssKiB - theirs.rssKiB,
+          met:
+            ours.pssKiB - theirs.pssKiB <= NSPAWN_MEMORY_GOAL_KIB &&
+            ours.rssKiB - theirs.rssKiB <= NSPAWN_MEMORY_GOAL_KIB,
+        }
+  console.log(
+    `   goal: rkt run (nspawn) ≤ bare nspawn’s own + ${NSPAWN_MEMORY_GOAL_KIB / 1024} MiB: ${
+      memoryGoal === null
+        ? 'not measured (a row is unavailable)'
+        : `+${memoryGoal.pssOverKiB} KiB PSS, +${memoryGoal.rssOverKiB} KiB RSS — ${memoryGoal.met ? 'met' : 'NOT met'}`
+    }`,
+  )
   console.log(
     leftover.length
       ? `   WARNING: ${leftover.length} mounts left under ${data} after rkt gc (a gc bug): ${leftover[0]} …`
       : '   after rkt gc: no mounts left under the data dir',
   )
+  console.log(
+    leftoverCgroups.length
+      ? `   WARNING: ${leftoverCgroups.length} pod cgroups left after rkt gc (a gc bug): ${leftoverCgroups[0]} …`
+      : '   after rkt gc: no pod cgroups left',
+  )
   return {
     imageFileBytes: fs.statSync(aci).size,
     rows: Object.fromEntries(rows.map((r) => [r.what, r.note === undefined ? {ms: r.ms} : {ms: r.ms, note: r.note}])),
     goal: {ratio, max: GOAL, met: ratio === null ? null : ratio <= GOAL},
+    nspawnGoal: {ratio: nspawnRatio, max: NSPAWN_GOAL, met: nspawnRatio === null ? null : nspawnRatio <= NSPAWN_GOAL},
+    nspawnMemoryGoal: {maxOverKiB: NSPAWN_MEMORY_GOAL_KIB, ...(memoryGoal ?? {met: null})},
     memoryKiB: memory,
     leftoverMounts: leftover.length,
+    leftoverCgroups: leftoverCgroups.length,
   }
 }

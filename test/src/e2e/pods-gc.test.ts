@@ -37,7 +37,7 @@ async function listStates(ps: PodSandbox): Promise<Map<string, string>> {
 
 describe('rkt rm', () => {
   test('removes an exited pod: its directory, every mount under the data dir, its list entry', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const host = path.join(ps.s.work, 'vol')
     fs.mkdirSync(host)
@@ -66,7 +66,7 @@ describe('rkt rm', () => {
   })
 
   test('refuses a running pod (254, with a hint) and leaves it running; removes a prepared pod', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pod = await ps.start(['run', img.name, ...LONG], {readyFile: '/tmp/ready'})
     const r = await ps.rkt(['rm', pod.uuid])
@@ -92,7 +92,7 @@ describe('rkt rm', () => {
 
 describe('rkt gc', () => {
   test('--grace-period=0s collects exited pods, never a running pod nor an unexpired prepared one', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const exited = await runPod(ps, [img.name, ...sh('exit 1')], 1)
     const running = await ps.start(['run', img.name, ...LONG], {readyFile: '/tmp/ready'})
@@ -127,7 +127,7 @@ describe('rkt gc', () => {
   })
 
   test('the default grace period marks exited pods ("exited garbage") and keeps them; a later gc with 0s sweeps', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuid = await runPod(ps, [img.name, ...sh('true')])
     const r = await ps.rkt(['gc'])
@@ -146,7 +146,7 @@ describe('rkt gc', () => {
   })
 
   test('--mark-only moves exited pods to exited-garbage and deletes nothing, whatever the grace period', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuid = await runPod(ps, [img.name, ...sh('echo kept > /kept')])
     const r = await ps.rkt(['gc', '--mark-only', '--grace-period=0s'])
@@ -164,7 +164,7 @@ describe('rkt gc', () => {
   })
 
   test('--expire-prepared collects old prepared pods; aborted prepares and stale embryos are collected', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const prepared = (await ps.rkt(['prepare', '--quiet', img.name])).stdout
     // An aborted prepare: a pod directory in prepare/ that nobody holds.
@@ -189,7 +189,7 @@ describe('rkt gc', () => {
 
 describe('concurrent gc (FI-14)', () => {
   test('two gc at once both succeed; every exited pod is deleted, nothing stays mounted', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pods: string[] = []
     for (let i = 0; i < 6; i++) pods.push(await runPod(ps, [img.name, ...sh('true')]))
@@ -203,7 +203,7 @@ describe('concurrent gc (FI-14)', () => {
 
 describe('rkt image gc and pods', () => {
   test('keeps the images and trees that pods use: a prepared pod still runs; once the pods are gone they go', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const prepared = (await ps.rkt(['prepare', '--quiet', img.name, ...sh('cat /etc/marker')])).stdout
     const exited = await runPod(ps, [img.name, ...sh('true')])
@@ -235,7 +235,7 @@ describe('rkt image gc and pods', () => {
 
 describe('rkt export', () => {
   test("the exported image holds the app's changes, and no /proc, /dev, /sys, /tmp or volume contents", async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const host = path.join(ps.s.work, 'vol')
     fs.mkdirSync(host)
@@ -280,7 +280,7 @@ describe('rkt export', () => {
   })
 
   test('--no-overlay pods (a copied rootfs) export the same way and leave no mounts after rm', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuid = await runPod(ps, ['--no-overlay', img.name, ...sh('echo copy > /made; test -e /proc/self/status')])
     assert.ok(!fs.existsSync(path.join(ps.podPath(uuid), 'overlay-prepared')))
@@ -298,7 +298,7 @@ describe('rkt export', () => {
   })
 
   test('a running pod cannot be exported; the output must be .aci and is not overwritten unless asked', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pod = await ps.start(['run', img.name, ...LONG], {readyFile: '/tmp/ready'})
     const out = path.join(ps.s.work, 'out.aci')
@@ -327,7 +327,7 @@ describe('rkt export', () => {
 
 describe('after a reboot (FI-22): a pod whose mounts are all gone', () => {
   test('status and list still show the exit status; export and rm work; nothing stays mounted', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuid = await runPod(ps, [img.name, ...sh('echo made > /made; exit 5')], 5)
     const gone = await runPod(ps, [img.name, ...sh('true')])

@@ -17,7 +17,7 @@ const TRAPS = sh(
 
 describe('hand-off: rkt run becomes the pod', () => {
   test('the PID of `rkt run` is fly-exec, the app is its child, and no node process is left in the pod', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     // Detached, so that the test's cleanup can kill the app's child with the group.
     const pod = await ps.start(['run', img.name, ...sh('sleep 30 & touch /tmp/ready; wait')], {
@@ -48,7 +48,7 @@ describe('hand-off: rkt run becomes the pod', () => {
     ['SIGHUP', 6],
   ] as const) {
     test(`${sig} sent to the PID of rkt run reaches the app; rkt exits with the app's status (${code})`, async (t) => {
-      const ps = PodSandbox.create(t)
+      const ps = PodSandbox.create(t, {stage1: 'fly'})
       const img = await ps.image(BASE)
       const pod = await ps.start(['run', img.name, ...TRAPS], {readyFile: '/tmp/ready'})
       process.kill(pod.pid, sig)
@@ -59,7 +59,7 @@ describe('hand-off: rkt run becomes the pod', () => {
   }
 
   test('a signal the app handles does not end the pod (SIGUSR1), and SIGKILL of the app gives 137', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pod = await ps.start(['run', img.name, ...TRAPS], {readyFile: '/tmp/ready'})
     process.kill(pod.pid, 'SIGUSR1')
@@ -73,7 +73,7 @@ describe('hand-off: rkt run becomes the pod', () => {
   })
 
   test('killing the process group of a detached rkt run leaves no process behind; the pod reads as exited', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pod = await ps.start(['run', img.name, ...sh('sleep 300 & echo $! > /tmp/child; touch /tmp/ready; wait')], {
       readyFile: '/tmp/ready',
@@ -99,7 +99,7 @@ describe('hand-off: rkt run becomes the pod', () => {
   })
 
   test('the pod lock is held by the pod’s supervisor exactly while it lives, and never reaches the app', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pod = await ps.start(['run', img.name, ...TRAPS], {readyFile: '/tmp/ready'})
     const dir = ps.podPath(pod.uuid)
@@ -130,7 +130,7 @@ describe('hand-off: rkt run becomes the pod', () => {
   })
 
   test('SIGKILL of fly-exec alone: the lock dies with it, the pod reads as exited, and gc can take it', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pod = await ps.start(['run', img.name, ...TRAPS], {readyFile: '/tmp/ready'})
     const appPid = ps.podNumber(pod.uuid, 'pid')

@@ -31,7 +31,7 @@ async function startLong(ps: PodSandbox, extra: string[] = []): Promise<{pod: St
 
 describe('prepare and run-prepared', () => {
   test('prepare --quiet prints only the UUID; the pod is prepared until run-prepared runs it', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const quiet = await ps.rkt(['prepare', '--quiet', img.name, ...sh('echo ran; exit 6')])
     assert.equal(quiet.exitCode, 0, quiet.stderr)
@@ -65,7 +65,7 @@ describe('prepare and run-prepared', () => {
   })
 
   test('two concurrent run-prepared of one pod: exactly one runs the app, the other says it is not prepared', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     for (let round = 0; round < 3; round++) {
       const prep = await ps.rkt(['prepare', '--quiet', img.name, ...sh('echo ran-once')])
@@ -83,7 +83,7 @@ describe('prepare and run-prepared', () => {
   })
 
   test('run-prepared of an unknown or malformed UUID', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const unknown = await ps.rkt(['run-prepared', '01234567-89ab-cdef-0123-456789abcdef'])
     assert.equal(unknown.exitCode, 254)
     assert.match(unknown.stderr, /no pod with UUID 01234567-89ab-cdef-0123-456789abcdef/)
@@ -95,7 +95,7 @@ describe('prepare and run-prepared', () => {
 
 describe('list, status and cat-manifest', () => {
   test('list: the table, --full, --no-legend; one row per pod with its state', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const {pod, id} = await startLong(ps)
     const exited = await ps.rkt(['run', 'example.com/pod-base:1.0', '--name=done', ...sh('exit 0')])
     assert.equal(exited.exitCode, 0, exited.stderr)
@@ -129,7 +129,7 @@ describe('list, status and cat-manifest', () => {
   })
 
   test('list --format=json and json-pretty: rkt’s v1.Pod fields for running, exited and prepared pods', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const before = Math.floor(Date.now() / 1000)
     const {pod, id} = await startLong(ps)
     const exited = await ps.rkt([
@@ -206,7 +206,7 @@ describe('list, status and cat-manifest', () => {
   })
 
   test('status: key=value lines while running and after; --format=json; --uuid-file from --uuid-file-save', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const {pod} = await startLong(ps)
     const appPid = ps.podNumber(pod.uuid, 'pid')
 
@@ -251,7 +251,7 @@ describe('list, status and cat-manifest', () => {
   })
 
   test('status --wait returns when a running pod exits; --wait-ready when a prepared pod becomes ready', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const host = path.join(ps.s.work, 'vol')
     fs.mkdirSync(host)
@@ -305,7 +305,7 @@ describe('list, status and cat-manifest', () => {
   })
 
   test('cat-manifest: the pod manifest stage0 wrote, pretty (tabs) by default, one line with --pretty-print=false', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuidFile = path.join(ps.s.work, 'uuid')
     const run = await ps.rkt([
@@ -345,7 +345,7 @@ describe('list, status and cat-manifest', () => {
 
 describe('stop', () => {
   test('stop: prints the UUID in quotes, the app gets SIGTERM, rkt run exits with its status; returns once exited', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const {pod} = await startLong(ps)
     const r = await ps.rkt(['stop', pod.uuid])
     assert.equal(r.exitCode, 0, r.stderr)
@@ -360,7 +360,7 @@ describe('stop', () => {
   })
 
   test('stop --force kills the app: 137; stop of an exited pod says it is already stopped', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     // This app ignores SIGTERM: only --force ends it.
     const pod = await ps.start(
@@ -379,7 +379,7 @@ describe('stop', () => {
   })
 
   test('stop of a prepared pod and of an unknown pod fail with 254; --uuid-file works', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuid = (await ps.rkt(['prepare', '--quiet', img.name])).stdout
     const prepared = await ps.rkt(['stop', uuid])
@@ -408,7 +408,7 @@ describe('stop', () => {
 
 describe('enter', () => {
   test("runs the command in the app's root, with the app's user, groups, environment and working directory", async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const {pod} = await startLong(ps, ['--set-env=FROM_RUN=yes'])
     // Only the app's rootfs has /tmp/ready (its own tmpfs) and /etc/marker; the host has /usr/bin/env.
     const r = await ps.rkt([
@@ -422,7 +422,7 @@ describe('enter', () => {
     assert.equal(r.stdout, 'from the image\nready\nyes pod-base 0 /')
     assert.ok(fs.existsSync('/usr/bin/env'), 'the host has what the pod must not see')
 
-    const ps2 = PodSandbox.create(t)
+    const ps2 = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps2.image(BASE)
     const other = await ps2.start(
       ['run', img.name, '--user=1000', '--group=100', '--supplementary-gids=5', '--working-dir=/tmp', ...LONG],
@@ -434,7 +434,7 @@ describe('enter', () => {
   })
 
   test('the entered command is the process rkt enter started (same PID), and it can see the app', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const {pod} = await startLong(ps)
     const appPid = ps.podNumber(pod.uuid, 'pid')
     const enter = execa(
@@ -448,7 +448,7 @@ describe('enter', () => {
   })
 
   test('enter on an exited or prepared pod, an unknown app or a missing command: 254 with the reason', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const {pod} = await startLong(ps)
     const noApp = await ps.rkt(['enter', '--app=nope', pod.uuid, '/bin/true'])
     assert.equal(noApp.exitCode, 254)

@@ -28,7 +28,7 @@ function envOf(stdout: string): Map<string, string> {
 
 describe('rkt run: output and exit status', () => {
   test("prints the app's stdout and stderr and exits 0", async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const r = await ps.rkt(['run', img.name, ...sh('echo to-stdout; echo to-stderr >&2; cat /etc/marker')])
     assert.equal(r.exitCode, 0, r.stderr)
@@ -37,7 +37,7 @@ describe('rkt run: output and exit status', () => {
   })
 
   test('the image can be given as a file, by name or by ID; the app runs its image exec', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const spec: PodImageSpec = {
       ...BASE,
       name: 'example.com/pod-exec',
@@ -61,7 +61,7 @@ describe('rkt run: output and exit status', () => {
     ['killed by SIGTERM', 'kill -TERM $$', 128 + 15],
   ] as const) {
     test(`an app that ends with ${what}: rkt exits ${code} and status records it`, async (t) => {
-      const ps = PodSandbox.create(t)
+      const ps = PodSandbox.create(t, {stage1: 'fly'})
       const img = await ps.image(BASE)
       const uuidFile = path.join(ps.s.work, 'uuid')
       const r = await ps.rkt(['run', `--uuid-file-save=${uuidFile}`, img.name, ...sh(script)])
@@ -77,7 +77,7 @@ describe('rkt run: output and exit status', () => {
   }
 
   test('a program missing from the image: 254, a message naming it, and no app status', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuidFile = path.join(ps.s.work, 'uuid')
     const r = await ps.rkt(['run', `--uuid-file-save=${uuidFile}`, img.name, '--exec=/bin/no-such-program'])
@@ -95,7 +95,7 @@ describe('rkt run: output and exit status', () => {
   })
 
   test('an image that is not in the store: 254, and no pod is left', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     await ps.image(BASE)
     const r = await ps.rkt(['run', 'example.com/not-fetched'])
     assert.equal(r.exitCode, 254)
@@ -121,7 +121,7 @@ describe('rkt run: the environment', () => {
   }
 
   test('precedence, last wins: parent (--inherit-env) < image < --set-env-file < --set-env < --environment', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(ENV_IMAGE)
     const file = path.join(ps.s.work, 'env')
     fs.writeFileSync(file, '# a comment\n; another\nP2=file\nP3=file\nP4=file\nF=with = sign\n')
@@ -150,7 +150,7 @@ describe('rkt run: the environment', () => {
   })
 
   test('without --inherit-env the caller’s variables stay out; rkt’s defaults fill in', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(ENV_IMAGE)
     const r = await ps.rkt(['run', img.name, ...sh('env')], {env: {P0: 'parent', SECRET_TOKEN: 'hunter2'}})
     assert.equal(r.exitCode, 0, r.stderr)
@@ -166,7 +166,7 @@ describe('rkt run: the environment', () => {
   })
 
   test('AC_APP_NAME is the pod’s name of the app (--name), whatever the image says', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(ENV_IMAGE)
     const named = await ps.rkt(['run', img.name, '--name=web', ...sh('echo "$AC_APP_NAME"')])
     assert.equal(named.exitCode, 0, named.stderr)
@@ -176,7 +176,7 @@ describe('rkt run: the environment', () => {
   })
 
   test('malformed --set-env and an unreadable --set-env-file are usage errors; no pod is made', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const bad = await ps.rkt(['run', '--set-env=1BAD=x', img.name])
     assert.equal(bad.exitCode, 2, bad.stderr)
@@ -201,7 +201,7 @@ describe('rkt run: user, groups and working directory', () => {
   const ID = 'echo "$(id -u) $(id -g) $(id -G | tr " " "\\n" | sort -n | tr "\\n" " ")$(pwd)"'
 
   test("names from the image's /etc/passwd and /etc/group; the image's working directory", async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(USERS)
     const r = await ps.rkt(['run', img.name, ...sh(ID)])
     assert.equal(r.exitCode, 0, r.stderr)
@@ -209,7 +209,7 @@ describe('rkt run: user, groups and working directory', () => {
   })
 
   test('--user/--group by name and by number, --supplementary-gids, --working-dir', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(USERS)
     const named = await ps.rkt([
       'run',
@@ -228,7 +228,7 @@ describe('rkt run: user, groups and working directory', () => {
   })
 
   test('files the app writes to a host volume belong to its uid and gid', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(USERS)
     const host = path.join(ps.s.work, 'shared')
     fs.mkdirSync(host, {mode: 0o777})
@@ -246,7 +246,7 @@ describe('rkt run: user, groups and working directory', () => {
   })
 
   test('an unknown user or group fails with 254 and says which, and where it looked', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(USERS)
     const user = await ps.rkt(['run', img.name, '--user=bob', ...sh('true')])
     assert.equal(user.exitCode, 254)
@@ -263,7 +263,7 @@ describe('rkt run: user, groups and working directory', () => {
 
 describe('rkt run: volumes', () => {
   test('a host volume, read-write: the app reads host files and its writes reach the host', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const host = path.join(ps.s.work, 'vol')
     fs.mkdirSync(host)
@@ -281,7 +281,7 @@ describe('rkt run: volumes', () => {
   })
 
   test('a host volume with readOnly=true: readable, and every write fails', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const host = path.join(ps.s.work, 'vol')
     fs.mkdirSync(host)
@@ -301,7 +301,7 @@ describe('rkt run: volumes', () => {
   })
 
   test('an empty volume: created with its mode and owner, writable, kept in the pod until gc', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuidFile = path.join(ps.s.work, 'uuid')
     const r = await ps.rkt([
@@ -319,7 +319,7 @@ describe('rkt run: volumes', () => {
   })
 
   test('an image mount point without a volume gets an implicit empty volume, with a warning', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image({
       ...BASE,
       name: 'example.com/pod-mountpoint',
@@ -332,7 +332,7 @@ describe('rkt run: volumes', () => {
   })
 
   test('refused volumes: a missing host source, a target under /proc; nothing is mounted on the host', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const missing = path.join(ps.s.work, 'does-not-exist')
     const r1 = await ps.rkt([
@@ -363,7 +363,7 @@ describe('rkt run: volumes', () => {
 
 describe('rkt run: --exec, app arguments and ---', () => {
   test('-- passes arguments verbatim (spaces, dashes, empty strings)', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const r = await ps.rkt([
       'run',
@@ -386,7 +386,7 @@ describe('rkt run: --exec, app arguments and ---', () => {
   })
 
   test('--- ends an image’s arguments; fly refuses a second app with a clear error (254)', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuidFile = path.join(ps.s.work, 'uuid')
     const r = await ps.rkt([

@@ -46,7 +46,7 @@ const climbTo = (target: string): string => `${'../'.repeat(40)}${target.slice(1
 
 describe('cleanup never follows symlinks out of the pod', () => {
   test('a host volume holding symlinks to host data: rm and gc leave the links, their targets and the volume whole', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const victim = makeVictim(ps.s.work)
     const vol = path.join(ps.s.work, 'vol')
@@ -84,7 +84,7 @@ describe('cleanup never follows symlinks out of the pod', () => {
   })
 
   test('symlinks the app makes in its rootfs, /tmp and an empty volume, aimed at host paths: rm deletes only the links', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const victim = makeVictim(ps.s.work)
     const script = [
@@ -122,7 +122,7 @@ describe('an image cannot aim the stage1’s mounts at the host', () => {
   for (const dir of ['/tmp', '/dev', '/proc', '/sys'])
     for (const kind of ['absolute', 'relative'] as const) {
       test(`an image whose ${dir} is an ${kind} symlink to a host directory is refused; nothing is mounted there`, async (t) => {
-        const ps = PodSandbox.create(t)
+        const ps = PodSandbox.create(t, {stage1: 'fly'})
         const victim = makeVictim(ps.s.work)
         const img = await ps.image({
           ...BASE,
@@ -141,7 +141,7 @@ describe('an image cannot aim the stage1’s mounts at the host', () => {
     }
 
   test('a volume target through an image symlink to a host path lands inside the app root (SEC-13)', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const victim = makeVictim(ps.s.work)
     const img = await ps.image({...BASE, name: 'example.com/pod-link-target', symlinks: {'/data': victim.dir}})
     const vol = path.join(ps.s.work, 'vol')
@@ -169,7 +169,7 @@ describe('an image cannot aim the stage1’s mounts at the host', () => {
 describe('mount propagation', () => {
   test('in a mount namespace whose mounts are shared, rm and gc of pods leave /dev/pts and /dev/shm mounted', async (t) => {
     if (!(await requireTool(t, 'unshare'))) return
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const rkt = [RKT, ...ps.s.globals].map((a) => `'${a}'`).join(' ')
     const u1 = path.join(ps.s.work, 'u1')
@@ -207,7 +207,7 @@ describe('mount propagation', () => {
 
 describe('stop --force and the caller', () => {
   test('stop --force of a pod started by a script without job control kills the pod, not the script', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const uuidFile = path.join(ps.s.work, 'uuid')
     const rkt = [RKT, ...ps.s.globals].map((a) => `'${a}'`).join(' ')
@@ -246,7 +246,7 @@ describe('stop --force and the caller', () => {
 
 describe('descriptors', () => {
   test('an entered command holds no descriptor into the data directory, and its root is the app’s', async (t) => {
-    const ps = PodSandbox.create(t)
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
     const img = await ps.image(BASE)
     const pod = await ps.start(['run', img.name, ...sh('touch /tmp/ready; while :; do sleep 0.05; done')], {
       readyFile: '/tmp/ready',

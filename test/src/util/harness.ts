@@ -69,6 +69,22 @@ export class Sandbox {
     return s
   }
 
+  /**
+   * Makes one of the build's stage1 images this sandbox's default (a stage1.d configuration in its local
+   * config): for suites that check one engine's behaviour, whatever the build's default is.
+   */
+  selectStage1(engine: 'fly' | 'nspawn'): void {
+    const aci = path.join(ROOT, 'core', 'dist', 'stage1-images', `stage1-${engine}.aci`)
+    const m = JSON.parse(execFileSync(ACTOOL, ['cat-manifest', aci], {encoding: 'utf8'})) as {
+      name: string
+      labels: {name: string; value: string}[]
+    }
+    const version = m.labels.find((l) => l.name === 'version')?.value
+    const conf = {rktKind: 'stage1', rktVersion: 'v1', name: m.name, version, location: aci}
+    fs.mkdirSync(path.join(this.localConfig, 'stage1.d'), {recursive: true})
+    fs.writeFileSync(path.join(this.localConfig, 'stage1.d', `${engine}.json`), JSON.stringify(conf))
+  }
+
   /** The global flags that point rkt at this sandbox. */
   get globals(): string[] {
     return [`--dir=${this.data}`, `--local-config=${this.localConfig}`, `--system-config=${this.systemConfig}`]

@@ -11,7 +11,7 @@ import path from 'node:path'
 import type {TestContext} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {ACTOOL, makeLayout, RKT, Sandbox, type LayoutSpec} from './harness.js'
+import {ACTOOL, makeLayout, RKT, ROOT, Sandbox, type LayoutSpec} from './harness.js'
 
 /** An image layout plus what its manifest's app section should carry besides exec, user and group. */
 export interface PodImageSpec extends LayoutSpec {
@@ -76,14 +76,20 @@ export interface StartedPod {
 /** A sandbox for pods: images, pod paths, background pods that are always killed after the test. */
 export class PodSandbox {
   private readonly started: StartedPod[] = []
+  /** Pods started by runInPty: their cgroups' processes are killed after the test (even once gc took them). */
+  private readonly adopted: string[] = []
 
   private constructor(readonly s: Sandbox) {}
 
-  /** Registers the killing of the test's pods before the sandbox's own cleanup (after hooks run in order). */
-  static create(t: TestContext): PodSandbox {
+  /**
+   * Registers the killing of the test's pods before the sandbox's own cleanup (after hooks run in order).
+   * `stage1`: the engine the sandbox's pods run with (a stage1.d configuration), else the build's default.
+   */
+  static create(t: TestContext, opts: {stage1?: 'fly' | 'nspawn'} = {}): PodSandbox {
     const made: {ps?: PodSandbox} = {}
     t.after(async () => made.ps?.killAll())
     made.ps = new PodSandbox(Sandbox.create(t))
+    if (opts.stage1) made.ps.s.selectStage1(opts.stage1)
     return made.ps
   }
 
@@ -219,6 +225,8 @@ export class PodSandbox {
     }
     for (const pod of this.started) {
       if (pod.detached) kill(-pod.pid)
+      // Engines that give a pod cgroups (nspawn): everything in them, whoever its parent is.
+      await killPodCgroups(pod.uuid)
       const dir = this.podDir(pod.uuid)
       if (dir) {
         let app = 0
@@ -242,8 +250,173 @@ export class PodSandbox {
       ])
       if (!done)
         throw new Error(`rkt (pid ${pod.pid}, pod ${pod.uuid}) did not finish: something still holds its output`)
+      removePodCgroups(pod.uuid)
+    }
+    // Every other pod of the sandbox (run to completion, or by runInPty): an engine keeps a pod's cgroups until
+    // gc, and the sandbox goes without one.
+    const pods = path.join(this.s.data, 'pods')
+    const others = new Set(this.adopted)
+    for (const state of fs.existsSync(pods) ? fs.readdirSync(pods) : [])
+      for (const uuid of fs.readdirSync(path.join(pods, state))) others.add(uuid)
+    for (const uuid of others) {
+      await killPodCgroups(uuid)
+      removePodCgroups(uuid)
     }
   }
+
+  /**
+   * Runs `rkt run ARGS…` under a pseudo-terminal (util-linux `script`), typing `input` into it: what
+   * `--interactive` needs, since the test runner has no terminal. The output is the terminal's (CRLF line
+   * ends, echoed input). Gives up after `timeoutMs`; the pod's processes are killed after the test.
+   */
+  async runInPty(
+    args: readonly string[],
+    input: string,
+    timeoutMs = 30_000,
+  ): Promise<{exitCode: number; output: string; uuid: string}> {
+    const uuidFile = path.join(this.s.work, `uuid-${crypto.randomUUID()}`)
+    const cmd = [RKT, ...this.s.globals, 'run', `--uuid-file-save=${uuidFile}`, ...args].map(shQuote).join(' ')
+    // The input stays open until the end, as a terminal would: at EOF script would pass an end-of-file on.
+    const proc = execa('script', ['-qec', cmd, '/dev/null'], {reject: false, cwd: this.s.work, timeout: timeoutMs})
+    proc.stdin?.write(input)
+    const r = await proc
+    const uuid = fs.existsSync(uuidFile) ? fs.readFileSync(uuidFile, 'utf8').trim() : ''
+    if (uuid) this.adopted.push(uuid)
+    const output = `${String(r.stdout)}${String(r.stderr)}`
+    if (r.timedOut) throw new Error(`rkt run under a terminal did not finish in ${timeoutMs} ms: ${output}`)
+    return {exitCode: r.exitCode ?? -1, output, uuid}
+  }
+
+  /** `rkt status --format=json UUID`, parsed (rkt's v1.Pod). */
+  async statusJson(uuid: string): Promise<PodStatusJson> {
+    const r = await this.s.rkt(['status', '--format=json', uuid])
+    assert.equal(r.exitCode, 0, `rkt status --format=json: ${r.stderr}`)
+    return JSON.parse(r.stdout) as PodStatusJson
+  }
+}
+
+/** rkt's v1.Pod as `status --format=json` prints it (the fields these tests read). */
+export interface PodStatusJson {
+  name: string
+  state: string
+  app_names?: string[]
+  apps?: {name: string; state: string; exit_code?: number; [field: string]: unknown}[]
+  [field: string]: unknown
+}
+
+/** The mounted cgroup hierarchies (v1 controllers and the v2/unified mount), by real path, each once. */
+export function cgroupHierarchies(): string[] {
+  const seen = new Set<string>()
+  for (const m of readMountinfo()) {
+    if (m.fsType !== 'cgroup' && m.fsType !== 'cgroup2') continue
+    try {
+      seen.add(fs.realpathSync(m.mountPoint))
+    } catch {
+      // not reachable from here
+    }
+  }
+  return [...seen]
+}
+
+/**
+ * Every cgroup directory of a pod: directories named after its UUID anywhere in any hierarchy (the
+ * engine's `<hierarchy>/rkt/<uuid>`, wherever it put it), with their subdirectories.
+ */
+export function podCgroups(uuid: string): string[] {
+  const out: string[] = []
+  const walk = (dir: string, depth: number, inPod: boolean): void => {
+    let entries: fs.Dirent[]
+    try {
+      entries = fs.readdirSync(dir, {withFileTypes: true})
+    } catch {
+      return // removed while we looked
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue
+      const p = path.join(dir, e.name)
+      const pod = inPod || e.name === uuid
+      if (pod) out.push(p)
+      if (pod || depth < 6) walk(p, depth + 1, pod)
+    }
+  }
+  for (const h of cgroupHierarchies()) walk(h, 0, false)
+  return out
+}
+
+/** The PIDs in a pod's cgroups (any hierarchy, any depth). */
+export function podCgroupPids(uuid: string): number[] {
+  const pids = new Set<number>()
+  for (const dir of podCgroups(uuid)) {
+    try {
+      for (const l of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n'))
+        if (/^\d+$/.test(l)) pids.add(Number(l))
+    } catch {
+      // removed while we looked
+    }
+  }
+  return [...pids]
+}
+
+/** SIGKILLs everything in a pod's cgroups until they are empty (a few rounds, for forks in flight). */
+export async function killPodCgroups(uuid: string): Promise<void> {
+  for (let round = 0; round < 50; round++) {
+    const pids = podCgroupPids(uuid).filter(alive)
+    if (pids.length === 0) return
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+    await sleep(20)
+  }
+  throw new Error(`processes of pod ${uuid} survive SIGKILL: ${podCgroupPids(uuid).join(' ')}`)
+}
+
+/** Removes a pod's (empty) cgroups, deepest first, so a test leaves none behind whatever the engine did. */
+export function removePodCgroups(uuid: string): void {
+  for (const dir of podCgroups(uuid).sort((a, b) => b.length - a.length)) {
+    try {
+      fs.rmdirSync(dir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+}
+
+/** What is left of a pod on the host: mounts, cgroups and processes that name it or live in it. */
+export interface PodTraces {
+  /** Lines of /proc/self/mountinfo that mention the pod's UUID or directory. */
+  readonly mounts: string[]
+  readonly cgroups: string[]
+  /** Processes in its cgroups, or whose command line names its UUID, or whose root or cwd is in its directory. */
+  readonly processes: string[]
+}
+
+/** Traces of a pod (see PodTraces); `dir` is the pod directory it had (it may be gone). */
+export function podTraces(uuid: string, dir: string): PodTraces {
+  const mounts = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(uuid) || l.includes(dir))
+  const inCgroups = new Set(podCgroupPids(uuid))
+  const processes: string[] = []
+  for (const p of allProcs()) {
+    if (p.pid === process.pid) continue
+    let why = inCgroups.has(p.pid) ? 'in its cgroups' : ''
+    try {
+      if (!why && fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes(uuid)) why = 'names it'
+      for (const link of ['root', 'cwd']) {
+        const target = fs.readlinkSync(`/proc/${p.pid}/${link}`)
+        if (!why && (target === dir || target.startsWith(`${dir}/`))) why = `${link} in it`
+      }
+    } catch {
+      // gone, or a kernel thread
+    }
+    if (why) processes.push(`${p.pid} ${p.comm} (${why})`)
+  }
+  return {mounts, cgroups: podCgroups(uuid), processes}
 }
 
 /** One process as /proc shows it. */
@@ -355,3 +528,20 @@ export const BASE: PodImageSpec = {
 
 /** `--exec=/bin/sh -- -c SCRIPT`: per-app arguments to run a shell script in the app. */
 export const sh = (script: string): string[] => ['--exec=/bin/sh', '--', '-c', script]
+
+/** The nspawn stage1 image the build makes, and the flag that chooses it explicitly. */
+export const NSPAWN_STAGE1 = path.join(ROOT, 'core', 'dist', 'stage1-images', 'stage1-nspawn.aci')
+export const NSPAWN = `--stage1-path=${NSPAWN_STAGE1}`
+
+/** The `Key:\tvalue` lines of a /proc/<pid>/status text, as a map. */
+export function procStatus(text: string): Map<string, string> {
+  const m = new Map<string, string>()
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':')
+    if (i > 0) m.set(line.slice(0, i), line.slice(i + 1).trim())
+  }
+  return m
+}
+
+/** Quotes a word for sh. */
+export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`

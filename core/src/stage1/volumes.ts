@@ -1,0 +1,61 @@
+// Performing an app's mounts on the host, inside its root: the bind mounts every engine that prepares an app's
+// root from the host makes the same way (fly for its chroot, nspawn before the container starts). Targets are
+// resolved inside the app's root (checkMountTarget), never on the host.
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {AppMount} from './mounts.js'
+
+import {mount, MS} from '../sys/native.js'
+import {readMountinfo} from '../sys/mounts.js'
+import {checkMountTarget} from './mounts.js'
+
+/**
+ * Creates a mount target inside the app's root (resolved there, never on the host): a directory, or an empty
+ * file for a file bind. Missing parents are made 0755, as appc's E3 asks. Returns its host path.
+ */
+export function prepareMountTarget(rootfs: string, target: string, dir: boolean, what: string): string {
+  const host = path.join(rootfs, checkMountTarget(rootfs, target, what))
+  if (!fs.existsSync(host)) {
+    fs.mkdirSync(path.dirname(host), {recursive: true, mode: 0o755})
+    if (dir) fs.mkdirSync(host, {mode: 0o755})
+    else fs.closeSync(fs.openSync(host, 'a', 0o644))
+  }
+  return host
+}
+
+/**
+ * Binds source at target, then makes the new mounts slaves: on a host whose mounts are shared (systemd's
+ * default) mounts made on the host still reach the app, but nothing the pod unmounts, at exit or in gc, can
+ * propagate back and unmount the host's own (its /dev/pts, say).
+ */
+export function bindMount(source: string, target: string, recursive: boolean): void {
+  mount(source, target, null, MS.BIND | (recursive ? MS.REC : 0))
+  mount(null, target, null, MS.SLAVE | (recursive ? MS.REC : 0))
+}
+
+/** Remounts a bind mount read-only, and with `recursive` every mount below it too. */
+export function remountReadOnly(target: string, recursive: boolean): void {
+  const under = readMountinfo()
+    .map((e) => e.mountPoint)
+    .filter((p) => p === target || (recursive && p.startsWith(`${target}/`)))
+  for (const p of under) mount(null, p, null, MS.BIND | MS.REMOUNT | MS.RDONLY)
+}
+
+/**
+ * The pod's volumes (appMounts), bound where the app expects them; an `empty` volume's directory is made
+ * first with its mode and owner; read-only ones are remounted read-only (submounts too).
+ */
+export function mountVolumes(rootfs: string, mounts: readonly AppMount[]): void {
+  for (const m of mounts) {
+    if (m.kind === 'empty' && !fs.existsSync(m.source)) {
+      fs.mkdirSync(m.source, {recursive: true})
+      fs.chmodSync(m.source, m.empty?.mode ?? 0o755)
+      fs.chownSync(m.source, m.empty?.uid ?? 0, m.empty?.gid ?? 0)
+    }
+    const isDir = fs.statSync(m.source).isDirectory()
+    const target = prepareMountTarget(rootfs, m.target, isDir, `volume ${m.volume}`)
+    bindMount(m.source, target, m.recursive)
+    if (m.readOnly) remountReadOnly(target, m.recursive)
+  }
+}

@@ -1,0 +1,60 @@
+// nspawn's enter entrypoint (stage1-nspawn/README.md "enter"): finds the app's process on the host, from the
+// PID the supervisor recorded inside the pod, and execs the /enter helper, which joins its cgroups and
+// namespaces and applies the app's credentials, capabilities, no_new_privs and seccomp filter from the
+// supervisor's configuration before it execs the command (rkt's CVE-2019-10144/5/7 were an enter that did not).
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {
+  entrypoint,
+  execve,
+  findExecutable,
+  loadPod,
+  parseEnterArgv,
+  podApp,
+  readAppStatus,
+  readEnvFile,
+  readPidFile,
+  RktError,
+} from '@rkt/core/stage1'
+
+import {findHostPid, isAlive} from './procs.js'
+
+export const main = entrypoint('enter', import.meta.url, (argv) => {
+  const args = parseEnterArgv(argv)
+  const root = process.cwd()
+  const pod = loadPod(root, path.basename(root))
+  const app = podApp(pod, args.app)
+  if (!isAlive(args.pid)) {
+    throw new RktError(`pod ${pod.uuid} is not running (its supervisor, PID ${args.pid}, is gone)`, {
+      code: 'ENOTRUNNING',
+      hint: 'see the pods with: rkt list',
+    })
+  }
+  const gone = (): RktError => {
+    const code = readAppStatus(pod.paths, app.name)
+    return code === undefined
+      ? new RktError(`app ${app.name} is not running yet`, {code: 'ENOTRUNNING', hint: 'try again in a moment'})
+      : new RktError(`app ${app.name} has exited (status ${code}): there is nothing to enter`, {code: 'ENOTRUNNING'})
+  }
+  const nsPid = readPidFile(pod.paths.appPid(app.name))
+  const hostPid = nsPid === undefined ? undefined : findHostPid(args.pid, nsPid)
+  if (hostPid === undefined) throw gone()
+
+  const command = args.command.length > 0 ? args.command : ['/bin/bash']
+  const env = readEnvFile(pod.paths.appEnv(app.name))
+  let program: string
+  try {
+    program = findExecutable(app.rootfs, command[0]!, env, app.app.workingDirectory ?? '/')
+  } catch (err) {
+    // findExecutable's hint is for `rkt run` (--exec); the fix here is the command given to `rkt enter`.
+    if (!(err instanceof RktError) || err.code !== 'ENOEXEC') throw err
+    throw new RktError(err.message, {
+      code: 'ENOEXEC',
+      hint: 'name a program the image has after the UUID, e.g. rkt enter UUID /bin/sh (the default is /bin/bash)',
+    })
+  }
+  const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), 'enter')
+  const helperArgv = ['enter', '--conf', pod.paths.supervisorConf, '--app', app.name, '--pid', String(hostPid)]
+  execve(helper, [...helperArgv, '--', program, ...command.slice(1)], process.env)
+})

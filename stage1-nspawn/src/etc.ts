@@ -1,0 +1,82 @@
+// The files of /etc an app gets from the pod (reference/rkt.md §3.5; rkt's stage1 init.go and prepare-app.c):
+// its /etc/hostname shows the pod's hostname, /etc/hosts comes from the host, from stage0's rkt-hosts or, when
+// the image has none, from the stage1's hosts-fallback (each with the pod's hostname on its 127.0.0.1 line),
+// and /etc/resolv.conf from the host or stage0. All are bound read-only, after the volumes (a volume on
+// /etc/hosts wins over the fallback, as in rkt).
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {HostsMode, PodPaths, ResolvMode} from '@rkt/core/stage1'
+
+import {bindMount, checkMountTarget, prepareMountTarget, remountReadOnly} from '@rkt/core/stage1'
+
+/** rkt's fallback /etc/hosts (stage1/net/rootfs/etc/hosts-fallback), for a stage1 image that lacks one. */
+export const HOSTS_FALLBACK = `# This is the default rkt /etc/hosts
+127.0.0.1 localhost localhost.domain localhost4 localhost4.localdomain4
+
+::1 ip6-localhost ip6-loopback localhost6 localhost6.localdomain6
+fe00::0 ip6-localnet
+ff00::0 ip6-mcastprefix
+ff02::1 ip6-allnodes
+ff02::2 ip6-allrouters
+ff02::3 ip6-allhosts
+`
+
+/** rkt's AddHostsEntry: the name joins the first line of that IP, or a new line is added for it. */
+export function addHostsEntry(text: string, ip: string, hostname: string): string {
+  const lines = text.split('\n')
+  if (lines.at(-1) === '') lines.pop()
+  const i = lines.findIndex((l) => l.trim().split(/\s+/)[0] === ip)
+  if (i >= 0) lines[i] = `${lines[i]} ${hostname}`
+  else lines.push(`${ip}\t${hostname}`)
+  return `${lines.join('\n')}\n`
+}
+
+/** The pod's /etc files, made once per pod: what each app gets bound. */
+export interface PodEtc {
+  /** The file holding the pod's hostname. */
+  readonly hostnameFile: string
+  /** The file bound on /etc/hosts, and whether it replaces the image's own (host and stage0 modes do). */
+  readonly hosts: {readonly file: string; readonly replace: boolean}
+  readonly resolvConf?: string
+}
+
+/** Writes the pod's hostname and hosts files into the stage1 rootfs, per the DNS modes. */
+export function preparePodEtc(
+  paths: PodPaths,
+  hostname: string,
+  modes: {resolv: ResolvMode; hosts: HostsMode},
+): PodEtc {
+  fs.writeFileSync(paths.hostname, hostname, {mode: 0o644})
+  let hosts: PodEtc['hosts']
+  if (modes.hosts === 'host') hosts = {file: '/etc/hosts', replace: true}
+  else {
+    // stage0 wrote rkt-hosts (with the fallback as its head) for IP=name entries; else the fallback itself.
+    const file = modes.hosts === 'stage0' ? paths.hosts : paths.hostsFallback
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : HOSTS_FALLBACK
+    fs.writeFileSync(file, addHostsEntry(text, '127.0.0.1', hostname), {mode: 0o644})
+    hosts = {file, replace: modes.hosts === 'stage0'}
+  }
+  const resolv =
+    modes.resolv === 'host'
+      ? '/etc/resolv.conf'
+      : modes.resolv === 'stage0' && fs.existsSync(paths.resolvConf)
+        ? paths.resolvConf
+        : undefined
+  return {hostnameFile: paths.hostname, hosts, ...(resolv === undefined ? {} : {resolvConf: resolv})}
+}
+
+/** Binds a file read-only at a path inside the app's root (made there if missing). */
+function bindFile(rootfs: string, source: string, target: string): void {
+  const host = prepareMountTarget(rootfs, target, false, target)
+  bindMount(source, host, false)
+  remountReadOnly(host, false)
+}
+
+/** Gives an app the pod's /etc files. */
+export function bindAppEtc(rootfs: string, etc: PodEtc): void {
+  bindFile(rootfs, etc.hostnameFile, '/etc/hostname')
+  const hasHosts = fs.existsSync(path.join(rootfs, checkMountTarget(rootfs, '/etc/hosts')))
+  if (etc.hosts.replace || !hasHosts) bindFile(rootfs, etc.hosts.file, '/etc/hosts')
+  if (etc.resolvConf !== undefined) bindFile(rootfs, etc.resolvConf, '/etc/resolv.conf')
+}

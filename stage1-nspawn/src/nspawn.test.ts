@@ -1,0 +1,104 @@
+// The systemd-nspawn command line and environment, the --net choices, and the check for nspawn itself.
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {after, describe, test} from 'node:test'
+
+import {findNspawn, machineName, netChoice, nspawnArgv, nspawnEnv, propagateDir} from './nspawn.js'
+
+const UUID = '2f1a1f5c-4a7e-4c89-9b5e-6f2b0f3d9a10'
+const BASE = {
+  uuid: UUID,
+  rootfs: '/var/lib/rkt/pods/run/x/stage1/rootfs',
+  hostname: 'web',
+  privateNetwork: true,
+  console: 'pipe' as const,
+  capabilities: '',
+  conf: '/rkt/supervisor.conf',
+}
+
+describe('nspawn', () => {
+  test('the command line: no machined, our unit, quiet, SIGTERM to stop, the supervisor as the container’s init', () => {
+    assert.deepEqual(nspawnArgv(BASE), [
+      'systemd-nspawn',
+      '--register=no',
+      '--keep-unit',
+      '-q',
+      '--kill-signal=SIGTERM',
+      '--console=pipe',
+      '--resolv-conf=off',
+      '--timezone=off',
+      '--link-journal=no',
+      `--machine=rkt-${UUID}`,
+      '--hostname=web',
+      '-D',
+      '/var/lib/rkt/pods/run/x/stage1/rootfs',
+      '--private-network',
+      '--',
+      '/supervisor',
+      '/rkt/supervisor.conf',
+    ])
+  })
+
+  test('host network: no --private-network; extra capabilities or all; an interactive console', () => {
+    const argv = nspawnArgv({...BASE, privateNetwork: false, capabilities: 'CAP_NET_ADMIN', console: 'interactive'})
+    assert.ok(!argv.includes('--private-network'))
+    assert.ok(argv.includes('--capability=CAP_NET_ADMIN'))
+    assert.ok(argv.includes('--console=interactive'))
+    assert.ok(nspawnArgv({...BASE, capabilities: 'all'}).includes('--capability=all'))
+    assert.deepEqual(nspawnArgv(BASE).slice(-3), ['--', '/supervisor', '/rkt/supervisor.conf'], 'options before --')
+  })
+
+  test('the environment is made from scratch: a caller’s SYSTEMD_* variables never reach nspawn', () => {
+    assert.deepEqual(nspawnEnv({path: '/usr/bin:/bin', term: 'xterm', listenFds: 4, pid: 77}), {
+      PATH: '/usr/bin:/bin',
+      TERM: 'xterm',
+      LISTEN_FDS: '4',
+      LISTEN_PID: '77',
+      SYSTEMD_NSPAWN_LOCK: '0',
+      // Seccomp is the supervisor's, per app; nspawn's whole-container filter is off.
+      SYSTEMD_SECCOMP: '0',
+    })
+    const bare = nspawnEnv({path: undefined, term: undefined, listenFds: 0, pid: 77})
+    assert.ok(!('LISTEN_FDS' in bare) && !('TERM' in bare))
+    assert.match(bare['PATH']!, /\/usr\/bin/)
+  })
+
+  test('--net: host, none, and default (none, said once); a named network is refused', () => {
+    assert.deepEqual(netChoice('host'), {private: false})
+    assert.deepEqual(netChoice('none'), {private: true})
+    const d = netChoice('default')
+    assert.equal(d.private, true)
+    assert.match(d.notice!, /contained networking .* not implemented yet/)
+    assert.throws(
+      () => netChoice('mynet:IP=10.1.1.1'),
+      (err: Error & {hint?: string}) => {
+        assert.match(err.message, /--net=mynet:IP=10.1.1.1: contained networks are not implemented/)
+        assert.match(err.hint!, /--net=none/)
+        return true
+      },
+    )
+  })
+
+  test('machine name and the propagate directory a killed nspawn leaves', () => {
+    assert.equal(machineName(UUID), `rkt-${UUID}`)
+    assert.equal(propagateDir(UUID), `/run/systemd/nspawn/propagate/rkt-${UUID}`)
+  })
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-nspawn-path-'))
+  after(() => fs.rmSync(dir, {recursive: true, force: true}))
+
+  test('systemd-nspawn is looked for on PATH; missing, the error names the Debian package', () => {
+    fs.writeFileSync(path.join(dir, 'systemd-nspawn'), '#!/bin/sh\n', {mode: 0o755})
+    assert.equal(findNspawn(`/nonexistent:${dir}`), path.join(dir, 'systemd-nspawn'))
+    assert.throws(
+      () => findNspawn('/nonexistent'),
+      (err: Error & {hint?: string}) => {
+        assert.match(err.message, /systemd-nspawn is not installed/)
+        assert.match(err.hint!, /apt-get install systemd-container/)
+        return true
+      },
+    )
+  })
+})

@@ -1,0 +1,135 @@
+// How `rkt run` becomes systemd-nspawn (stage1-nspawn/README.md "Process chain"): the command line, the
+// environment it gets, and the state nspawn leaves on the host that gc may have to remove.
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {DEFAULT_PATH, RktError} from '@rkt/core/stage1'
+
+/** The pod's machine name: nspawn keys its host-side state by it, so each pod gets its own (rkt's name). */
+export function machineName(uuid: string): string {
+  return `rkt-${uuid}`
+}
+
+/**
+ * The directory nspawn makes for a machine and bind-mounts at /run/host/incoming. nspawn removes it when the
+ * container ends; one killed with SIGKILL leaves it behind for gc. (Where /run is not a tmpfs, nspawn's
+ * removal also prints "Attempted to remove disk file system under …": its rm_rf refuses to recurse on a
+ * disk filesystem, then removes the empty directory anyway. No option or variable silences it.)
+ */
+export function propagateDir(uuid: string): string {
+  return path.join('/run/systemd/nspawn/propagate', machineName(uuid))
+}
+
+/** How the pod is networked, from the --net value. */
+export interface NetChoice {
+  /** --private-network: only a loopback interface. */
+  readonly private: boolean
+  /** Said once on stderr when the choice is not exactly what was asked. */
+  readonly notice?: string
+}
+
+/** --net: `host` shares the host's network, `none` gives loopback only; contained networks come later. */
+export function netChoice(net: string): NetChoice {
+  if (net === 'host') return {private: false}
+  if (net === 'none') return {private: true}
+  if (net === 'default' || net === '') {
+    return {
+      private: true,
+      notice: 'contained networking (CNI) is not implemented yet: the pod gets only a loopback interface (--net=none)',
+    }
+  }
+  throw new RktError(`--net=${net}: contained networks are not implemented yet`, {
+    code: 'ENET',
+    hint: '--net=none for a loopback interface only, or --net=host for the host network',
+  })
+}
+
+/** What the nspawn command line depends on. */
+export interface NspawnArgs {
+  readonly uuid: string
+  readonly rootfs: string
+  readonly hostname: string
+  readonly privateNetwork: boolean
+  readonly console: 'pipe' | 'interactive'
+  /** --capability: `all`, or the names apps keep beyond nspawn's defaults, or empty for none. */
+  readonly capabilities: string
+  /** The supervisor's configuration, as a path inside the container. */
+  readonly conf: string
+}
+
+/**
+ * The command line. --register=no --keep-unit: no machined, no scope (machines without systemd as PID 1).
+ * --kill-signal=SIGTERM: nspawn asks the supervisor to stop with SIGTERM (its fan-out to the apps), not with
+ * systemd's SIGRTMIN+3. --resolv-conf, --timezone and --link-journal off: nspawn would otherwise copy or link
+ * host files into the stage1 rootfs, which no app sees (each app's /etc is its own).
+ */
+export function nspawnArgv(a: NspawnArgs): string[] {
+  return [
+    'systemd-nspawn',
+    '--register=no',
+    '--keep-unit',
+    '-q',
+    '--kill-signal=SIGTERM',
+    `--console=${a.console}`,
+    '--resolv-conf=off',
+    '--timezone=off',
+    '--link-journal=no',
+    `--machine=${machineName(a.uuid)}`,
+    `--hostname=${a.hostname}`,
+    '-D',
+    a.rootfs,
+    ...(a.privateNetwork ? ['--private-network'] : []),
+    ...(a.capabilities === '' ? [] : [`--capability=${a.capabilities}`]),
+    '--',
+    '/supervisor',
+    a.conf,
+  ]
+}
+
+/** What nspawn's environment depends on. */
+export interface NspawnEnv {
+  readonly path: string | undefined
+  readonly term: string | undefined
+  /** How many descriptors (at 3, 4, …) nspawn passes on to the supervisor. */
+  readonly listenFds: number
+  /** This process's PID, which stays nspawn's after the exec. */
+  readonly pid: number
+}
+
+/**
+ * nspawn's environment, made from scratch: nspawn reads many SYSTEMD_* variables that change what the
+ * container gets, and a caller's environment must not pick them. LISTEN_FDS/LISTEN_PID: nspawn hands those
+ * descriptors to the container's init (the supervisor) and keeps the others (the pod lock) to itself.
+ * SYSTEMD_NSPAWN_LOCK=0: no lock files (`.#rootfs.lck` beside the rootfs, one in /run/systemd/nspawn/locks)
+ * that a killed nspawn would leave behind; the pod lock already keeps a pod to one nspawn. SYSTEMD_SECCOMP=0:
+ * seccomp is per app, the supervisor's filter (rkt's default or the app's isolators), which `rkt enter` applies
+ * identically; nspawn's own whole-container filter would only sit under it, differ between the app and an
+ * entered process, and costs ~70 ms per pod start (libseccomp compiling it for every architecture; bare nspawn
+ * 92 ms → 20 ms here).
+ */
+export function nspawnEnv(e: NspawnEnv): Record<string, string> {
+  return {
+    PATH: e.path ?? DEFAULT_PATH,
+    ...(e.term === undefined ? {} : {TERM: e.term}),
+    ...(e.listenFds > 0 ? {LISTEN_FDS: String(e.listenFds), LISTEN_PID: String(e.pid)} : {}),
+    SYSTEMD_NSPAWN_LOCK: '0',
+    SYSTEMD_SECCOMP: '0',
+  }
+}
+
+/** systemd-nspawn on PATH, or an error naming the Debian package that has it. */
+export function findNspawn(pathEnv: string | undefined): string {
+  for (const dir of (pathEnv ?? '/usr/bin:/bin').split(':').filter(Boolean)) {
+    const file = path.join(dir, 'systemd-nspawn')
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      return file
+    } catch {
+      // next
+    }
+  }
+  throw new RktError('systemd-nspawn is not installed: the nspawn stage1 runs each pod in it', {
+    code: 'ENONSPAWN',
+    hint: 'install it (Debian: apt-get install systemd-container), or choose another stage1 with --stage1-path',
+  })
+}

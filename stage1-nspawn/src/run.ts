@@ -1,0 +1,222 @@
+// nspawn's run entrypoint (stage1-nspawn/README.md): prepares every app on the host (volumes and /etc files
+// bound into its rootfs, environment, credentials, program, isolators), creates the pod's cgroups with their
+// limits, writes the supervisor's configuration, and becomes systemd-nspawn by execve (same PID: `rkt run` is
+// the pod). nspawn keeps the pod lock to itself and hands the supervisor the cgroup descriptors opened here;
+// no Node process stays in the pod.
+import fs from 'node:fs'
+import path from 'node:path'
+import tty from 'node:tty'
+
+import {
+  appMounts,
+  composeEnv,
+  ENV,
+  entrypoint,
+  execve,
+  findExecutable,
+  loadPod,
+  mountVolumes,
+  parseRunArgv,
+  resolveCredentials,
+  RktError,
+  runtimeConfigOf,
+  saveRuntimeConfig,
+  setCloexec,
+  writeEnvFile,
+  writePidFile,
+  type LoadedPod,
+  type PodApp,
+  type RunArgs,
+} from '@rkt/core/stage1'
+
+import type {AppConf} from './config.js'
+import type {PodEtc} from './etc.js'
+
+import {hostBoundingSet} from './capabilities.js'
+import {
+  applyLimits,
+  createPodCgroups,
+  detectCgroups,
+  enterPodCgroups,
+  openAppFds,
+  recordPodCgroups,
+  type CgroupHost,
+} from './cgroups.js'
+import {DEFAULT_GRACE_MS, writeConf} from './config.js'
+import {bindAppEtc, preparePodEtc} from './etc.js'
+import {appIsolation, nspawnCapabilities, podLimits, type AppIsolation} from './isolators.js'
+import {findNspawn, netChoice, nspawnArgv, nspawnEnv} from './nspawn.js'
+
+const warn = (m: string): void => {
+  process.stderr.write(`run: warning: ${m}\n`)
+}
+
+/** Run flags this engine cannot honour: refused up front, before anything is mounted or created. */
+function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
+  if (args.ipc === 'parent') {
+    throw new RktError(
+      '--ipc=parent is not possible with the nspawn stage1: systemd-nspawn always gives the pod its own IPC namespace',
+      {
+        code: 'EIPC',
+        hint: 'drop --ipc=parent (pods get a private IPC namespace), or use the fly stage1, which shares the host’s',
+      },
+    )
+  }
+  if (args.privateUsers) {
+    throw new RktError('--private-users is not implemented by the nspawn stage1 yet', {code: 'EUNSUPPORTED'})
+  }
+  if (args.mutable) throw new RktError('mutable pods are not implemented by the nspawn stage1', {code: 'EUNSUPPORTED'})
+  if (args.interactive && pod.apps.length !== 1) {
+    throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})
+  }
+}
+
+/** An app prepared on the host: its supervisor configuration, minus the descriptors opened later. */
+interface PreparedApp {
+  readonly app: PodApp
+  readonly isolation: AppIsolation
+  readonly conf: Omit<AppConf, 'cgroupFds' | 'oomFds'>
+}
+
+/** Mounts, /etc files, environment, credentials, program and isolation of one app. */
+function prepareApp(pod: LoadedPod, app: PodApp, etc: PodEtc, args: RunArgs, hostBounding: bigint): PreparedApp {
+  const appWarn = (m: string): void => warn(`app ${app.name}: ${m}`)
+  const exec = app.app.exec ?? []
+  if (exec.length === 0) {
+    throw new RktError(`image "${app.image.name}" has an empty "exec"`, {hint: 'give the command with --exec=BINARY'})
+  }
+  const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
+  const isolation = appIsolation(
+    app.app.isolators,
+    {
+      uid: creds.uid,
+      hostBounding,
+      disableCapabilities: args.disableCapabilities,
+      disableSeccomp: args.disableSeccomp,
+    },
+    appWarn,
+  )
+  mountVolumes(app.rootfs, appMounts(pod, app))
+  bindAppEtc(app.rootfs, etc)
+  const env = composeEnv(app.app.environment, {AC_APP_NAME: app.name})
+  writeEnvFile(pod.paths.appEnv(app.name), env)
+  // Where the supervisor records the app's PID for enter.
+  fs.mkdirSync(path.dirname(pod.paths.appPid(app.name)), {recursive: true, mode: 0o755})
+  const cwd = app.app.workingDirectory ?? '/'
+  const program = findExecutable(app.rootfs, exec[0]!, env, cwd)
+  const handler = (name: 'pre-start' | 'post-stop'): string[] | undefined => {
+    const h = app.app.eventHandlers.find((e) => e.name === name)?.exec
+    if (h === undefined || h.length === 0) return undefined
+    return [findExecutable(app.rootfs, h[0]!, env, cwd), ...h.slice(1)]
+  }
+  return {
+    app,
+    isolation,
+    conf: {
+      name: app.name,
+      // The app's root as the container sees it: the stage1 rootfs is the container's /.
+      root: `/${path.relative(pod.paths.stage1Rootfs, app.rootfs)}`,
+      argv: [program, ...exec.slice(1)],
+      env,
+      uid: creds.uid,
+      gid: creds.gid,
+      groups: creds.groups,
+      cwd,
+      caps: isolation.caps,
+      noNewPrivs: isolation.noNewPrivs,
+      seccomp: isolation.seccomp,
+      oomScoreAdj: isolation.oomScoreAdj,
+      readonlyRootfs: app.runtime.readOnlyRootFS,
+      maskPaths: !args.disablePaths,
+      interactive: args.interactive,
+      preStart: handler('pre-start'),
+      postStop: handler('post-stop'),
+    },
+  }
+}
+
+/**
+ * The pod's cgroups, with this process (nspawn-to-be) in them and their limits written, and the descriptors
+ * each app's configuration names: `fds[i]` is handed on as 3+i, the number the container sees.
+ */
+function makeCgroups(
+  pod: LoadedPod,
+  host: CgroupHost,
+  apps: readonly PreparedApp[],
+): {confs: AppConf[]; fds: number[]} {
+  const uuid = pod.uuid
+  // Recorded first: whatever fails after this, gc knows what to remove.
+  recordPodCgroups(pod.paths.cgroups, host, uuid)
+  createPodCgroups(
+    host,
+    uuid,
+    apps.map((a) => a.app.name),
+  )
+  // In before the limits: on cgroup v2 the controllers, hence their files in the apps' cgroups, can be
+  // enabled only once no process is left in the pod's inner cgroups.
+  enterPodCgroups(host, uuid)
+  applyLimits(host, uuid, undefined, podLimits(pod.manifest.isolators, warn), warn)
+  const fds: number[] = []
+  const confs = apps.map((a) => {
+    const appWarn = (m: string): void => warn(`app ${a.app.name}: ${m}`)
+    applyLimits(host, uuid, a.app.name, a.isolation.limits, appWarn)
+    const opened = openAppFds(host, uuid, a.app.name)
+    const number = (fd: number): number => 3 + fds.push(fd) - 1
+    const cgroupFds = opened.procs.map(number)
+    const oomFds = opened.oom === undefined ? [] : [number(opened.oom)]
+    return {...a.conf, cgroupFds, oomFds}
+  })
+  return {confs, fds}
+}
+
+export const main = entrypoint('run', import.meta.url, (argv) => {
+  const args = parseRunArgv(argv)
+  const pod = loadPod(process.cwd(), args.uuid)
+  const hostname = args.hostname ?? `rkt-${args.uuid}`
+  saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
+  refuseUnsupported(args, pod)
+  const nspawn = findNspawn(process.env['PATH'])
+  const net = netChoice(args.net)
+  if (net.notice !== undefined) warn(net.notice)
+  if (net.private && pod.manifest.ports.length > 0)
+    warn('--port ignored: the pod has no network of its own to forward to')
+  const lockFd = Number(process.env[ENV.lockFd])
+  if (!Number.isInteger(lockFd) || lockFd < 0) {
+    throw new RktError(`${ENV.lockFd} is not set: the nspawn stage1 must be started by rkt`, {code: 'ECONTRACT'})
+  }
+
+  const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode)
+  const hostBounding = hostBoundingSet()
+  const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, hostBounding))
+  const host = detectCgroups()
+  const {confs, fds} = makeCgroups(pod, host, apps)
+  const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
+  writeConf(pod.paths.supervisorConf, {graceMs: DEFAULT_GRACE_MS, apps: confs})
+
+  const nspawnArgs = nspawnArgv({
+    uuid: pod.uuid,
+    rootfs: pod.paths.stage1Rootfs,
+    hostname,
+    privateNetwork: net.private,
+    // A terminal only for an interactive app on a terminal; otherwise the pod's stdio is ours, as it is.
+    console: args.interactive && tty.isatty(0) ? 'interactive' : 'pipe',
+    capabilities: nspawnCapabilities(
+      apps.map((a) => a.isolation),
+      args.disableCapabilities,
+    ),
+    conf,
+  })
+  const env = nspawnEnv({
+    path: process.env['PATH'],
+    term: process.env['TERM'],
+    listenFds: fds.length,
+    pid: process.pid,
+  })
+  if (args.debug) process.stderr.write(`run: ${nspawnArgs.join(' ')}\n`)
+
+  // The hand-over: nspawn is this process from here on, hence `ppid`. The lock goes last, after the
+  // LISTEN_FDS descriptors: nspawn keeps it open and passes only those on.
+  writePidFile(pod.paths.ppid, process.pid)
+  setCloexec(lockFd, true)
+  execve(nspawn, nspawnArgs, env, [...fds, lockFd])
+})
