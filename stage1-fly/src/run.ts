@@ -16,9 +16,11 @@ import {
   findExecutable,
   loadPod,
   markApp,
+  metadataUrl,
   mount,
   mountVolumes,
   MS,
+  parseNetList,
   parseRunArgv,
   prepareMountTarget,
   readMountinfo,
@@ -76,6 +78,26 @@ function dnsFiles(pod: LoadedPod, app: PodApp, resolv: string, hosts: string): v
   }
 }
 
+/**
+ * fly has no network of its own: the pod always shares the host's, as rkt's fly. `default` is what stage0
+ * sends when no --net was given, so it means the host's here too; anything asking for a network of the pod's
+ * own (none, all, named networks) is refused rather than silently given the host's.
+ */
+function refuseNetworks(net: string): void {
+  const mode = parseNetList(net)
+  const plainDefault =
+    mode.kind === 'contained' &&
+    !mode.all &&
+    mode.nets.length === 1 &&
+    mode.nets[0]!.name === 'default' &&
+    mode.nets[0]!.args === ''
+  if (mode.kind === 'host' || plainDefault) return
+  throw new RktError(`--net=${net}: the fly stage1 has no networking of its own; its pods use the host’s network`, {
+    code: 'ENET',
+    hint: 'use --net=host (or no --net) with fly, or the default nspawn stage1 for contained networks',
+  })
+}
+
 export const main = entrypoint('run', import.meta.url, (argv) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
@@ -85,6 +107,7 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
       hint: 'run each app in its own pod, or choose the nspawn stage1',
     })
   }
+  refuseNetworks(args.net)
   const app = pod.apps[0]!
   const exec = app.app.exec ?? []
   if (exec.length === 0) {
@@ -106,7 +129,9 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
   // Last, once every mount point inside it exists; /tmp and writable volumes stay writable.
   if (app.runtime.readOnlyRootFS) mount(null, app.rootfs, null, MS.BIND | MS.REMOUNT | MS.RDONLY)
 
-  const env = composeEnv(app.app.environment, {AC_APP_NAME: app.name})
+  // fly shares the host's network, so the metadata service (listening on all addresses) is on loopback.
+  const mds = args.mdsToken ? {AC_METADATA_URL: metadataUrl('127.0.0.1', args.mdsToken)} : {}
+  const env = composeEnv(app.app.environment, {AC_APP_NAME: app.name, ...mds})
   writeEnvFile(pod.paths.appEnv(app.name), env)
   const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
   const workDir = app.app.workingDirectory ?? '/'

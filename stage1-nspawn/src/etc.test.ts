@@ -47,4 +47,18 @@ describe('/etc files of a pod', () => {
     assert.deepEqual(host.hosts, {file: '/etc/hosts', replace: true})
     assert.equal(host.resolvConf, '/etc/resolv.conf')
   })
+
+  test('a network’s DNS makes rkt-resolv.conf in the default mode only; --dns modes win', () => {
+    const dns = {nameservers: ['10.2.0.53'], search: ['pods.example'], options: []}
+    const p = pod()
+    const etc = preparePodEtc(p, 'web', {resolv: 'default', hosts: 'default'}, dns)
+    assert.equal(etc.resolvConf, p.resolvConf)
+    assert.match(fs.readFileSync(p.resolvConf, 'utf8'), /^search pods\.example\nnameserver 10\.2\.0\.53$/m)
+    assert.equal(preparePodEtc(pod(), 'web', {resolv: 'host', hosts: 'default'}, dns).resolvConf, '/etc/resolv.conf')
+    assert.equal(preparePodEtc(pod(), 'web', {resolv: 'none', hosts: 'default'}, dns).resolvConf, undefined)
+    const q = pod()
+    fs.writeFileSync(q.resolvConf, 'nameserver 10.1.1.53\n')
+    preparePodEtc(q, 'web', {resolv: 'stage0', hosts: 'default'}, dns)
+    assert.equal(fs.readFileSync(q.resolvConf, 'utf8'), 'nameserver 10.1.1.53\n', 'stage0’s file is kept')
+  })
 })

@@ -6,9 +6,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {HostsMode, PodPaths, ResolvMode} from '@rkt/core/stage1'
+import type {HostsMode, PodPaths, ResolvConf, ResolvMode} from '@rkt/core/stage1'
 
-import {bindMount, checkMountTarget, prepareMountTarget, remountReadOnly} from '@rkt/core/stage1'
+import {bindMount, checkMountTarget, makeResolvConf, prepareMountTarget, remountReadOnly} from '@rkt/core/stage1'
 
 /** rkt's fallback /etc/hosts (stage1/net/rootfs/etc/hosts-fallback), for a stage1 image that lacks one. */
 export const HOSTS_FALLBACK = `# This is the default rkt /etc/hosts
@@ -46,6 +46,7 @@ export function preparePodEtc(
   paths: PodPaths,
   hostname: string,
   modes: {resolv: ResolvMode; hosts: HostsMode},
+  cniDns?: ResolvConf,
 ): PodEtc {
   fs.writeFileSync(paths.hostname, hostname, {mode: 0o644})
   let hosts: PodEtc['hosts']
@@ -57,10 +58,16 @@ export function preparePodEtc(
     fs.writeFileSync(file, addHostsEntry(text, '127.0.0.1', hostname), {mode: 0o644})
     hosts = {file, replace: modes.hosts === 'stage0'}
   }
+  // rkt's precedence: --dns flags (host, none, or stage0's file) over the networks' DNS, which beats a volume on
+  // /etc/resolv.conf and the image's own file.
+  if (modes.resolv === 'default' && cniDns !== undefined) {
+    fs.writeFileSync(paths.resolvConf, makeResolvConf(cniDns), {mode: 0o644})
+  }
   const resolv =
     modes.resolv === 'host'
       ? '/etc/resolv.conf'
-      : modes.resolv === 'stage0' && fs.existsSync(paths.resolvConf)
+      : (modes.resolv === 'stage0' && fs.existsSync(paths.resolvConf)) ||
+          (modes.resolv === 'default' && cniDns !== undefined)
         ? paths.resolvConf
         : undefined
   return {hostnameFile: paths.hostname, hosts, ...(resolv === undefined ? {} : {resolvConf: resolv})}

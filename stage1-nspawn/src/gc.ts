@@ -2,11 +2,19 @@
 // files, idempotently and whatever the pod's end (a pod whose nspawn was SIGKILLed leaves its supervisor and
 // apps running): kills what is left in the pod's cgroups, unmounts what run bound into the apps' rootfs
 // (stage0 then detaches its own overlays and deletes the pod), removes the cgroups, and the directory a
-// killed nspawn leaves in /run/systemd/nspawn/propagate.
+// killed nspawn leaves in /run/systemd/nspawn/propagate; and tears the pod's networks down (CNI DEL, netns).
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {entrypoint, MNT_DETACH, mountsUnder, parseGcArgv, PodPaths, umount2} from '@rkt/core/stage1'
+import {
+  entrypoint,
+  MNT_DETACH,
+  mountsUnder,
+  parseGcArgv,
+  PodPaths,
+  teardownPodNetworks,
+  umount2,
+} from '@rkt/core/stage1'
 
 import {detectCgroups, killPod, readPodCgroups, removePodCgroups} from './cgroups.js'
 import {propagateDir} from './nspawn.js'
@@ -45,6 +53,15 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
     }
   }
 
+  // After the kill: no process of the pod holds the namespace any more. A failing DEL is said, and the rest
+  // of gc still runs; net-state.json stays, so the next gc tries again.
+  let netError: Error | undefined
+  try {
+    await teardownPodNetworks(paths)
+  } catch (err) {
+    netError = err instanceof Error ? err : new Error(String(err))
+  }
+
   const left = await removePodCgroups(cgroups)
   if (left.length > 0) warn(`cannot remove the cgroups ${left.join(', ')}`)
   try {
@@ -53,5 +70,6 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
       warn(`cannot remove ${propagateDir(args.uuid)}: ${String(err)}`)
   }
+  if (netError !== undefined) throw netError
   return 0
 })

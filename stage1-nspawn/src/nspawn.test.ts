@@ -5,14 +5,14 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, test} from 'node:test'
 
-import {findNspawn, machineName, netChoice, nspawnArgv, nspawnEnv, propagateDir} from './nspawn.js'
+import {findNspawn, machineName, netArgs, nspawnArgv, nspawnEnv, propagateDir} from './nspawn.js'
 
 const UUID = '2f1a1f5c-4a7e-4c89-9b5e-6f2b0f3d9a10'
 const BASE = {
   uuid: UUID,
   rootfs: '/var/lib/rkt/pods/run/x/stage1/rootfs',
   hostname: 'web',
-  privateNetwork: true,
+  net: {kind: 'private' as const},
   console: 'pipe' as const,
   capabilities: '',
   conf: '/rkt/supervisor.conf',
@@ -42,7 +42,7 @@ describe('nspawn', () => {
   })
 
   test('host network: no --private-network; extra capabilities or all; an interactive console', () => {
-    const argv = nspawnArgv({...BASE, privateNetwork: false, capabilities: 'CAP_NET_ADMIN', console: 'interactive'})
+    const argv = nspawnArgv({...BASE, net: {kind: 'host'}, capabilities: 'CAP_NET_ADMIN', console: 'interactive'})
     assert.ok(!argv.includes('--private-network'))
     assert.ok(argv.includes('--capability=CAP_NET_ADMIN'))
     assert.ok(argv.includes('--console=interactive'))
@@ -65,20 +65,10 @@ describe('nspawn', () => {
     assert.match(bare['PATH']!, /\/usr\/bin/)
   })
 
-  test('--net: host, none, and default (none, said once); a named network is refused', () => {
-    assert.deepEqual(netChoice('host'), {private: false})
-    assert.deepEqual(netChoice('none'), {private: true})
-    const d = netChoice('default')
-    assert.equal(d.private, true)
-    assert.match(d.notice!, /contained networking .* not implemented yet/)
-    assert.throws(
-      () => netChoice('mynet:IP=10.1.1.1'),
-      (err: Error & {hint?: string}) => {
-        assert.match(err.message, /--net=mynet:IP=10.1.1.1: contained networks are not implemented/)
-        assert.match(err.hint!, /--net=none/)
-        return true
-      },
-    )
+  test('--net: host adds nothing, none a private loopback-only network, contained networks their namespace', () => {
+    assert.deepEqual(netArgs({kind: 'host'}), [])
+    assert.deepEqual(netArgs({kind: 'private'}), ['--private-network'])
+    assert.deepEqual(netArgs({kind: 'netns', path: '/p/netns'}), ['--network-namespace-path=/p/netns'])
   })
 
   test('machine name and the propagate directory a killed nspawn leaves', () => {

@@ -20,28 +20,18 @@ export function propagateDir(uuid: string): string {
   return path.join('/run/systemd/nspawn/propagate', machineName(uuid))
 }
 
-/** How the pod is networked, from the --net value. */
-export interface NetChoice {
-  /** --private-network: only a loopback interface. */
-  readonly private: boolean
-  /** Said once on stderr when the choice is not exactly what was asked. */
-  readonly notice?: string
-}
+/**
+ * How nspawn networks the pod: `host` shares the host's network; `private` is a loopback-only namespace of
+ * nspawn's own (--net=none); a path is the namespace the CNI networks were set up in (contained networks).
+ */
+export type NspawnNet =
+  {readonly kind: 'host'} | {readonly kind: 'private'} | {readonly kind: 'netns'; readonly path: string}
 
-/** --net: `host` shares the host's network, `none` gives loopback only; contained networks come later. */
-export function netChoice(net: string): NetChoice {
-  if (net === 'host') return {private: false}
-  if (net === 'none') return {private: true}
-  if (net === 'default' || net === '') {
-    return {
-      private: true,
-      notice: 'contained networking (CNI) is not implemented yet: the pod gets only a loopback interface (--net=none)',
-    }
-  }
-  throw new RktError(`--net=${net}: contained networks are not implemented yet`, {
-    code: 'ENET',
-    hint: '--net=none for a loopback interface only, or --net=host for the host network',
-  })
+/** The nspawn flags for the pod's network. */
+export function netArgs(net: NspawnNet): string[] {
+  if (net.kind === 'private') return ['--private-network']
+  if (net.kind === 'netns') return [`--network-namespace-path=${net.path}`]
+  return []
 }
 
 /** What the nspawn command line depends on. */
@@ -49,7 +39,7 @@ export interface NspawnArgs {
   readonly uuid: string
   readonly rootfs: string
   readonly hostname: string
-  readonly privateNetwork: boolean
+  readonly net: NspawnNet
   readonly console: 'pipe' | 'interactive'
   /** --capability: `all`, or the names apps keep beyond nspawn's defaults, or empty for none. */
   readonly capabilities: string
@@ -78,7 +68,7 @@ export function nspawnArgv(a: NspawnArgs): string[] {
     `--hostname=${a.hostname}`,
     '-D',
     a.rootfs,
-    ...(a.privateNetwork ? ['--private-network'] : []),
+    ...netArgs(a.net),
     ...(a.capabilities === '' ? [] : [`--capability=${a.capabilities}`]),
     '--',
     '/supervisor',

@@ -15,13 +15,17 @@ import {
   execve,
   findExecutable,
   loadPod,
+  metadataUrl,
   mountVolumes,
+  parseNetList,
   parseRunArgv,
+  portMappings,
   resolveCredentials,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
+  setupPodNetworks,
   writeEnvFile,
   writePidFile,
   type LoadedPod,
@@ -45,7 +49,7 @@ import {
 import {DEFAULT_GRACE_MS, writeConf} from './config.js'
 import {bindAppEtc, preparePodEtc} from './etc.js'
 import {appIsolation, nspawnCapabilities, podLimits, type AppIsolation} from './isolators.js'
-import {findNspawn, netChoice, nspawnArgv, nspawnEnv} from './nspawn.js'
+import {findNspawn, nspawnArgv, nspawnEnv, type NspawnNet} from './nspawn.js'
 
 const warn = (m: string): void => {
   process.stderr.write(`run: warning: ${m}\n`)
@@ -79,7 +83,14 @@ interface PreparedApp {
 }
 
 /** Mounts, /etc files, environment, credentials, program and isolation of one app. */
-function prepareApp(pod: LoadedPod, app: PodApp, etc: PodEtc, args: RunArgs, hostBounding: bigint): PreparedApp {
+function prepareApp(
+  pod: LoadedPod,
+  app: PodApp,
+  etc: PodEtc,
+  args: RunArgs,
+  hostBounding: bigint,
+  extraEnv: Record<string, string>,
+): PreparedApp {
   const appWarn = (m: string): void => warn(`app ${app.name}: ${m}`)
   const exec = app.app.exec ?? []
   if (exec.length === 0) {
@@ -98,7 +109,7 @@ function prepareApp(pod: LoadedPod, app: PodApp, etc: PodEtc, args: RunArgs, hos
   )
   mountVolumes(app.rootfs, appMounts(pod, app))
   bindAppEtc(app.rootfs, etc)
-  const env = composeEnv(app.app.environment, {AC_APP_NAME: app.name})
+  const env = composeEnv(app.app.environment, {...extraEnv, AC_APP_NAME: app.name})
   writeEnvFile(pod.paths.appEnv(app.name), env)
   // Where the supervisor records the app's PID for enter.
   fs.mkdirSync(path.dirname(pod.paths.appPid(app.name)), {recursive: true, mode: 0o755})
@@ -169,25 +180,48 @@ function makeCgroups(
   return {confs, fds}
 }
 
-export const main = entrypoint('run', import.meta.url, (argv) => {
+export const main = entrypoint('run', import.meta.url, async (argv) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
   const hostname = args.hostname ?? `rkt-${args.uuid}`
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
   refuseUnsupported(args, pod)
   const nspawn = findNspawn(process.env['PATH'])
-  const net = netChoice(args.net)
-  if (net.notice !== undefined) warn(net.notice)
-  if (net.private && pod.manifest.ports.length > 0)
-    warn('--port ignored: the pod has no network of its own to forward to')
+  const netMode = parseNetList(args.net)
+  if (netMode.kind !== 'contained' && pod.manifest.ports.length > 0)
+    warn(`--port ignored: with --net=${netMode.kind} the pod has no network of its own to forward to`)
   const lockFd = Number(process.env[ENV.lockFd])
   if (!Number.isInteger(lockFd) || lockFd < 0) {
     throw new RktError(`${ENV.lockFd} is not set: the nspawn stage1 must be started by rkt`, {code: 'ECONTRACT'})
   }
 
-  const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode)
+  // Before anything else is made: the networks' DNS settings may make the pod's resolv.conf. Whatever
+  // fails from here on, stage0's gc of the pod tears them down (net-state.json records them first).
+  const networks = await setupPodNetworks(pod.paths, {
+    uuid: pod.uuid,
+    netList: args.net,
+    localConfig: args.localConfig,
+    ports: portMappings(
+      pod.manifest.ports,
+      pod.apps.map((a) => a.app),
+    ),
+  })
+  const net: NspawnNet =
+    networks !== undefined
+      ? {kind: 'netns', path: networks.netns}
+      : netMode.kind === 'host'
+        ? {kind: 'host'}
+        : {kind: 'private'}
+
+  const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode, networks?.dns)
   const hostBounding = hostBoundingSet()
-  const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, hostBounding))
+  // The metadata service (stage0 registered the pod when asked, --mds-register) listens on the host: apps reach
+  // it at the host's address on their network, or on loopback with the host's network.
+  const mdsHost = networks !== undefined ? networks.hostIp : netMode.kind === 'host' ? '127.0.0.1' : undefined
+  if (args.mdsToken && mdsHost === undefined)
+    warn('--mds-register: the pod has no network to reach the metadata service')
+  const mds = args.mdsToken && mdsHost ? {AC_METADATA_URL: metadataUrl(mdsHost, args.mdsToken)} : {}
+  const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, hostBounding, mds))
   const host = detectCgroups()
   const {confs, fds} = makeCgroups(pod, host, apps)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
@@ -197,7 +231,7 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
     uuid: pod.uuid,
     rootfs: pod.paths.stage1Rootfs,
     hostname,
-    privateNetwork: net.private,
+    net,
     // A terminal only for an interactive app on a terminal; otherwise the pod's stdio is ours, as it is.
     console: args.interactive && tty.isatty(0) ? 'interactive' : 'pipe',
     capabilities: nspawnCapabilities(

@@ -9,6 +9,7 @@ import type {Globals} from '../config/globals.js'
 import type {Pod} from './pods.js'
 
 import {RktError} from '../errors.js'
+import {unregisterPodDir} from '../mds/client.js'
 import {parseImageManifest} from '../schema/index.js'
 import {gcArgv} from '../stage1/contract.js'
 import {ImageStore} from '../store/image-store.js'
@@ -101,6 +102,10 @@ export async function deletePod(pod: Pod, globals: Globals, log: (line: string) 
   }
   if (!locked) return false
   try {
+    // rkt's gc unregisters first: the pod's token must stop working before its files go.
+    await unregisterPodDir(pod.uuid, pod.paths).catch((err: unknown) =>
+      log(`cannot unregister pod "${pod.uuid}" from the metadata service: ${(err as Error).message}`),
+    )
     if (pod.dirState === 'exited-garbage') await stage1Gc(pod, globals, log)
     const left = unmountTree(pod.path)
     if (left.length > 0) {

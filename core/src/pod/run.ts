@@ -16,6 +16,7 @@ import type {Stage1Choice, Stage1Image} from './stage1-image.js'
 import {resolveGlobals} from '../config/globals.js'
 import {RktError, wrap} from '../errors.js'
 import {classifyImage} from '../fetch/source.js'
+import {registerPodDir} from '../mds/client.js'
 import {parseImageManifest, VALID_OS_ARCH} from '../schema/index.js'
 import {ENV, runArgv} from '../stage1/contract.js'
 import {ImageStore, imageQuery} from '../store/image-store.js'
@@ -279,6 +280,7 @@ interface RunFlags {
   readonly hostname?: string | undefined
   readonly ipc?: RunArgs['pod']['ipc']
   readonly dns: RunArgs['pod']['dns']
+  readonly mdsRegister: boolean
 }
 
 /**
@@ -297,9 +299,13 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
     const fallback = fs.existsSync(p.hostsFallback) ? fs.readFileSync(p.hostsFallback, 'utf8') : undefined
     writeFileAtomic(p.hosts, makeHostsFile(flags.dns.hostsEntries, fallback))
   }
+  // --mds-register (rkt's stage0, reference/rkt.md §3.3 step 5): registered before any app can ask; the run
+  // entrypoint gets the token and puts AC_METADATA_URL in the apps' environment (core/docs/metadata-service.md).
+  const mdsToken = flags.mdsRegister ? await registerPodDir(pod.uuid, p) : undefined
   const argv = runArgv(
     {
       uuid: pod.uuid,
+      mdsToken,
       debug: globals.debug,
       net: flags.net,
       interactive: flags.interactive,
@@ -316,7 +322,8 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
     io.warn,
   )
   const entry = path.join(p.stage1Rootfs, stage1.entrypoints.run!)
-  io.debug?.(`handing pod ${pod.uuid} to ${entry} ${argv.join(' ')}`)
+  // The token is a secret: never in a log.
+  io.debug?.(`handing pod ${pod.uuid} to ${entry} ${argv.join(' ').replace(/--mds-token=\S+/, '--mds-token=…')}`)
   const lockFd = pod.lock!.fd
   setCloexec(lockFd, false)
   process.env[ENV.lockFd] = String(lockFd)
@@ -346,6 +353,7 @@ export async function run(args: RunArgs, io: RunIo): Promise<number> {
       hostname: args.pod.hostname,
       ipc: args.pod.ipc,
       dns: args.pod.dns,
+      mdsRegister: args.pod.mdsRegister,
     },
     io,
   )
@@ -392,6 +400,7 @@ export async function runPrepared(args: RunPreparedArgs, io: RunIo): Promise<num
       hostname: args.pod.hostname,
       ipc: args.pod.ipc,
       dns: args.pod.dns,
+      mdsRegister: args.pod.mdsRegister,
     },
     io,
   )

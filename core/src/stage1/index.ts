@@ -48,3 +48,19 @@ export {
 } from '../sys/native.js'
 export {mountsUnder, readMountinfo, unmountTree} from '../sys/mounts.js'
 export {RktError, UsageError, wrap} from '../errors.js'
+// Contained networking (core/src/net): engines set up and tear down a pod's CNI networks with these.
+export {isNetnsMounted, parseNetList, portMappings, setupPodNetworks, teardownPodNetworks} from '../net/index.js'
+export type {NetMode, PodNetworks, PortMapping} from '../net/index.js'
+export {makeResolvConf} from '../pod/dns.js'
+export type {ResolvConf} from '../pod/dns.js'
+// Registering a pod with `rkt metadata-service` (core/docs/metadata-service.md).
+export {
+  MDS_PORT,
+  MDS_PROTOCOL,
+  MDS_SOCKET,
+  metadataUrl,
+  registerApp,
+  registerPod,
+  unregisterPod,
+} from '../mds/client.js'
+export type {PodRegistration} from '../mds/client.js'

@@ -145,4 +145,15 @@ export class PodPaths {
   get netInfo(): string {
     return path.join(this.root, 'net-info.json')
   }
+  /** What gc needs to undo the pod's networks: each network's exact chain, arguments and ADD result. */
+  get netState(): string {
+    return path.join(this.root, 'net-state.json')
+  }
+  /**
+   * host-local IPAM leases of pods (`<data dir>/networks`): under the data dir rather than the system-wide
+   * /var/lib/cni, so each `--dir` keeps its own. A pod directory is always `<data dir>/pods/<state>/<uuid>`.
+   */
+  get ipamDir(): string {
+    return path.resolve(this.root, '..', '..', '..', 'networks')
+  }
 }

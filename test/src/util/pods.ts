@@ -1,6 +1,7 @@
 // Helpers for the pod end-to-end tests: images built once per test process from busybox-static and fetched
 // into each sandbox, pods started in the background (their processes always killed after the test), and
 // what the host sees of a pod: its directory, its processes, its mounts and its lock.
+import {PodPaths, teardownPodNetworks} from '@rkt/core/stage1'
 import {readMountinfo} from '@rkt/core/sys/mounts'
 import {execa} from 'execa'
 import assert from 'node:assert/strict'
@@ -262,6 +263,11 @@ export class PodSandbox {
       await killPodCgroups(uuid)
       removePodCgroups(uuid)
     }
+    // Contained networks outlive the pod's processes (veth, routes, masquerade and port rules) until gc: a
+    // test that did not gc its pods has them torn down here, as the nspawn gc entrypoint does.
+    for (const state of fs.existsSync(pods) ? fs.readdirSync(pods) : [])
+      for (const uuid of fs.readdirSync(path.join(pods, state)))
+        await teardownPodNetworks(new PodPaths(path.join(pods, state, uuid)))
   }
 
   /**
