@@ -9,7 +9,7 @@
 //      podman's conmon.
 //
 // Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement;
-// BENCH_ONLY=run (or a comma list of startup, fetch, render, run) runs only those sections.
+// BENCH_ONLY=run (or a comma list of startup, fetch, render, run, net) runs only those sections.
 import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -17,13 +17,14 @@ import path from 'node:path'
 
 import {benchFetch} from './fetch.js'
 import {benchRender} from './render.js'
+import {benchNet} from './net.js'
 import {benchRun} from './run.js'
 import {median, timeCommand} from './timing.js'
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..')
 const work = path.join(root, '.bench')
 const runs = Number(process.env['BENCH_RUNS'] ?? 5)
-const SECTIONS = ['startup', 'fetch', 'render', 'run'] as const
+const SECTIONS = ['startup', 'fetch', 'render', 'run', 'net'] as const
 const only = (process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean)
 const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s))
 if (unknown.length > 0) {
@@ -77,6 +78,7 @@ const results = {
   ...(wanted('fetch') ? {fetch: await benchFetch({root, work, runs})} : {}),
   ...(wanted('render') ? {render: await benchRender({root, work, runs})} : {}),
   ...(wanted('run') ? {run: await benchRun({root, work, runs, env: startEnv})} : {}),
+  ...(wanted('net') ? {net: await benchNet({root, work, runs})} : {}),
 }
 fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
 console.log(`\nresults: ${path.relative(process.cwd(), path.join(work, 'results.json'))}`)

@@ -200,67 +200,76 @@ describe('rkt metadata-service', () => {
 })
 
 describe('rkt run --mds-register', () => {
-  test('an app reads its pod from AC_METADATA_URL; its signature verifies, a forged one does not', async (t) => {
-    // stage0 registers on rkt's socket and the stage1 points apps at rkt's port: this test needs both.
-    const live = await new Promise<boolean>((resolve) => {
-      const c = net.connect(MDS_SOCKET)
-      c.once('connect', () => (c.destroy(), resolve(true)))
-      c.once('error', () => resolve(false))
-    })
-    assert.equal(live, false, `a metadata service already runs on ${MDS_SOCKET}: stop it to run this test`)
-    const service = await startMds([])
-    t.after(() => stopMds(service))
-    const ps = PodSandbox.create(t, {stage1: 'fly'})
-    const img = await ps.image({...BASE, name: 'example.com/mds-app'})
-    const url = '"$AC_METADATA_URL/acMetadata/v1'
-    const script = [
-      `get() { wget -q -O - --header 'Metadata-Flavor: AppContainer' ${url}/$1"; }`,
-      'post() { wget -q -O - --header "Metadata-Flavor: AppContainer" --post-data "$2" ' + url + '/$1"; }',
-      'enc() { sed "s/+/%2B/g; s|/|%2F|g; s/=/%3D/g"; }',
-      'echo "uuid=$(get pod/uuid)"',
-      'echo "annotations=$(get pod/annotations)"',
-      'echo "image=$(get apps/mds/image/id)"',
-      'sig=$(post pod/hmac/sign "content=hello")',
-      'uuid=$(get pod/uuid)',
-      'post pod/hmac/verify "content=hello&uuid=$uuid&signature=$(echo -n "$sig" | enc)" >/dev/null && echo verify=ok',
-      'post pod/hmac/verify "content=hellO&uuid=$uuid&signature=$(echo -n "$sig" | enc)" >/dev/null || echo forged=rejected',
-      'echo "url=$AC_METADATA_URL"',
-    ].join('\n')
-    const r = await ps.rkt([
-      '--debug',
-      '--insecure-options=image',
-      'run',
-      '--mds-register',
-      '--net=host',
-      img.id,
-      '--name=mds',
-      ...sh(script),
-    ])
-    assert.equal(r.exitCode, 0, r.stderr)
-    const out = Object.fromEntries(
-      r.stdout
-        .split('\n')
-        .filter((l) => l.includes('='))
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    )
-    const pods = fs
-      .readdirSync(path.join(ps.data, 'pods', 'run'))
-      .concat(
-        fs.existsSync(path.join(ps.data, 'pods', 'exited-garbage'))
-          ? fs.readdirSync(path.join(ps.data, 'pods', 'exited-garbage'))
-          : [],
+  // fly shares the host's network: the service is on loopback. An nspawn pod on `default` reaches the host at
+  // its network's gateway.
+  for (const engine of [
+    {stage1: 'fly', net: '--net=host', host: /^127\.0\.0\.1$/},
+    {stage1: 'nspawn', net: '--net=default', host: /^172\.16\.28\.1$/},
+  ] as const)
+    test(`${engine.stage1} ${engine.net}: an app reads its pod from AC_METADATA_URL; its signature verifies, a forged one does not`, async (t) => {
+      // stage0 registers on rkt's socket and the stage1 points apps at rkt's port: this test needs both.
+      const live = await new Promise<boolean>((resolve) => {
+        const c = net.connect(MDS_SOCKET)
+        c.once('connect', () => (c.destroy(), resolve(true)))
+        c.once('error', () => resolve(false))
+      })
+      assert.equal(live, false, `a metadata service already runs on ${MDS_SOCKET}: stop it to run this test`)
+      const service = await startMds([])
+      t.after(() => stopMds(service))
+      const ps = PodSandbox.create(t, {stage1: engine.stage1})
+      const img = await ps.image({...BASE, name: 'example.com/mds-app'})
+      const url = '"$AC_METADATA_URL/acMetadata/v1'
+      const script = [
+        `get() { wget -q -O - --header 'Metadata-Flavor: AppContainer' ${url}/$1"; }`,
+        'post() { wget -q -O - --header "Metadata-Flavor: AppContainer" --post-data "$2" ' + url + '/$1"; }',
+        'enc() { sed "s/+/%2B/g; s|/|%2F|g; s/=/%3D/g"; }',
+        'echo "uuid=$(get pod/uuid)"',
+        'echo "annotations=$(get pod/annotations)"',
+        'echo "image=$(get apps/mds/image/id)"',
+        'sig=$(post pod/hmac/sign "content=hello")',
+        'uuid=$(get pod/uuid)',
+        'post pod/hmac/verify "content=hello&uuid=$uuid&signature=$(echo -n "$sig" | enc)" >/dev/null && echo verify=ok',
+        'post pod/hmac/verify "content=hellO&uuid=$uuid&signature=$(echo -n "$sig" | enc)" >/dev/null || echo forged=rejected',
+        'echo "url=$AC_METADATA_URL"',
+      ].join('\n')
+      const r = await ps.rkt([
+        '--debug',
+        '--insecure-options=image',
+        'run',
+        '--mds-register',
+        engine.net,
+        img.id,
+        '--name=mds',
+        ...sh(script),
+      ])
+      assert.equal(r.exitCode, 0, r.stderr)
+      const out = Object.fromEntries(
+        r.stdout
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
       )
-    assert.ok(pods.includes(out['uuid']!), `${out['uuid']} not among ${pods.join(', ')}: ${r.stdout}`)
-    assert.equal(out['image'], img.id)
-    assert.match(out['annotations']!, /^\[.*\]$/)
-    assert.equal(out['verify'], 'ok', r.stdout)
-    assert.equal(out['forged'], 'rejected', r.stdout)
-    assert.match(out['url']!, /^http:\/\/127\.0\.0\.1:18112\/[0-9a-f]{64}$/)
-    // The token is a secret: stage0's debug output never shows it.
-    const token = out['url']!.split('/').at(-1)!
-    assert.ok(!r.stderr.includes(token))
-    // gc unregisters the pod: its token stops working.
-    assert.equal((await ps.rkt(['gc', '--grace-period=0s'])).exitCode, 0)
-    assert.equal(curl(`${out['url']}/acMetadata/v1/pod/uuid`).status, 401)
-  })
+      const pods = fs
+        .readdirSync(path.join(ps.data, 'pods', 'run'))
+        .concat(
+          fs.existsSync(path.join(ps.data, 'pods', 'exited-garbage'))
+            ? fs.readdirSync(path.join(ps.data, 'pods', 'exited-garbage'))
+            : [],
+        )
+      assert.ok(pods.includes(out['uuid']!), `${out['uuid']} not among ${pods.join(', ')}: ${r.stdout}`)
+      assert.equal(out['image'], img.id)
+      assert.match(out['annotations']!, /^\[.*\]$/)
+      assert.equal(out['verify'], 'ok', r.stdout)
+      assert.equal(out['forged'], 'rejected', r.stdout)
+      const [, host] = /^http:\/\/([0-9.]+):18112\/[0-9a-f]{64}$/.exec(out['url']!) ?? []
+      assert.match(host ?? out['url']!, engine.host)
+      // The token is a secret: stage0's debug output never shows it.
+      const token = out['url']!.split('/').at(-1)!
+      assert.ok(!r.stderr.includes(token))
+      // gc unregisters the pod: its token stops working.
+      assert.equal((await ps.rkt(['gc', '--grace-period=0s'])).exitCode, 0)
+      // (Asked on loopback: the pod's network, and with it the gateway address, went with gc.)
+      const afterGc = out['url']!.replace(/^http:\/\/[0-9.]+:/, 'http://127.0.0.1:')
+      assert.equal(curl(`${afterGc}/acMetadata/v1/pod/uuid`).status, 401)
+    })
 })
