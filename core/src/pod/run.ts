@@ -340,23 +340,24 @@ export async function prepare(args: RunArgs, io: RunIo): Promise<string> {
   return prep.pod.uuid
 }
 
+/** The run-time flags `run` and `run-prepared` both hand to the stage1. */
+function handOffFlags(pod: RunPreparedArgs['pod']): Parameters<typeof handOff>[1] {
+  return {
+    net: formatNetList(pod.net),
+    interactive: pod.interactive,
+    hostname: pod.hostname,
+    ipc: pod.ipc,
+    dns: pod.dns,
+    mdsRegister: pod.mdsRegister,
+  }
+}
+
 /** `rkt run`: prepares a pod and becomes it. */
 export async function run(args: RunArgs, io: RunIo): Promise<number> {
   requireRoot('run')
   const globals = resolveGlobals(args.globals)
   const prep = await preparePod(args, globals, io)
-  return handOff(
-    prep,
-    {
-      net: formatNetList(args.pod.net),
-      interactive: args.pod.interactive,
-      hostname: args.pod.hostname,
-      ipc: args.pod.ipc,
-      dns: args.pod.dns,
-      mdsRegister: args.pod.mdsRegister,
-    },
-    io,
-  )
+  return handOff(prep, handOffFlags(args.pod), io)
 }
 
 /** `rkt run-prepared`: takes a prepared pod (exactly one caller wins a race for it) and becomes it. */
@@ -392,16 +393,5 @@ export async function runPrepared(args: RunPreparedArgs, io: RunIo): Promise<num
   }
   // The stage1 was chosen at prepare time: its manifest in the pod says how to run it.
   const stage1 = stage1Info(parseImageManifest(fs.readFileSync(pod.paths.stage1Manifest)).manifest)
-  return handOff(
-    {pod, stage1, globals},
-    {
-      net: formatNetList(args.pod.net),
-      interactive: args.pod.interactive,
-      hostname: args.pod.hostname,
-      ipc: args.pod.ipc,
-      dns: args.pod.dns,
-      mdsRegister: args.pod.mdsRegister,
-    },
-    io,
-  )
+  return handOff({pod, stage1, globals}, handOffFlags(args.pod), io)
 }

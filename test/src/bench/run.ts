@@ -145,36 +145,60 @@ const readOr = (file: string): string | undefined => {
   }
 }
 
+/** How to find a `sleep 30` pod's app: the PID of `rkt run` (the pod's top process), the pod's data. */
+type AppFinder = (top: number, podDir: string) => number | undefined
+
 /**
- * A `sleep 30` pod: the PID we spawn is `rkt run`, which becomes fly-exec by execve and forks the app, whose
- * PID it writes to the pod's pid file. Everything in that tree but the app is the pod's overhead.
+ * fly: `rkt run` becomes fly-exec by execve and forks the app, whose PID it writes to the pod's pid file.
+ * Everything in that tree but the app is the pod's overhead.
  */
-async function rktOverhead(rkt: string, stage1: string, data: string, env: NodeJS.ProcessEnv): Promise<Overhead> {
-  const uuidFile = path.join(data, 'bench-uuid')
+const flyApp: AppFinder = (_top, podDir) => {
+  const pid = readOr(path.join(podDir, 'pid'))
+  return pid ? Number(pid) : undefined
+}
+
+/**
+ * nspawn: `rkt run` becomes systemd-nspawn by execve; its child is our supervisor (the pod's PID 1), whose
+ * child is the app. Everything in that tree but the app is what the pod costs: nspawn and the supervisor.
+ */
+const nspawnApp: AppFinder = (top) => {
+  // nspawn's first child is a helper of its own until it has exec'd the supervisor: wait for that.
+  const supervisor = childrenOf(top)[0]
+  if (supervisor === undefined || readOr(`/proc/${supervisor}/comm`)?.trim() !== 'supervisor') return undefined
+  return childrenOf(supervisor)[0]
+}
+
+/** A `sleep 30` pod of a stage1: the memory of its process tree but the app. */
+async function rktOverhead(
+  rkt: string,
+  stage1: string,
+  findApp: AppFinder,
+  data: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Overhead> {
+  const uuidFile = path.join(data, `bench-uuid-${path.basename(stage1, '.aci')}`)
   const args = [
     `--dir=${data}`,
     'run',
     '--pull-policy=never',
     `--stage1-path=${stage1}`,
     `--uuid-file-save=${uuidFile}`,
-    IMAGE,
   ]
-  const child = spawn(rkt, [...args, '--exec=/bin/sh', '--', '-c', 'sleep 30'], {stdio: 'ignore', env})
+  const child = spawn(rkt, [...args, IMAGE, '--exec=/bin/sh', '--', '-c', 'sleep 30'], {stdio: 'ignore', env})
   const exited = new Promise((resolve) => child.once('exit', resolve))
   let uuid: string | undefined
   try {
     const appPid = await waitFor('the pod to start', () => {
       if (child.exitCode !== null) throw new Error(`rkt run exited with ${child.exitCode}`)
       uuid ??= readOr(uuidFile)
-      const pid = uuid && readOr(path.join(data, 'pods', 'run', uuid, 'pid'))
-      return pid ? Number(pid) : undefined
+      return uuid ? findApp(child.pid!, path.join(data, 'pods', 'run', uuid)) : undefined
     })
     return overhead(child.pid!, appPid)
   } catch (err) {
     return {note: reason(String(err))}
   } finally {
     if (uuid) spawnSync(rkt, [`--dir=${data}`, 'stop', uuid], {stdio: 'ignore'})
-    if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout') child.kill('SIGKILL')
+    await finish(child, exited)
   }
 }
 
@@ -231,41 +255,6 @@ function busyboxChild(pid: number): number | undefined {
 async function finish(child: ReturnType<typeof spawn>, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
   if ((await Promise.race([exited, sleep(10_000, 'timeout')])) === 'timeout') child.kill('SIGKILL')
-}
-
-/**
- * A `sleep 30` pod of the nspawn stage1: the PID we spawn is `rkt run`, which becomes systemd-nspawn by
- * execve; its child is our supervisor (the pod's PID 1), whose child is the app. Everything in that tree but
- * the app is what the pod costs: nspawn and the supervisor.
- */
-async function rktNspawnOverhead(rkt: string, stage1: string, data: string, env: NodeJS.ProcessEnv): Promise<Overhead> {
-  const uuidFile = path.join(data, 'bench-uuid-nspawn')
-  const args = [
-    `--dir=${data}`,
-    'run',
-    '--pull-policy=never',
-    `--stage1-path=${stage1}`,
-    `--uuid-file-save=${uuidFile}`,
-  ]
-  const child = spawn(rkt, [...args, IMAGE, '--exec=/bin/sh', '--', '-c', 'sleep 30'], {stdio: 'ignore', env})
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  let uuid: string | undefined
-  try {
-    const appPid = await waitFor('the pod to start', () => {
-      if (child.exitCode !== null) throw new Error(`rkt run exited with ${child.exitCode}`)
-      uuid ??= readOr(uuidFile)
-      // nspawn's first child is a helper of its own until it has exec'd the supervisor: wait for that.
-      const supervisor = childrenOf(child.pid!)[0]
-      if (supervisor === undefined || readOr(`/proc/${supervisor}/comm`)?.trim() !== 'supervisor') return undefined
-      return childrenOf(supervisor)[0]
-    })
-    return overhead(child.pid!, appPid)
-  } catch (err) {
-    return {note: reason(String(err))}
-  } finally {
-    if (uuid) spawnSync(rkt, [`--dir=${data}`, 'stop', uuid], {stdio: 'ignore'})
-    await finish(child, exited)
-  }
 }
 
 /** Bare systemd-nspawn running `sleep 30` as the container's PID 1: its own cost is nspawn. */
@@ -442,8 +431,8 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
     gc()
     const sleeping = runcBundle(path.join(bundles, 'sleep'), rootfs, ['/bin/sh', '-c', 'sleep 30'])
     memory = {
-      rkt: await rktOverhead(rkt, fly, data, o.env),
-      rktNspawn: await rktNspawnOverhead(rkt, nspawn, data, o.env),
+      rkt: await rktOverhead(rkt, fly, flyApp, data, o.env),
+      rktNspawn: await rktOverhead(rkt, nspawn, nspawnApp, data, o.env),
       nspawn: await nspawnOverhead(rootfs),
       runc: sleeping ? {note: sleeping} : await runcOverhead(path.join(bundles, 'sleep'), runcId),
       podman: podman ? {note: podman} : podmanOverhead('runc'),
