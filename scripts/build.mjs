@@ -52,6 +52,39 @@ await step('native helpers (gcc)', async () => {
   ]
   await $`gcc ${cflags} -static -o stage1-nspawn/dist/supervisor ${nspawnC('supervisor')} -lseccomp`
   await $`gcc ${cflags} -static -o stage1-nspawn/dist/enter ${nspawnC('enter')} -lseccomp`
+  // kvm: kvm-exec runs on the host; kvm-init is the guest's PID 1, on a root with no libc (static).
+  await fs.mkdir(path.join(root, 'stage1-kvm', 'dist'), {recursive: true})
+  await $`gcc ${cflags} -o stage1-kvm/dist/kvm-exec stage1-kvm/native/kvm-exec.c`
+  await $`gcc ${cflags} -static -o stage1-kvm/dist/kvm-init stage1-kvm/native/kvm-init.c -lutil`
+})
+
+// The kvm stage1's guest kernel, built from Debian's linux-source with the project's configuration
+// (stage1-kvm/kernel/README.md): minutes on a fresh machine, so the result is cached under .cache/ by
+// the hash of what it is built from.
+await step('guest kernel (linux-source, cached)', async () => {
+  const dir = path.join(root, 'stage1-kvm', 'kernel')
+  const tarballs = (await fs.readdir('/usr/src').catch(() => [])).filter((f) => /^linux-source-.*\.tar\.xz$/.test(f))
+  if (tarballs.length === 0)
+    throw new Error('no /usr/src/linux-source-*.tar.xz: run scripts/setup (Debian: linux-source-6.1)')
+  const tarball = path.join('/usr/src', tarballs.sort().at(-1))
+  const stat = await fs.stat(tarball)
+  const key = crypto
+    .createHash('sha256')
+    .update(await fs.readFile(path.join(dir, 'guest.config')))
+    .update(await fs.readFile(path.join(dir, 'build.sh')))
+    .update(`${tarball}\0${stat.size}\0${stat.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 16)
+  const cache = path.join(root, '.cache', 'guest-kernel', key)
+  if (!fs.existsSync(path.join(cache, 'vmlinux'))) {
+    await fs.rm(cache, {recursive: true, force: true})
+    await fs.mkdir(path.dirname(cache), {recursive: true})
+    const tmp = `${cache}.tmp`
+    await fs.rm(tmp, {recursive: true, force: true})
+    await $`${path.join(dir, 'build.sh')} ${tarball} ${tmp}`
+    await fs.rename(tmp, cache)
+  }
+  await fs.copyFile(path.join(cache, 'vmlinux'), path.join(root, 'stage1-kvm', 'dist', 'vmlinux'))
 })
 
 await step('CLI bundles (esbuild)', async () => {
@@ -126,6 +159,25 @@ const STAGE1S = [
     // The default stage1 (defaults.json).
     default: true,
   },
+  {
+    name: 'kvm',
+    interfaceVersion: 6,
+    entrypoints: ['run', 'enter', 'gc', 'stop'],
+    // The guest's root is this rootfs (9p): the kernel, its init and busybox, and nspawn's supervisor and
+    // enter helper, which run the apps in the guest exactly as in an nspawn pod.
+    helpers: [
+      ['stage1-kvm/dist/kvm-exec', 'kvm-exec'],
+      ['stage1-kvm/dist/vmlinux', 'kvm/vmlinux'],
+      ['stage1-kvm/dist/kvm-init', 'kvm/init'],
+      ['/bin/busybox', 'kvm/busybox'],
+      ['stage1-nspawn/dist/supervisor', 'supervisor'],
+      ['stage1-nspawn/dist/enter', 'enter'],
+    ],
+    dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
+    files: {
+      'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
+    },
+  },
 ]
 
 await step('stage1 images (esbuild + actool build)', async () => {
@@ -137,7 +189,7 @@ await step('stage1 images (esbuild + actool build)', async () => {
     const layout = path.join(pkg, 'dist', 'aci')
     const rootfs = path.join(layout, 'rootfs')
     await fs.rm(layout, {recursive: true, force: true})
-    for (const d of ['native', 'rkt/status', 'rkt/env', 'etc', 'opt/stage2'])
+    for (const d of ['native', 'rkt/status', 'rkt/env', 'etc', 'opt/stage2', ...(s1.dirs ?? [])])
       await fs.mkdir(path.join(rootfs, d), {recursive: true})
     for (const e of s1.entrypoints) {
       await esbuild.build({
@@ -166,7 +218,8 @@ await step('stage1 images (esbuild + actool build)', async () => {
       await fs.writeFile(path.join(rootfs, file), text)
     }
     for (const [from, to] of s1.helpers) {
-      await fs.copyFile(path.join(root, from), path.join(rootfs, to))
+      await fs.mkdir(path.dirname(path.join(rootfs, to)), {recursive: true})
+      await fs.copyFile(path.resolve(root, from), path.join(rootfs, to))
       await fs.chmod(path.join(rootfs, to), 0o755)
     }
     const hash = crypto.createHash('sha256')

@@ -52,6 +52,7 @@ const unit = [
   ...findTests(path.join(root, 'core', 'dist')),
   ...findTests(path.join(root, 'stage1-fly', 'dist')),
   ...findTests(path.join(root, 'stage1-nspawn', 'dist')),
+  ...findTests(path.join(root, 'stage1-kvm', 'dist')),
   ...findTests(path.join(root, 'test', 'dist', 'unit')),
 ]
 const e2e = findTests(path.join(root, 'test', 'dist', 'e2e'))

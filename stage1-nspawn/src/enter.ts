@@ -8,16 +8,15 @@ import {fileURLToPath} from 'node:url'
 import {
   entrypoint,
   execve,
-  findExecutable,
   loadPod,
   parseEnterArgv,
   podApp,
   readAppStatus,
-  readEnvFile,
   readPidFile,
   RktError,
 } from '@rkt/core/stage1'
 
+import {enterCommand} from './apps.js'
 import {findHostPid, isAlive} from './procs.js'
 
 export const main = entrypoint('enter', import.meta.url, (argv) => {
@@ -41,20 +40,8 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
   const hostPid = nsPid === undefined ? undefined : findHostPid(args.pid, nsPid)
   if (hostPid === undefined) throw gone()
 
-  const command = args.command.length > 0 ? args.command : ['/bin/bash']
-  const env = readEnvFile(pod.paths.appEnv(app.name))
-  let program: string
-  try {
-    program = findExecutable(app.rootfs, command[0]!, env, app.app.workingDirectory ?? '/')
-  } catch (err) {
-    // findExecutable's hint is for `rkt run` (--exec); the fix here is the command given to `rkt enter`.
-    if (!(err instanceof RktError) || err.code !== 'ENOEXEC') throw err
-    throw new RktError(err.message, {
-      code: 'ENOEXEC',
-      hint: 'name a program the image has after the UUID, e.g. rkt enter UUID /bin/sh (the default is /bin/bash)',
-    })
-  }
+  const command = enterCommand(app, pod.paths.appEnv(app.name), args.command)
   const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), 'enter')
   const helperArgv = ['enter', '--conf', pod.paths.supervisorConf, '--app', app.name, '--pid', String(hostPid)]
-  execve(helper, [...helperArgv, '--', program, ...command.slice(1)], process.env)
+  execve(helper, [...helperArgv, '--', ...command], process.env)
 })

@@ -4,34 +4,15 @@
 // (stage0 then detaches its own overlays and deletes the pod), removes the cgroups, and the directory a
 // killed nspawn leaves in /run/systemd/nspawn/propagate; and tears the pod's networks down (CNI DEL, netns).
 import fs from 'node:fs'
-import path from 'node:path'
 
-import {
-  entrypoint,
-  MNT_DETACH,
-  mountsUnder,
-  parseGcArgv,
-  PodPaths,
-  teardownPodNetworks,
-  umount2,
-} from '@rkt/core/stage1'
+import {entrypoint, parseGcArgv, PodPaths, teardownPodNetworks} from '@rkt/core/stage1'
 
+import {unmountEngineMounts} from './binds.js'
 import {detectCgroups, killPod, readPodCgroups, removePodCgroups} from './cgroups.js'
 import {propagateDir} from './nspawn.js'
 
 const warn = (m: string): void => {
   process.stderr.write(`gc: warning: ${m}\n`)
-}
-
-/** stage0's overlays (the stage1 rootfs, each app's rootfs): gc runs from the first and leaves both to stage0. */
-function stage0Mounts(paths: PodPaths): Set<string> {
-  let apps: string[] = []
-  try {
-    apps = fs.readdirSync(paths.stage2)
-  } catch {
-    // no apps laid out
-  }
-  return new Set([path.resolve(paths.stage1Rootfs), ...apps.map((a) => path.resolve(paths.appRootfs(a)))])
 }
 
 export const main = entrypoint('gc', import.meta.url, async (argv) => {
@@ -41,17 +22,7 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
   const survivors = await killPod(cgroups)
   if (survivors.length > 0) warn(`processes of pod ${args.uuid} would not die: ${survivors.join(' ')}`)
 
-  const keep = stage0Mounts(paths)
-  for (const m of mountsUnder(paths.stage1Rootfs)) {
-    if (keep.has(m.mountPoint)) continue
-    try {
-      umount2(m.mountPoint, MNT_DETACH)
-    } catch (err) {
-      // already gone with a parent's detach
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'EINVAL' && code !== 'ENOENT') throw err
-    }
-  }
+  unmountEngineMounts(paths)
 
   // After the kill: no process of the pod holds the namespace any more. A failing DEL is said, and the rest
   // of gc still runs; net-state.json stays, so the next gc tries again.

@@ -3,39 +3,29 @@
 // limits, writes the supervisor's configuration, and becomes systemd-nspawn by execve (same PID: `rkt run` is
 // the pod). nspawn keeps the pod lock to itself and hands the supervisor the cgroup descriptors opened here;
 // no Node process stays in the pod.
-import fs from 'node:fs'
 import path from 'node:path'
 import tty from 'node:tty'
 
 import {
-  appMounts,
-  composeEnv,
   ENV,
   entrypoint,
   execve,
-  findExecutable,
   loadPod,
   metadataUrl,
-  mountVolumes,
   parseNetList,
   parseRunArgv,
-  portMappings,
-  resolveCredentials,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
-  setupPodNetworks,
-  writeEnvFile,
   writePidFile,
   type LoadedPod,
-  type PodApp,
   type RunArgs,
 } from '@rkt/core/stage1'
 
 import type {AppConf} from './config.js'
-import type {PodEtc} from './etc.js'
 
+import {prepareApp, setupNetworks, type PreparedApp} from './apps.js'
 import {hostBoundingSet} from './capabilities.js'
 import {
   applyLimits,
@@ -47,8 +37,8 @@ import {
   type CgroupHost,
 } from './cgroups.js'
 import {DEFAULT_GRACE_MS, writeConf} from './config.js'
-import {bindAppEtc, preparePodEtc} from './etc.js'
-import {appIsolation, nspawnCapabilities, podLimits, type AppIsolation} from './isolators.js'
+import {preparePodEtc} from './etc.js'
+import {nspawnCapabilities, podLimits} from './isolators.js'
 import {findNspawn, nspawnArgv, nspawnEnv, type NspawnNet} from './nspawn.js'
 
 const warn = (m: string): void => {
@@ -72,77 +62,6 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
   if (args.mutable) throw new RktError('mutable pods are not implemented by the nspawn stage1', {code: 'EUNSUPPORTED'})
   if (args.interactive && pod.apps.length !== 1) {
     throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})
-  }
-}
-
-/** An app prepared on the host: its supervisor configuration, minus the descriptors opened later. */
-interface PreparedApp {
-  readonly app: PodApp
-  readonly isolation: AppIsolation
-  readonly conf: Omit<AppConf, 'cgroupFds' | 'oomFds'>
-}
-
-/** Mounts, /etc files, environment, credentials, program and isolation of one app. */
-function prepareApp(
-  pod: LoadedPod,
-  app: PodApp,
-  etc: PodEtc,
-  args: RunArgs,
-  hostBounding: bigint,
-  extraEnv: Record<string, string>,
-): PreparedApp {
-  const appWarn = (m: string): void => warn(`app ${app.name}: ${m}`)
-  const exec = app.app.exec ?? []
-  if (exec.length === 0) {
-    throw new RktError(`image "${app.image.name}" has an empty "exec"`, {hint: 'give the command with --exec=BINARY'})
-  }
-  const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
-  const isolation = appIsolation(
-    app.app.isolators,
-    {
-      uid: creds.uid,
-      hostBounding,
-      disableCapabilities: args.disableCapabilities,
-      disableSeccomp: args.disableSeccomp,
-    },
-    appWarn,
-  )
-  mountVolumes(app.rootfs, appMounts(pod, app))
-  bindAppEtc(app.rootfs, etc)
-  const env = composeEnv(app.app.environment, {...extraEnv, AC_APP_NAME: app.name})
-  writeEnvFile(pod.paths.appEnv(app.name), env)
-  // Where the supervisor records the app's PID for enter.
-  fs.mkdirSync(path.dirname(pod.paths.appPid(app.name)), {recursive: true, mode: 0o755})
-  const cwd = app.app.workingDirectory ?? '/'
-  const program = findExecutable(app.rootfs, exec[0]!, env, cwd)
-  const handler = (name: 'pre-start' | 'post-stop'): string[] | undefined => {
-    const h = app.app.eventHandlers.find((e) => e.name === name)?.exec
-    if (h === undefined || h.length === 0) return undefined
-    return [findExecutable(app.rootfs, h[0]!, env, cwd), ...h.slice(1)]
-  }
-  return {
-    app,
-    isolation,
-    conf: {
-      name: app.name,
-      // The app's root as the container sees it: the stage1 rootfs is the container's /.
-      root: `/${path.relative(pod.paths.stage1Rootfs, app.rootfs)}`,
-      argv: [program, ...exec.slice(1)],
-      env,
-      uid: creds.uid,
-      gid: creds.gid,
-      groups: creds.groups,
-      cwd,
-      caps: isolation.caps,
-      noNewPrivs: isolation.noNewPrivs,
-      seccomp: isolation.seccomp,
-      oomScoreAdj: isolation.oomScoreAdj,
-      readonlyRootfs: app.runtime.readOnlyRootFS,
-      maskPaths: !args.disablePaths,
-      interactive: args.interactive,
-      preStart: handler('pre-start'),
-      postStop: handler('post-stop'),
-    },
   }
 }
 
@@ -197,15 +116,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
 
   // Before anything else is made: the networks' DNS settings may make the pod's resolv.conf. Whatever
   // fails from here on, stage0's gc of the pod tears them down (net-state.json records them first).
-  const networks = await setupPodNetworks(pod.paths, {
-    uuid: pod.uuid,
-    netList: args.net,
-    localConfig: args.localConfig,
-    ports: portMappings(
-      pod.manifest.ports,
-      pod.apps.map((a) => a.app),
-    ),
-  })
+  const networks = await setupNetworks(pod, args)
   const net: NspawnNet =
     networks !== undefined
       ? {kind: 'netns', path: networks.netns}
@@ -221,7 +132,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   if (args.mdsToken && mdsHost === undefined)
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && mdsHost ? {AC_METADATA_URL: metadataUrl(mdsHost, args.mdsToken)} : {}
-  const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, hostBounding, mds))
+  const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, hostBounding, mds, warn))
   const host = detectCgroups()
   const {confs, fds} = makeCgroups(pod, host, apps)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))

@@ -6,16 +6,19 @@
 //   2. render of a 5,000-file image, beside `tar -xf` of the same archive;
 //   3. rkt run (stage1 fly and nspawn) of a busybox image, beside chroot, unshare, bare systemd-nspawn, runc
 //      and podman, and the memory a running pod costs besides its app, beside bare nspawn's, runc's and
-//      podman's conmon.
+//      podman's conmon;
+//   4. the first answered request on a forwarded port (rkt --net=default --port, --net=host, podman -p);
+//   5. rkt run with the kvm stage1 beside a bare QEMU boot of the same kernel, and a pod's disk cost.
 //
 // Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement;
-// BENCH_ONLY=run (or a comma list of startup, fetch, render, run, net) runs only those sections.
+// BENCH_ONLY=run (or a comma list of startup, fetch, render, run, net, kvm) runs only those sections.
 import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 import {benchFetch} from './fetch.js'
+import {benchKvm} from './kvm.js'
 import {benchRender} from './render.js'
 import {benchNet} from './net.js'
 import {benchRun} from './run.js'
@@ -24,7 +27,7 @@ import {median, timeCommand} from './timing.js'
 const root = path.resolve(import.meta.dirname, '..', '..', '..')
 const work = path.join(root, '.bench')
 const runs = Number(process.env['BENCH_RUNS'] ?? 5)
-const SECTIONS = ['startup', 'fetch', 'render', 'run', 'net'] as const
+const SECTIONS = ['startup', 'fetch', 'render', 'run', 'net', 'kvm'] as const
 const only = (process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean)
 const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s))
 if (unknown.length > 0) {
@@ -79,6 +82,7 @@ const results = {
   ...(wanted('render') ? {render: await benchRender({root, work, runs})} : {}),
   ...(wanted('run') ? {run: await benchRun({root, work, runs, env: startEnv})} : {}),
   ...(wanted('net') ? {net: await benchNet({root, work, runs})} : {}),
+  ...(wanted('kvm') ? {kvm: benchKvm({root, work, runs})} : {}),
 }
 fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
 console.log(`\nresults: ${path.relative(process.cwd(), path.join(work, 'results.json'))}`)

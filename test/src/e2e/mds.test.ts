@@ -200,11 +200,13 @@ describe('rkt metadata-service', () => {
 })
 
 describe('rkt run --mds-register', () => {
-  // fly shares the host's network: the service is on loopback. An nspawn pod on `default` reaches the host at
-  // its network's gateway.
+  // fly shares the host's network: the service is on loopback. An nspawn or kvm pod on `default` reaches the
+  // host at its network's gateway.
   for (const engine of [
     {stage1: 'fly', net: '--net=host', host: /^127\.0\.0\.1$/},
     {stage1: 'nspawn', net: '--net=default', host: /^172\.16\.28\.1$/},
+    // a kvm pod's guest has the pod's address on its NIC, so the same gateway (stage1-kvm/README.md)
+    {stage1: 'kvm', net: '--net=default', host: /^172\.16\.28\.1$/},
   ] as const)
     test(`${engine.stage1} ${engine.net}: an app reads its pod from AC_METADATA_URL; its signature verifies, a forged one does not`, async (t) => {
       // stage0 registers on rkt's socket and the stage1 points apps at rkt's port: this test needs both.

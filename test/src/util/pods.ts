@@ -86,7 +86,7 @@ export class PodSandbox {
    * Registers the killing of the test's pods before the sandbox's own cleanup (after hooks run in order).
    * `stage1`: the engine the sandbox's pods run with (a stage1.d configuration), else the build's default.
    */
-  static create(t: TestContext, opts: {stage1?: 'fly' | 'nspawn'} = {}): PodSandbox {
+  static create(t: TestContext, opts: {stage1?: 'fly' | 'nspawn' | 'kvm'} = {}): PodSandbox {
     const made: {ps?: PodSandbox} = {}
     t.after(async () => made.ps?.killAll())
     made.ps = new PodSandbox(Sandbox.create(t))
@@ -155,9 +155,9 @@ export class PodSandbox {
     return pod
   }
 
-  /** Polls `get` every 10 ms until it gives something truthy, `gaveUp` says stop, or 10 s pass. */
+  /** Polls `get` every 10 ms until it gives something truthy, `gaveUp` says stop, or 30 s pass (a VM boots). */
   private async poll<T>(get: () => T, gaveUp: () => boolean): Promise<T | undefined> {
-    const deadline = Date.now() + 10_000
+    const deadline = Date.now() + 30_000
     for (;;) {
       const v = get()
       if (v) return v

@@ -1,0 +1,356 @@
+/*
+ * kvm-init: PID 1 of a stage1-kvm guest (stage1-kvm/README.md "In the guest").
+ *
+ * The kernel mounts the pod's stage1 rootfs from the host over 9p as / and runs us. We mount /proc, /sys,
+ * /dev (devtmpfs), /dev/pts and the cgroup2 hierarchy, find the virtio-serial ports by name, tell the host
+ * we are up ("booted" on org.rkt.ctl), give the pod's stdio the two consoles (hvc0: stdout, and stdin and
+ * the controlling terminal when interactive; hvc1: stderr), and run /kvm/start.sh with the guest's
+ * busybox: it configures the network, makes the apps' cgroups and opens their descriptors, then execs
+ * nspawn's supervisor, which runs the apps exactly as under nspawn and records their statuses in /rkt
+ * (on the host, through 9p). When it exits we report "exit N" on org.rkt.ctl and reboot, which ends QEMU
+ * (-no-reboot). Meanwhile we reap orphans, pass "term" from the host on to the supervisor as SIGTERM and
+ * "winsize ROWS COLS" to hvc0, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
+ * a child (agent_session) so this loop never blocks.
+ *
+ * Agent frames, both ways: a type byte, a 4-byte big-endian length, the payload.
+ *   host → guest: 'R' NUL-terminated tokens APP, TTY(0|1), ROWS, COLS, ARG...; 'I' stdin bytes; 'E' stdin
+ *                 closed; 'W' "ROWS COLS".
+ *   guest → host: 'O' stdout bytes; 'e' stderr bytes; 'X' the exit code in decimal, last.
+ * The session runs nspawn's /enter helper with the app's guest PID (/rkt/pids/APP), so an entered command
+ * gets exactly the app's namespaces, cgroup, credentials, capabilities and seccomp filter.
+ */
+#define _GNU_SOURCE
+#include "io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define EXIT_INTERNAL 254
+
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char buf[512];
+  int n = snprintf(buf, sizeof buf, "kvm-init: ");
+  n += vsnprintf(buf + n, sizeof buf - n, fmt, ap);
+  va_end(ap);
+  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
+  buf[n++] = '\n';
+  /* stderr once it is the pod's; the kernel console (the host's console log) in any case */
+  (void)!write(2, buf, n);
+  int k = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  if (k >= 0) (void)!write(k, buf, n), close(k);
+}
+
+static void __attribute__((noreturn)) halt(void) {
+  sync();
+  reboot(RB_AUTOBOOT); /* reboot=t: a triple fault, and QEMU (-no-reboot) exits */
+  for (;;) pause();
+}
+
+static void must_mount(const char *src, const char *dir, const char *type, unsigned long flags, const char *data) {
+  mkdir(dir, 0755);
+  if (mount(src, dir, type, flags, data) < 0 && errno != EBUSY) say("can't mount %s on %s: %s", type, dir, strerror(errno)), halt();
+}
+
+/* The /dev node of the virtio-serial port the host named `name`, opened, or -1. */
+static int open_port(const char *name) {
+  DIR *d = opendir("/sys/class/virtio-ports");
+  struct dirent *e;
+  int fd = -1;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char p[300], buf[128] = "";
+    snprintf(p, sizeof p, "/sys/class/virtio-ports/%s/name", e->d_name);
+    int f = open(p, O_RDONLY | O_CLOEXEC);
+    if (f < 0) continue;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (n > 0 && buf[n - 1] == '\n') n--;
+    if (n < 0 || (size_t)n != strlen(name) || memcmp(buf, name, n)) continue;
+    snprintf(p, sizeof p, "/dev/%s", e->d_name);
+    fd = open(p, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    break;
+  }
+  if (d) closedir(d);
+  return fd;
+}
+
+
+/* A kernel command-line parameter's value (rkt.NAME=VALUE), or NULL. */
+static const char *param(const char *name) {
+  static char cmdline[4096];
+  if (!cmdline[0]) {
+    int f = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = f < 0 ? -1 : read(f, cmdline, sizeof cmdline - 1);
+    if (f >= 0) close(f);
+    cmdline[n > 0 ? n : 0] = '\0';
+  }
+  size_t len = strlen(name);
+  for (char *p = cmdline; (p = strstr(p, name));) {
+    if ((p == cmdline || p[-1] == ' ') && p[len] == '=') {
+      static char value[256];
+      size_t n = strcspn(p + len + 1, " \n");
+      snprintf(value, sizeof value, "%.*s", (int)n, p + len + 1);
+      return value;
+    }
+    p += len;
+  }
+  return NULL;
+}
+
+static void make_raw(int fd) {
+  struct termios t;
+  if (tcgetattr(fd, &t) == 0) cfmakeraw(&t), tcsetattr(fd, TCSANOW, &t);
+}
+
+/* ---- the enter agent ---------------------------------------------------------------------------------- */
+
+static int read_full(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+      struct pollfd r = {fd, POLLIN, 0};
+      if (poll(&r, 1, -1) > 0 && (r.revents & (POLLHUP | POLLERR)) && !(r.revents & POLLIN)) return -1;
+      continue;
+    }
+    if (n <= 0) return -1;
+    p += n, len -= n;
+  }
+  return 0;
+}
+
+static int send_frame(int fd, char type, const void *data, uint32_t len) {
+  unsigned char head[5] = {(unsigned char)type, len >> 24, len >> 16, len >> 8, len};
+  return write_all(fd, head, 5) < 0 || write_all(fd, data, len) < 0 ? -1 : 0;
+}
+
+static void __attribute__((noreturn)) session_fail(int port, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg - 1, fmt, ap);
+  va_end(ap);
+  if (n > (int)sizeof msg - 2) n = sizeof msg - 2;
+  msg[n++] = '\n';
+  send_frame(port, 'e', msg, n);
+  send_frame(port, 'X', "254", 3);
+  _exit(0);
+}
+
+/* One `rkt enter`, in a child of init: read the request, run /enter, relay until it exits. */
+static void __attribute__((noreturn)) agent_session(int port) {
+  signal(SIGPIPE, SIG_IGN); /* a command that exits before reading its stdin */
+  unsigned char head[5];
+  if (read_full(port, head, 5) < 0) _exit(0);
+  uint32_t len = (uint32_t)head[1] << 24 | head[2] << 16 | head[3] << 8 | head[4];
+  if (head[0] != 'R' || len > 1 << 20) _exit(0); /* not a request: a stale byte stream, drop it */
+  char *req = malloc(len + 1);
+  if (!req || read_full(port, req, len) < 0) _exit(0);
+  req[len] = '\0';
+  char *tok[4096];
+  size_t ntok = 0;
+  for (size_t off = 0; off < len && ntok < 4095; off += strlen(req + off) + 1) tok[ntok++] = req + off;
+  if (ntok < 5) session_fail(port, "enter: malformed request");
+  const char *app = tok[0];
+  int tty = !strcmp(tok[1], "1");
+  struct winsize ws = {.ws_row = (unsigned short)atoi(tok[2]), .ws_col = (unsigned short)atoi(tok[3])};
+
+  char pidfile[300], pidbuf[32] = "";
+  snprintf(pidfile, sizeof pidfile, "/rkt/pids/%s", app);
+  int pf = strchr(app, '/') ? -1 : open(pidfile, O_RDONLY | O_CLOEXEC);
+  ssize_t pn = pf < 0 ? -1 : read(pf, pidbuf, sizeof pidbuf - 1);
+  if (pf >= 0) close(pf);
+  if (pn <= 0) session_fail(port, "enter: app %s is not running", app);
+  pidbuf[pn] = '\0';
+  pidbuf[strcspn(pidbuf, "\n")] = '\0';
+
+  char *argv[4096 + 8];
+  size_t a = 0;
+  argv[a++] = "/enter", argv[a++] = "--conf", argv[a++] = "/rkt/supervisor.conf", argv[a++] = "--app";
+  argv[a++] = (char *)app, argv[a++] = "--pid", argv[a++] = pidbuf, argv[a++] = "--";
+  for (size_t i = 4; i < ntok; i++) argv[a++] = tok[i];
+  argv[a] = NULL;
+
+  int master = -1, in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  pid_t child;
+  if (tty) {
+    child = forkpty(&master, NULL, NULL, &ws);
+  } else {
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+      session_fail(port, "enter: pipe: %s", strerror(errno));
+    child = fork();
+    if (child == 0) dup2(in[0], 0), dup2(out[1], 1), dup2(err[1], 2);
+  }
+  if (child < 0) session_fail(port, "enter: fork: %s", strerror(errno));
+  if (child == 0) {
+    execv(argv[0], argv);
+    dprintf(2, "enter: can't run /enter: %s\n", strerror(errno));
+    _exit(EXIT_INTERNAL);
+  }
+  int to_child = tty ? master : in[1];
+  if (!tty) close(in[0]), close(out[1]), close(err[1]);
+  int outs[2] = {tty ? master : out[0], tty ? -1 : err[0]};
+  const char types[2] = {'O', 'e'};
+  int open_outs = tty ? 1 : 2;
+  uint32_t want = 0; /* bytes of the current 'I' frame still to read */
+  unsigned char fh[5];
+  size_t fhn = 0;
+  char ftype = 0;
+  char buf[16384];
+  while (open_outs > 0) {
+    struct pollfd p[3] = {{port, POLLIN, 0}, {outs[0], POLLIN, 0}, {outs[1], POLLIN, 0}};
+    if (poll(p, 3, -1) < 0 && errno != EINTR) break;
+    if (p[0].revents & POLLIN) {
+      ssize_t n = read(port, want ? buf : (char *)fh + fhn, want ? (want < sizeof buf ? want : sizeof buf) : 5 - fhn);
+      if (n > 0 && want) {
+        if ((ftype == 'I') && to_child >= 0) write_all(to_child, buf, n);
+        want -= n;
+      } else if (n > 0 && (fhn += n) == 5) {
+        fhn = 0;
+        ftype = fh[0];
+        want = (uint32_t)fh[1] << 24 | fh[2] << 16 | fh[3] << 8 | fh[4];
+        if (ftype == 'E' && !tty && to_child >= 0) close(to_child), to_child = -1;
+        if (ftype == 'W' && tty && want < sizeof buf && read_full(port, buf, want) == 0) {
+          buf[want] = '\0';
+          want = 0;
+          if (sscanf(buf, "%hu %hu", &ws.ws_row, &ws.ws_col) == 2) ioctl(master, TIOCSWINSZ, &ws);
+        }
+      }
+    } else if (p[0].revents & (POLLHUP | POLLERR)) {
+      kill(child, SIGKILL); /* the host went away: so does the command */
+      break;
+    }
+    for (int i = 0; i < 2; i++) {
+      if (outs[i] < 0 || !(p[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(outs[i], buf, sizeof buf);
+      if (n > 0) send_frame(port, types[i], buf, n);
+      else if (n == 0 || errno != EINTR) close(outs[i]), outs[i] = -1, open_outs--; /* EIO: the pty's last close */
+    }
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  char code[16];
+  int n = snprintf(code, sizeof code, "%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  send_frame(port, 'X', code, n);
+  _exit(0);
+}
+
+/* ---- PID 1 ------------------------------------------------------------------------------------------- */
+
+int main(void) {
+  if (getpid() != 1) return fprintf(stderr, "kvm-init: not PID 1\n"), EXIT_INTERNAL;
+  must_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  must_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  must_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  must_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  must_mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  must_mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  unlink("/dev/ptmx");
+  (void)!symlink("pts/ptmx", "/dev/ptmx");
+
+  int ctl = open_port("org.rkt.ctl");
+  if (ctl < 0) say("no org.rkt.ctl port: the host can't be told anything"), halt();
+  write_all(ctl, "booted\n", 7);
+
+  const int interactive = param("rkt.interactive") && !strcmp(param("rkt.interactive"), "1");
+  int con = open("/dev/hvc0", O_RDWR | O_NOCTTY), errcon = open("/dev/hvc1", O_RDWR | O_NOCTTY);
+  int null = open("/dev/null", O_RDWR);
+  if (con < 0 || errcon < 0 || null < 0) say("can't open the consoles: %s", strerror(errno)), halt();
+  if (!interactive) make_raw(con), make_raw(errcon); /* bytes as the app wrote them: no \r added */
+  dup2(interactive ? con : null, 0), dup2(con, 1), dup2(interactive ? con : errcon, 2);
+  if (con > 2) close(con);
+  if (errcon > 2) close(errcon);
+  if (null > 2) close(null);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGIO);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  pid_t pod = fork();
+  if (pod == 0) {
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    setsid();
+    if (interactive) ioctl(0, TIOCSCTTY, 1);
+    execl("/kvm/busybox", "sh", "/kvm/start.sh", (char *)NULL);
+    say("can't run /kvm/start.sh: %s", strerror(errno));
+    _exit(EXIT_INTERNAL);
+  }
+  if (pod < 0) say("fork: %s", strerror(errno)), halt();
+
+  int agent = open_port("org.rkt.agent"), agent_idle = 0, code = -1;
+  pid_t session = 0;
+  char line[128];
+  size_t linelen = 0;
+  while (code < 0) {
+    /* A port with nobody on the host's side polls as hung up: wait for SIGIO (a host connected) instead. */
+    struct pollfd p[3] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}, {agent >= 0 && !session && !agent_idle ? agent : -1, POLLIN, 0}};
+    /* ...and look again every second, in case the host connected before O_ASYNC was set. */
+    int ready = poll(p, 3, agent_idle ? 1000 : -1);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready == 0) agent_idle = 0;
+    if (p[0].revents & POLLIN) {
+      ssize_t n = read(ctl, line + linelen, sizeof line - 1 - linelen);
+      if (n > 0) linelen += n;
+      char *nl;
+      while ((nl = memchr(line, '\n', linelen))) {
+        *nl = '\0';
+        struct winsize ws = {0};
+        if (!strcmp(line, "term")) kill(pod, SIGTERM);
+        else if (sscanf(line, "winsize %hu %hu", &ws.ws_row, &ws.ws_col) == 2) ioctl(0, TIOCSWINSZ, &ws);
+        linelen -= nl + 1 - line;
+        memmove(line, nl + 1, linelen);
+      }
+      if (linelen == sizeof line - 1) linelen = 0;
+    }
+    if (p[2].revents & POLLIN) {
+      if ((session = fork()) == 0) {
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        agent_session(agent);
+      }
+      if (session < 0) session = 0;
+    } else if (p[2].revents & (POLLHUP | POLLERR)) {
+      agent_idle = 1;
+      fcntl(agent, F_SETOWN, 1);
+      fcntl(agent, F_SETFL, fcntl(agent, F_GETFL) | O_ASYNC);
+    }
+    if (p[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si)
+        if (si.ssi_signo == SIGIO) agent_idle = 0;
+      pid_t pid;
+      int status;
+      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == session) session = 0, agent_idle = 0;
+        if (pid == pod) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+    }
+  }
+  tcdrain(1), tcdrain(2);
+  char msg[32];
+  int n = snprintf(msg, sizeof msg, "exit %d\n", code < 0 ? EXIT_INTERNAL : code);
+  write_all(ctl, msg, n);
+  halt();
+}

@@ -1,0 +1,63 @@
+// /kvm/start.sh, the guest's side of run (stage1-kvm/README.md "In the guest"): written on the host into
+// the pod's stage1 rootfs, run by the guest's init with busybox sh. It brings the network up as the pod's
+// namespace has it, makes the pod's and apps' cgroups (cgroup v2) with their limits, opens on 3, 4, … the
+// descriptors supervisor.conf names for each app (its cgroup.procs, its memory.events), and execs the
+// same supervisor nspawn pods run.
+import {CFS_PERIOD_US, cfsQuota, type Limits} from '@rkt/stage1-nspawn/isolators'
+import {sharesToWeight} from '@rkt/stage1-nspawn/cgroups'
+
+import {sh} from './net.js'
+
+/** Where the pod's cgroup is in the guest's hierarchy; apps are below it. */
+export const GUEST_POD_CGROUP = '/sys/fs/cgroup/pod'
+
+/** The v2 knobs of a set of limits. */
+export function limitFiles(l: Limits): [string, string][] {
+  const files: [string, string][] = []
+  if (l.memory !== undefined) files.push(['memory.max', String(l.memory)])
+  if (l.cpuMilli !== undefined) files.push(['cpu.max', `${cfsQuota(l.cpuMilli)} ${CFS_PERIOD_US}`])
+  if (l.cpuShares !== undefined) files.push(['cpu.weight', String(sharesToWeight(l.cpuShares))])
+  return files
+}
+
+export interface GuestApp {
+  readonly name: string
+  readonly limits: Limits
+}
+
+/** Descriptors of app i in supervisor.conf: its cgroup.procs and its memory.events. */
+export function guestFds(i: number): {cgroupFd: number; oomFd: number} {
+  return {cgroupFd: 3 + 2 * i, oomFd: 4 + 2 * i}
+}
+
+export function startScript(o: {
+  net: readonly string[]
+  pod: Limits
+  apps: readonly GuestApp[]
+  supervisorConf: string
+}): string {
+  const lines = [
+    '# Written by the kvm stage1 run entrypoint; run by /kvm/init (stage1-kvm/README.md "In the guest").',
+    'set -e',
+    // Applets by bare name: busybox sh runs them in a fork of itself (mkdir, echo: in-process), so no
+    // exec re-reads a binary over 9p, the costliest thing a TCG guest does here.
+    // the pod's hostname, which run wrote (nspawn sets it from outside; here the guest's kernel has its own)
+    'hostname -F /etc/hostname',
+    ...o.net,
+    `echo '+memory +cpu +pids' > /sys/fs/cgroup/cgroup.subtree_control`,
+    `mkdir -p ${GUEST_POD_CGROUP}`,
+    ...limitFiles(o.pod).map(([f, v]) => `echo ${sh(v)} > ${GUEST_POD_CGROUP}/${f}`),
+    `echo '+memory +cpu +pids' > ${GUEST_POD_CGROUP}/cgroup.subtree_control`,
+  ]
+  const redirects: string[] = []
+  o.apps.forEach((a, i) => {
+    const dir = `${GUEST_POD_CGROUP}/${sh(a.name)}`
+    lines.push(`mkdir -p ${dir}`)
+    for (const [f, v] of limitFiles(a.limits)) lines.push(`echo ${sh(v)} > ${dir}/${f}`)
+    const {cgroupFd, oomFd} = guestFds(i)
+    redirects.push(`${cgroupFd}<>${dir}/cgroup.procs`, `${oomFd}<${dir}/memory.events`)
+  })
+  if (redirects.length > 0) lines.push(`exec ${redirects.join(' ')}`)
+  lines.push(`exec /supervisor ${sh(o.supervisorConf)}`)
+  return lines.join('\n') + '\n'
+}

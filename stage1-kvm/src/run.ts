@@ -1,0 +1,167 @@
+// kvm's run entrypoint (stage1-kvm/README.md): prepares every app on the host as nspawn's run does (the
+// guest runs the same supervisor over the same stage1 rootfs, shared by 9p), sets up the pod's CNI
+// networks and gives each a tap, writes the supervisor's configuration and the guest's start script, and
+// becomes kvm-exec by execve (same PID: `rkt run` is the pod), which starts QEMU and turns the guest's
+// report into the exit code. No Node process stays in the pod.
+import fs from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {
+  ENV,
+  entrypoint,
+  execve,
+  loadPod,
+  metadataUrl,
+  parseNetList,
+  parseRunArgv,
+  RktError,
+  runtimeConfigOf,
+  saveRuntimeConfig,
+  setCloexec,
+  writePidFile,
+  type LoadedPod,
+  type RunArgs,
+} from '@rkt/core/stage1'
+import {prepareApp, setupNetworks} from '@rkt/stage1-nspawn/apps'
+import {CAPABILITIES} from '@rkt/stage1-nspawn/capabilities'
+import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-nspawn/config'
+import {preparePodEtc} from '@rkt/stage1-nspawn/etc'
+import {podLimits} from '@rkt/stage1-nspawn/isolators'
+
+import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
+import {guestFds, startScript} from './guest.js'
+import {bridgeTaps, guestNetScript} from './net.js'
+import {KvmPaths} from './paths.js'
+import {qemuArgv, vmSize} from './qemu.js'
+
+const warn = (m: string): void => {
+  process.stderr.write(`run: warning: ${m}\n`)
+}
+
+/** Every capability the guest's kernel knows: the supervisor runs as the guest's root, with all of them. */
+const GUEST_BOUNDING = Object.values(CAPABILITIES).reduce((m, bit) => m | (1n << BigInt(bit)), 0n)
+
+function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
+  if (parseNetList(args.net).kind === 'host') {
+    throw new RktError("--net=host is not possible with the kvm stage1: a VM can't share the host's network stack", {
+      code: 'ENETHOST',
+      hint: 'use a contained network (--net=default, the default) with --port to publish ports, or the nspawn stage1',
+    })
+  }
+  if (args.ipc === 'parent') {
+    throw new RktError('--ipc=parent is not possible with the kvm stage1: the pod is a VM with its own kernel', {
+      code: 'EIPC',
+      hint: 'drop --ipc=parent',
+    })
+  }
+  if (args.privateUsers)
+    throw new RktError('--private-users is not implemented by the kvm stage1', {code: 'EUNSUPPORTED'})
+  if (args.mutable) throw new RktError('mutable pods are not implemented by the kvm stage1', {code: 'EUNSUPPORTED'})
+  if (args.interactive && pod.apps.length !== 1) {
+    throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})
+  }
+}
+
+function findOnPath(name: string, hint: string): string {
+  for (const dir of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const p = path.join(dir || '.', name)
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      return p
+    } catch {
+      // not here
+    }
+  }
+  throw new RktError(`${name} is not installed (not found on PATH)`, {code: 'ENOQEMU', hint})
+}
+
+export const main = entrypoint('run', import.meta.url, async (argv) => {
+  const args = parseRunArgv(argv)
+  const pod = loadPod(process.cwd(), args.uuid)
+  const kvm = new KvmPaths(pod.paths)
+  const hostname = args.hostname ?? `rkt-${args.uuid}`
+  saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
+  refuseUnsupported(args, pod)
+  const accel = chooseAccel(process.env[KVM_ENV.accel], probeAccelHost())
+  const bootTimeout = bootTimeoutMs(accel.accel, process.env[KVM_ENV.bootTimeout])
+  const qemu = findOnPath('qemu-system-x86_64', 'install QEMU (Debian: apt-get install qemu-system-x86)')
+  if (!fs.existsSync(kvm.kernel))
+    throw new RktError(`the stage1 image has no guest kernel (${kvm.kernel})`, {hint: 'rebuild it with npm run build'})
+  const lockFd = Number(process.env[ENV.lockFd])
+  if (!Number.isInteger(lockFd) || lockFd < 0) {
+    throw new RktError(`${ENV.lockFd} is not set: the kvm stage1 must be started by rkt`, {code: 'ECONTRACT'})
+  }
+  if (accel.notice) process.stderr.write(`${accel.notice}\n`)
+
+  // Whatever fails from here on, stage0's gc of the pod tears the networks down (net-state.json first).
+  const networks = await setupNetworks(pod, args)
+  const {interfaces, nics} = networks ? await bridgeTaps(networks.netns) : {interfaces: [], nics: []}
+
+  const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode, networks?.dns)
+  if (args.mdsToken && networks?.hostIp === undefined)
+    warn('--mds-register: the pod has no network to reach the metadata service')
+  const mds = args.mdsToken && networks?.hostIp ? {AC_METADATA_URL: metadataUrl(networks.hostIp, args.mdsToken)} : {}
+  const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
+  const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
+  writeConf(pod.paths.supervisorConf, {
+    graceMs: DEFAULT_GRACE_MS,
+    apps: apps.map((a, i) => ({...a.conf, cgroupFds: [guestFds(i).cgroupFd], oomFds: [guestFds(i).oomFd]})),
+  })
+  fs.mkdirSync(path.dirname(kvm.startScript), {recursive: true})
+  fs.writeFileSync(
+    kvm.startScript,
+    startScript({
+      net: guestNetScript(interfaces),
+      pod: podLimits(pod.manifest.isolators, warn),
+      apps: apps.map((a) => ({name: a.app.name, limits: a.isolation.limits})),
+      supervisorConf: conf,
+    }),
+  )
+  fs.mkdirSync(kvm.dir, {recursive: true, mode: 0o700})
+
+  const extraParams = process.env[KVM_ENV.extraKernelParams]
+  const khz = accel.accel === 'tcg' ? tscKhz(fs.readFileSync('/proc/cpuinfo', 'utf8')) : undefined
+  const qemuArgs = qemuArgv({
+    qemu,
+    uuid: pod.uuid,
+    accel: accel.accel,
+    size: vmSize(apps.map((a) => a.isolation.limits)),
+    kernel: kvm.kernel,
+    rootfs: pod.paths.stage1Rootfs,
+    consoleLog: path.relative(pod.paths.root, kvm.consoleLog),
+    agentSocket: KvmPaths.agentSocket,
+    nics,
+    interactive: args.interactive,
+    ...(khz !== undefined ? {tscKhz: khz} : {}),
+    ...(extraParams ? {extraKernelParams: extraParams} : {}),
+    debug: args.debug,
+  })
+  const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kvm-exec')
+  const helperArgv = [
+    'kvm-exec',
+    '--lock-fd',
+    '3',
+    '--boot-timeout',
+    String(bootTimeout),
+    '--console-log',
+    kvm.consoleLog,
+    '--status-dir',
+    pod.paths.statusDir,
+    '--timeout-hint',
+    accel.hint,
+    ...pod.apps.flatMap((a) => ['--app', a.name]),
+    ...(networks ? ['--netns', networks.netns] : []),
+    ...(args.interactive ? ['--interactive'] : []),
+    '--',
+    ...qemuArgs,
+  ]
+  if (args.debug) process.stderr.write(`run: ${helperArgv.join(' ')}\n`)
+  const env: Record<string, string> = {PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}
+  if (process.env['TERM']) env['TERM'] = process.env['TERM']
+
+  // The hand-over: kvm-exec is this process from here on, hence `ppid`; it keeps the pod lock (at 3).
+  writePidFile(pod.paths.ppid, process.pid)
+  setCloexec(lockFd, true)
+  execve(helper, helperArgv, env, [lockFd])
+})

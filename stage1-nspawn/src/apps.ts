@@ -1,0 +1,130 @@
+// An app made ready on the host for nspawn's supervisor: the part of the run entrypoint that the kvm stage1
+// shares, since its guest runs the same supervisor over the same stage1 rootfs (stage1-kvm/README.md).
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {
+  appMounts,
+  composeEnv,
+  findExecutable,
+  mountVolumes,
+  portMappings,
+  readEnvFile,
+  resolveCredentials,
+  RktError,
+  setupPodNetworks,
+  writeEnvFile,
+  type LoadedPod,
+  type PodApp,
+  type PodNetworks,
+  type RunArgs,
+} from '@rkt/core/stage1'
+
+import type {AppConf} from './config.js'
+import type {PodEtc} from './etc.js'
+
+import {bindAppEtc} from './etc.js'
+import {appIsolation, type AppIsolation} from './isolators.js'
+
+/** An app prepared on the host: its supervisor configuration, minus the descriptors opened later. */
+export interface PreparedApp {
+  readonly app: PodApp
+  readonly isolation: AppIsolation
+  readonly conf: Omit<AppConf, 'cgroupFds' | 'oomFds'>
+}
+
+/** Mounts, /etc files, environment, credentials, program and isolation of one app. */
+export function prepareApp(
+  pod: LoadedPod,
+  app: PodApp,
+  etc: PodEtc,
+  args: RunArgs,
+  hostBounding: bigint,
+  extraEnv: Record<string, string>,
+  warn: (m: string) => void,
+): PreparedApp {
+  const appWarn = (m: string): void => warn(`app ${app.name}: ${m}`)
+  const exec = app.app.exec ?? []
+  if (exec.length === 0) {
+    throw new RktError(`image "${app.image.name}" has an empty "exec"`, {hint: 'give the command with --exec=BINARY'})
+  }
+  const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
+  const isolation = appIsolation(
+    app.app.isolators,
+    {
+      uid: creds.uid,
+      hostBounding,
+      disableCapabilities: args.disableCapabilities,
+      disableSeccomp: args.disableSeccomp,
+    },
+    appWarn,
+  )
+  mountVolumes(app.rootfs, appMounts(pod, app))
+  bindAppEtc(app.rootfs, etc)
+  const env = composeEnv(app.app.environment, {...extraEnv, AC_APP_NAME: app.name})
+  writeEnvFile(pod.paths.appEnv(app.name), env)
+  // Where the supervisor records the app's PID for enter.
+  fs.mkdirSync(path.dirname(pod.paths.appPid(app.name)), {recursive: true, mode: 0o755})
+  const cwd = app.app.workingDirectory ?? '/'
+  const program = findExecutable(app.rootfs, exec[0]!, env, cwd)
+  const handler = (name: 'pre-start' | 'post-stop'): string[] | undefined => {
+    const h = app.app.eventHandlers.find((e) => e.name === name)?.exec
+    if (h === undefined || h.length === 0) return undefined
+    return [findExecutable(app.rootfs, h[0]!, env, cwd), ...h.slice(1)]
+  }
+  return {
+    app,
+    isolation,
+    conf: {
+      name: app.name,
+      // The app's root as the container sees it: the stage1 rootfs is the container's /.
+      root: `/${path.relative(pod.paths.stage1Rootfs, app.rootfs)}`,
+      argv: [program, ...exec.slice(1)],
+      env,
+      uid: creds.uid,
+      gid: creds.gid,
+      groups: creds.groups,
+      cwd,
+      caps: isolation.caps,
+      noNewPrivs: isolation.noNewPrivs,
+      seccomp: isolation.seccomp,
+      oomScoreAdj: isolation.oomScoreAdj,
+      readonlyRootfs: app.runtime.readOnlyRootFS,
+      maskPaths: !args.disablePaths,
+      interactive: args.interactive,
+      preStart: handler('pre-start'),
+      postStop: handler('post-stop'),
+    },
+  }
+}
+
+/**
+ * The pod's CNI networks (none for --net=host or none). Whatever fails after this, stage0's gc of the pod
+ * tears them down: net-state.json records each before its ADD.
+ */
+export function setupNetworks(pod: LoadedPod, args: RunArgs): Promise<PodNetworks | undefined> {
+  return setupPodNetworks(pod.paths, {
+    uuid: pod.uuid,
+    netList: args.net,
+    localConfig: args.localConfig,
+    ports: portMappings(
+      pod.manifest.ports,
+      pod.apps.map((a) => a.app),
+    ),
+  })
+}
+
+/** What `rkt enter` runs in an app: the command (default /bin/bash) with its program resolved in the app's root. */
+export function enterCommand(app: PodApp, envFile: string, command: readonly string[]): string[] {
+  const cmd = command.length > 0 ? command : ['/bin/bash']
+  try {
+    return [findExecutable(app.rootfs, cmd[0]!, readEnvFile(envFile), app.app.workingDirectory ?? '/'), ...cmd.slice(1)]
+  } catch (err) {
+    // findExecutable's hint is for `rkt run` (--exec); the fix here is the command given to `rkt enter`.
+    if (!(err instanceof RktError) || err.code !== 'ENOEXEC') throw err
+    throw new RktError(err.message, {
+      code: 'ENOEXEC',
+      hint: 'name a program the image has after the UUID, e.g. rkt enter UUID /bin/sh (the default is /bin/bash)',
+    })
+  }
+}

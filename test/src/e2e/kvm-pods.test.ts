@@ -1,0 +1,254 @@
+// The kvm stage1 end to end (stage1-kvm/README.md): real QEMU microVMs, under TCG on these hosts (their
+// /dev/kvm is kvm_pvm), booting the project's guest kernel over the pod's 9p root, with real CNI networks
+// bridged in by taps. About ten boots in all: each test asserts several things of one pod.
+import {execa} from 'execa'
+import {spawnSync} from 'node:child_process'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import {before, describe, test} from 'node:test'
+
+import {readMountinfo} from '@rkt/core/sys/mounts'
+
+import {ACTOOL, ROOT} from '../util/harness.js'
+import {BASE, PodSandbox, sh, waitFor} from '../util/pods.js'
+
+const KVM_ACI = path.join(ROOT, 'core', 'dist', 'stage1-images', 'stage1-kvm.aci')
+const KVM = `--stage1-path=${KVM_ACI}`
+const PVM = fs.existsSync('/sys/module/kvm_pvm')
+
+before(async () => {
+  for (const tool of ['qemu-system-x86_64', 'tc', 'ip', 'curl', 'script']) {
+    const r = await execa('sh', ['-c', `command -v ${tool}`], {reject: false})
+    assert.equal(r.exitCode, 0, `${tool} is missing (scripts/setup installs it)`)
+  }
+  assert.ok(fs.existsSync(KVM_ACI), `${KVM_ACI} is missing: npm run build`)
+})
+
+/** QEMU processes of a pod (by the -name run gives them). */
+function qemuOf(uuid: string): string[] {
+  const r = spawnSync('pgrep', ['-f', `^\\S*qemu-system-x86_64 -name rkt-${uuid} `], {encoding: 'utf8'})
+  return r.stdout.split('\n').filter(Boolean)
+}
+
+/** What curl gets from a URL ('' on failure). */
+function curl(url: string): string {
+  return spawnSync('curl', ['-s', '-m', '2', url], {encoding: 'utf8'}).stdout ?? ''
+}
+
+/** What a pod may leave on the host after gc: its QEMU, its namespace's mount, its NAT rules, its directory. */
+async function leftovers(ps: PodSandbox, uuid: string): Promise<string[]> {
+  const left: string[] = []
+  if (qemuOf(uuid).length > 0) left.push('QEMU')
+  if (readMountinfo().some((m) => m.mountPoint.includes(uuid))) left.push('mounts')
+  const nat = String((await execa('iptables', ['-t', 'nat', '-S'])).stdout)
+  if (nat.includes(uuid)) left.push('iptables rules')
+  if (ps.podDir(uuid) !== undefined) left.push('pod directory')
+  return left
+}
+
+const gc = async (ps: PodSandbox): Promise<void> => {
+  const r = await ps.rkt(['gc', '--grace-period=0s'])
+  assert.equal(r.exitCode, 0, r.stderr)
+}
+
+describe('stage1-kvm', () => {
+  test('the README example in a microVM: rkt run --stage1-image=…/stage1-kvm.aci hello.aci greets and exits 0', async (t) => {
+    const ps = PodSandbox.create(t)
+    // The example image as the demo makes it: its committed manifest, busybox-static as its rootfs.
+    const layout = path.join(ps.s.work, 'hello')
+    fs.mkdirSync(path.join(layout, 'rootfs', 'bin'), {recursive: true})
+    fs.copyFileSync(path.join(ROOT, 'examples', 'hello', 'manifest'), path.join(layout, 'manifest'))
+    fs.copyFileSync('/bin/busybox', path.join(layout, 'rootfs', 'bin', 'busybox'))
+    fs.symlinkSync('busybox', path.join(layout, 'rootfs', 'bin', 'sh'))
+    const aci = path.join(ps.s.work, 'hello.aci')
+    await execa(ACTOOL, ['build', layout, aci])
+    const r = await ps.rkt(['--insecure-options=image', 'run', `--stage1-image=${KVM_ACI}`, aci])
+    assert.equal(r.exitCode, 0, r.stderr)
+    assert.equal(r.stdout, 'Hello from an App Container image\nAC_APP_NAME=hello')
+    // This host's /dev/kvm is kvm_pvm: software emulation, said in one line that names the override.
+    const notices = r.stderr.split('\n').filter((l) => l.startsWith('stage1-kvm:'))
+    if (PVM) assert.deepEqual(notices.length, 1, r.stderr)
+    if (PVM) assert.match(notices[0]!, /kvm_pvm.*TCG.*RKT_KVM_ACCEL=kvm/)
+    // No kernel message reached the terminal: they are in the pod's console log.
+    assert.ok(!/\[\s*\d+\.\d+\]|Linux version|reboot:/.test(r.stdout + r.stderr), r.stderr)
+  })
+
+  test('the guest has its own kernel, the app appc’s capabilities, and its exit code is rkt run’s (RKT_KVM_ACCEL=tcg: no notice)', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const r = await ps.rkt(
+      ['run', KVM, img.name, ...sh('uname -r; grep CapBnd /proc/self/status; echo oops >&2; exit 7')],
+      {
+        env: {RKT_KVM_ACCEL: 'tcg'},
+      },
+    )
+    assert.equal(r.exitCode, 7, r.stderr)
+    const [kernel, caps] = r.stdout.split('\n')
+    assert.match(kernel!, /^\d+\.\d+\.\d+/)
+    assert.notEqual(kernel, String((await execa('uname', ['-r'])).stdout))
+    // the guest runs nspawn's supervisor: appc's default set for a root app, as under nspawn
+    assert.equal(caps, 'CapBnd:\t00000000a80425fb')
+    // stderr is the app's own stream (the second virtio console), without the TCG notice when TCG is asked for
+    assert.equal(
+      r.stderr
+        .split('\n')
+        .filter((l) => !l.startsWith('rkt: warning'))
+        .join('\n'),
+      'oops',
+    )
+    const uuid = fs.readdirSync(path.join(ps.data, 'pods', 'run'))[0]!
+    assert.equal((await ps.statusJson(uuid)).apps?.[0]?.exit_code, 7)
+  })
+
+  test('two apps share an empty volume; a host volume is written through live; --memory=128Mi is the app’s cgroup limit', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const hostDir = path.join(ps.s.work, 'host-vol')
+    fs.mkdirSync(hostDir)
+    fs.writeFileSync(path.join(hostDir, 'from-host'), 'host-data')
+    const r = await ps.rkt([
+      'run',
+      KVM,
+      '--volume=shared,kind=empty',
+      `--volume=hostvol,kind=host,source=${hostDir}`,
+      img.name,
+      '--name=writer',
+      '--memory=128Mi',
+      '--mount=volume=shared,target=/shared',
+      '--mount=volume=hostvol,target=/host',
+      ...sh('echo from-writer > /shared/x; cat /host/from-host > /host/copied; cat /sys/fs/cgroup/memory.max'),
+      '---',
+      img.name,
+      '--name=reader',
+      '--mount=volume=shared,target=/shared',
+      ...sh(
+        'for i in $(seq 50); do [ -s /shared/x ] && break; sleep 0.1; done; echo "reader:$(cat /shared/x)"; cat /sys/fs/cgroup/memory.max',
+      ),
+    ])
+    assert.equal(r.exitCode, 0, r.stderr)
+    const lines = r.stdout.split('\n').sort()
+    assert.deepEqual(lines, ['134217728', 'max', 'reader:from-writer'].sort(), r.stdout)
+    assert.equal(fs.readFileSync(path.join(hostDir, 'copied'), 'utf8'), 'host-data')
+  })
+
+  test('--port reaches the guest from the host’s loopback; another kvm pod reaches it; enter and stop work; gc leaves nothing', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image({
+      ...BASE,
+      name: 'example.com/kvm-web',
+      app: {ports: [{name: 'http', protocol: 'tcp', port: 80}]},
+      files: {...BASE.files, 'www/index.html': 'hello-from-the-vm\n'},
+    })
+    const port = 18000 + Math.floor(Math.random() * 1000)
+    const web = await ps.start(
+      ['run', KVM, `--port=http:${port}`, img.name, ...sh(': > /ready; exec httpd -f -p 80 -h /www')],
+      {readyFile: '/ready'},
+    )
+    await waitFor(() => curl(`http://127.0.0.1:${port}/`) === 'hello-from-the-vm\n', 20_000)
+    assert.equal(curl(`http://127.0.0.1:${port}/`), 'hello-from-the-vm\n')
+
+    const st = await ps.rkt(['status', '--format=json', web.uuid])
+    const ip = (JSON.parse(st.stdout) as {networks?: {ip: string}[]}).networks?.[0]?.ip
+    assert.match(ip ?? '', /^172\.16\.28\.\d+$/)
+    const peer = await ps.rkt([
+      'run',
+      KVM,
+      img.name,
+      ...sh(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${ip} 80 | tail -1`),
+    ])
+    assert.equal(peer.exitCode, 0, peer.stderr)
+    assert.equal(peer.stdout, 'hello-from-the-vm')
+
+    // enter runs in the app's context in the guest: its hostname, root, kernel, and its exit code comes back
+    const e = await ps.rkt(['enter', web.uuid, '/bin/sh', '-c', 'hostname; cat /www/index.html; uname -r; exit 3'])
+    assert.equal(e.exitCode, 3, e.stderr)
+    const [hostname, page] = e.stdout.split('\n')
+    assert.equal(hostname, `rkt-${web.uuid}`)
+    assert.equal(page, 'hello-from-the-vm')
+
+    // stop: the guest's supervisor gives the app SIGTERM; rkt run ends with it
+    const s = await ps.rkt(['stop', web.uuid])
+    assert.equal(s.exitCode, 0, s.stderr)
+    const ended = await web.proc
+    assert.equal(ended.exitCode, 143, String(ended.stderr))
+    assert.equal((await ps.statusJson(web.uuid)).apps?.[0]?.exit_code, 143)
+    await gc(ps)
+    assert.deepEqual(await leftovers(ps, web.uuid), [])
+  })
+
+  test('stop --force kills QEMU: rkt run and the app’s status say 137', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const pod = await ps.start(['run', KVM, img.name, ...sh(': > /ready; exec sleep 600')], {readyFile: '/ready'})
+    assert.equal(qemuOf(pod.uuid).length, 1)
+    const s = await ps.rkt(['stop', '--force', pod.uuid])
+    assert.equal(s.exitCode, 0, s.stderr)
+    const ended = await pod.proc
+    assert.equal(ended.exitCode, 137, String(ended.stderr))
+    assert.equal((await ps.statusJson(pod.uuid)).apps?.[0]?.exit_code, 137)
+    await gc(ps)
+    assert.deepEqual(await leftovers(ps, pod.uuid), [])
+  })
+
+  test('a SIGKILLed rkt run takes its QEMU with it, and gc cleans the rest', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const pod = await ps.start(['run', KVM, img.name, ...sh(': > /ready; exec sleep 600')], {readyFile: '/ready'})
+    process.kill(pod.pid, 'SIGKILL')
+    await pod.proc
+    assert.ok(await waitFor(() => qemuOf(pod.uuid).length === 0, 5000), 'QEMU outlived rkt run')
+    await gc(ps)
+    assert.deepEqual(await leftovers(ps, pod.uuid), [])
+  })
+
+  test('--interactive: a shell in the guest on the terminal', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const r = await ps.runInPty(
+      [KVM, '--interactive', img.name, '--exec=/bin/sh'],
+      'echo hi-$((6*7))\nexit 5\n',
+      60_000,
+    )
+    assert.equal(r.exitCode, 5, r.output)
+    assert.match(r.output, /^hi-42\r?$/m)
+  })
+
+  test('the boot is bounded: a guest that does not start in time is killed and the failure reported', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const t0 = Date.now()
+    const r = await ps.rkt(['run', KVM, img.name, ...sh('echo never')], {env: {RKT_KVM_BOOT_TIMEOUT: '0.2'}})
+    assert.equal(r.exitCode, 254, r.stderr)
+    assert.match(r.stderr, /the guest did not start within 0\.2 s/)
+    assert.ok(Date.now() - t0 < 20_000)
+    assert.equal(r.stdout, '')
+    const uuid = fs.readdirSync(path.join(ps.data, 'pods', 'run'))[0]!
+    assert.deepEqual(qemuOf(uuid), [])
+  })
+
+  test('forcing KVM where it cannot work fails within the bound, saying why and what to do', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const t0 = Date.now()
+    const r = await ps.rkt(['run', KVM, img.name, ...sh('echo never')], {
+      env: {RKT_KVM_ACCEL: 'kvm', RKT_KVM_BOOT_TIMEOUT: '10'},
+    })
+    if (!PVM && r.exitCode === 0) return // a host whose KVM works: forcing it is just right
+    assert.equal(r.exitCode, 254, r.stderr)
+    assert.ok(Date.now() - t0 < 20_000, 'not bounded')
+    assert.match(r.stderr, /RKT_KVM_ACCEL=tcg/)
+    if (PVM) assert.match(r.stderr, /kvm_pvm/)
+    const uuid = fs.readdirSync(path.join(ps.data, 'pods', 'run'))[0]!
+    assert.deepEqual(qemuOf(uuid), [])
+  })
+
+  test('--net=host is refused before anything starts', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const r = await ps.rkt(['run', KVM, '--net=host', img.name, ...sh('echo never')])
+    assert.equal(r.exitCode, 254)
+    assert.match(r.stderr, /--net=host is not possible with the kvm stage1/)
+    assert.match(r.stderr, /--port/)
+  })
+})
