@@ -81,6 +81,7 @@ await step('guest kernel (linux-source, cached)', async () => {
     await fs.mkdir(path.dirname(cache), {recursive: true})
     const tmp = `${cache}.tmp`
     await fs.rm(tmp, {recursive: true, force: true})
+    console.log(`build: making the guest kernel from ${tarball} (minutes; cached in ${path.relative(root, cache)})`)
     await $`${path.join(dir, 'build.sh')} ${tarball} ${tmp}`
     await fs.rename(tmp, cache)
   }

@@ -3,13 +3,14 @@
  * the PID `rkt run` started with stays the pod's and no Node process stays behind.
  *
  *   kvm-exec --lock-fd N --boot-timeout MS --console-log FILE --status-dir DIR [--app NAME]...
- *            [--netns FILE] [--interactive] [--timeout-hint TEXT] -- QEMU [ARGS...]
+ *            [--netns FILE] [--interactive] [--timeout-hint TEXT] [--debug] -- QEMU [ARGS...]
  *
  * We keep the pod lock (close-on-exec: QEMU never holds it), make three socket pairs and start QEMU with
  * their other ends as fds 3 (hvc0: the pod's stdout, and stdin when interactive), 4 (hvc1: stderr) and
  * 5 (the org.rkt.ctl port), in the pod's network namespace (--netns: QEMU opens the pod's taps there),
  * dying with us (PR_SET_PDEATHSIG). Then we relay: hvc0 to our stdout, hvc1 to our stderr, our stdin to
  * hvc0 when --interactive (a terminal is put in raw mode and its size sent as "winsize ROWS COLS").
+ * --debug times the VM's milestones on stderr.
  *
  * The guest's init says "booted" on the ctl port, or we kill QEMU after --boot-timeout and fail (254)
  * with --timeout-hint and the end of the console log: a guest that never starts is never left running.
@@ -114,10 +115,11 @@ int main(int argc, char **argv) {
   long lock_fd = -1, boot_timeout = 30000;
   const char *console_log = NULL, *status_dir = NULL, *netns = NULL, *hint = "";
   char *apps[256];
-  int napps = 0, interactive = 0, i;
+  int napps = 0, interactive = 0, debug = 0, i;
   for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(k, "--interactive")) { interactive = 1; continue; }
+    if (!strcmp(k, "--debug")) { debug = 1; continue; }
     if (!v) die("%s needs a value", k);
     i++;
     if (!strcmp(k, "--lock-fd")) lock_fd = atol(v);
@@ -178,7 +180,12 @@ int main(int argc, char **argv) {
     if (tcsetattr(0, TCSANOW, &raw) == 0) tty_raw = 1, atexit(restore_tty);
   }
 
-  long long deadline = now_ms() + boot_timeout;
+  long long started = now_ms(), deadline = started + boot_timeout;
+#define TRACE(what) \
+  do { \
+    if (debug) fprintf(stderr, "kvm-exec: +%lld ms: %s\n", now_ms() - started, what); \
+  } while (0)
+  TRACE("QEMU started");
   int booted = 0, reported = -1, terminated = 0, vm_status = -1, killed_by_us = 0, ctl_open = 1;
   char line[128];
   size_t linelen = 0;
@@ -218,7 +225,10 @@ int main(int argc, char **argv) {
         }
       }
       int status;
-      if (vm_status < 0 && waitpid(vm, &status, WNOHANG) == vm) vm_status = status;
+      if (vm_status < 0 && waitpid(vm, &status, WNOHANG) == vm) {
+        vm_status = status;
+        TRACE("QEMU exited");
+      }
     }
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = read(ctl[0], line + linelen, sizeof line - 1 - linelen);
@@ -230,11 +240,13 @@ int main(int argc, char **argv) {
         int code;
         if (!strcmp(line, "booted")) {
           booted = 1;
+          TRACE("the guest's init is up");
           if (terminated) write_all(ctl[0], "term\n", 5);
           if (tty_raw) send_winsize(ctl[0]);
         } else if (sscanf(line, "exit %d", &code) == 1 && reported < 0) {
           reported = code;
           vm_exit_deadline = now_ms() + 3000;
+          TRACE("the guest reported its apps' exit");
         }
         linelen -= nl + 1 - line;
         memmove(line, nl + 1, linelen);

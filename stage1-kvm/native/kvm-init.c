@@ -53,10 +53,23 @@ static void say(const char *fmt, ...) {
   va_end(ap);
   if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
   buf[n++] = '\n';
-  /* stderr once it is the pod's; the kernel console (the host's console log) in any case */
+  /* stderr once it is the pod's; the kernel's console (the host's console log) in any case */
   (void)!write(2, buf, n);
-  int k = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  int k = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
   if (k >= 0) (void)!write(k, buf, n), close(k);
+}
+
+/* With rkt.debug=1 (rkt --debug): milestones on the console (the pod's console log), with the uptime. */
+static int debug;
+static void trace(const char *what) {
+  char up[32] = "?";
+  int u = debug ? open("/proc/uptime", O_RDONLY | O_CLOEXEC) : -1;
+  if (u < 0) return;
+  ssize_t n = read(u, up, sizeof up - 1);
+  close(u);
+  up[n > 0 ? strcspn(up, " ") : 1] = '\0';
+  int k = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (k >= 0) dprintf(k, "[%s] kvm-init: %s\n", up, what), close(k);
 }
 
 static void __attribute__((noreturn)) halt(void) {
@@ -271,6 +284,8 @@ int main(void) {
   int ctl = open_port("org.rkt.ctl");
   if (ctl < 0) say("no org.rkt.ctl port: the host can't be told anything"), halt();
   write_all(ctl, "booted\n", 7);
+  debug = param("rkt.debug") && !strcmp(param("rkt.debug"), "1");
+  trace("booted");
 
   const int interactive = param("rkt.interactive") && !strcmp(param("rkt.interactive"), "1");
   int con = open("/dev/hvc0", O_RDWR | O_NOCTTY), errcon = open("/dev/hvc1", O_RDWR | O_NOCTTY);
@@ -344,11 +359,12 @@ int main(void) {
       int status;
       while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (pid == session) session = 0, agent_idle = 0;
-        if (pid == pod) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (pid == pod) code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), trace("the supervisor exited");
       }
     }
   }
   tcdrain(1), tcdrain(2);
+  trace("consoles drained");
   char msg[32];
   int n = snprintf(msg, sizeof msg, "exit %d\n", code < 0 ? EXIT_INTERNAL : code);
   write_all(ctl, msg, n);

@@ -87,6 +87,7 @@ export function kernelCmdline(o: QemuOptions): string {
     'reboot=t',
     `rkt.interactive=${o.interactive ? 1 : 0}`,
   ]
+  if (o.debug) params.push('rkt.debug=1')
   // Under TCG: the TSC's rate (calibrating it against an emulated timer hangs some boots), and the delay
   // loop's, from it (HZ=100 in kernel/guest.config): calibrating each vCPU costs a quarter second.
   if (o.accel === 'tcg' && o.tscKhz !== undefined) params.push(`tsc_early_khz=${o.tscKhz}`, `lpj=${o.tscKhz * 10}`)

@@ -153,6 +153,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     ...pod.apps.flatMap((a) => ['--app', a.name]),
     ...(networks ? ['--netns', networks.netns] : []),
     ...(args.interactive ? ['--interactive'] : []),
+    ...(args.debug ? ['--debug'] : []),
     '--',
     ...qemuArgs,
   ]

@@ -12,7 +12,9 @@ import type {PodPaths} from '../stage1/paths.js'
 import type {ActiveNet, NetConfList, PluginConf} from './config.js'
 
 import {RktError} from '../errors.js'
+import {PodStore} from '../pod/pods.js'
 import {writeFileAtomic} from '../sys/atomic.js'
+import {FileLock} from '../sys/lock.js'
 import {cniAdd, cniDel} from './cni.js'
 import {CNI_VERSION, findPlugin, loadNetConfs, parseNetList, pluginSearchPath, selectNetworks} from './config.js'
 import {createNetns, isNetnsMounted, removeNetns} from './netns.js'
@@ -159,6 +161,54 @@ export interface SetupOptions {
   readonly ports: readonly PortMapping[]
 }
 
+/** Two mappings claim the same host port: same protocol and port, and an address in common. */
+function collides(a: PortMapping, b: PortMapping): boolean {
+  return (
+    a.hostPort === b.hostPort &&
+    a.protocol === b.protocol &&
+    (a.hostIP === undefined || b.hostIP === undefined || a.hostIP === b.hostIP)
+  )
+}
+
+/**
+ * Frees the host ports this pod forwards. An exited pod keeps its networks, port forwards included, until gc
+ * (as in rkt), and its DNAT rule would come first and swallow the new pod's traffic: the networks of such a
+ * pod are torn down now, under its lock, with a notice. A running pod's forward is a conflict: refused.
+ */
+async function releaseHostPorts(paths: PodPaths, uuid: string, ports: readonly PortMapping[]): Promise<void> {
+  const store = new PodStore(path.resolve(paths.root, '..', '..', '..'))
+  for (const pod of store.list()) {
+    if (pod.uuid === uuid || !['run', 'exited-garbage'].includes(pod.dirState)) continue
+    let other: PodNetState
+    try {
+      other = JSON.parse(fs.readFileSync(pod.paths.netState, 'utf8')) as PodNetState
+    } catch {
+      continue // no networks left (collected, or never had any)
+    }
+    const theirs = other.nets.flatMap((n) => (n.runtimeConfig['portMappings'] as PortMapping[] | undefined) ?? [])
+    const clash = ports.find((p) => theirs.some((q) => collides(p, q)))
+    if (clash === undefined) continue
+    const lock = FileLock.tryOnDir(pod.path, true)
+    if (lock === undefined) {
+      throw new RktError(
+        `host port ${clash.hostPort}/${clash.protocol} is forwarded to pod ${pod.uuid}, which is running`,
+        {
+          code: 'EPORTINUSE',
+          hint: `forward another host port (--port=NAME:PORT), or stop that pod first: rkt stop ${pod.uuid}`,
+        },
+      )
+    }
+    try {
+      process.stderr.write(
+        `rkt: releasing host port ${clash.hostPort}/${clash.protocol} from exited pod ${pod.uuid} (its networks go now rather than at gc)\n`,
+      )
+      await teardownPodNetworks(pod.paths)
+    } finally {
+      lock.release()
+    }
+  }
+}
+
 /**
  * Sets up a contained pod's networks; undefined for --net=host and --net=none (no CNI). On failure whatever
  * was set up is torn down again before the error is thrown.
@@ -180,6 +230,7 @@ export async function setupPodNetworks(paths: PodPaths, o: SetupOptions): Promis
       runtimeConfig: i === fwd ? {portMappings: o.ports} : {},
     })),
   }
+  if (fwd >= 0) await releaseHostPorts(paths, o.uuid, o.ports)
   fs.mkdirSync(paths.ipamDir, {recursive: true, mode: 0o700})
   saveState(paths, state)
   try {

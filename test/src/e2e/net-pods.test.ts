@@ -304,6 +304,40 @@ describe('--port and gc (nspawn, CNI)', () => {
     assert.notEqual(elsewhere.exitCode, 0, 'not forwarded on the host’s other addresses')
   })
 
+  test('an exited pod’s port forward gives way to a new pod’s without gc; a running pod’s is refused', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(WEB)
+    const port = 18000 + crypto.randomInt(900)
+    // A pod that forwarded the port and exited: its networks (and DNAT rule) stay until gc, as in rkt.
+    const a = await ps.rkt([
+      'run',
+      NSPAWN,
+      `--uuid-file-save=${ps.s.work}/a.uuid`,
+      `--port=http:${port}`,
+      img.name,
+      ...sh('true'),
+    ])
+    assert.equal(a.exitCode, 0, a.stderr)
+    const aUuid = fs.readFileSync(`${ps.s.work}/a.uuid`, 'utf8').trim()
+    assert.ok(fs.existsSync(path.join(ps.podPath(aUuid), 'net-state.json')))
+
+    const b = await ps.start(['run', NSPAWN, `--port=http:${port}`, img.name, ...SERVE], {readyFile: '/ready'})
+    const got = await execa('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/`], {reject: false})
+    assert.equal(got.stdout, 'hello from the pod', got.stderr)
+    assert.ok(!fs.existsSync(path.join(ps.podPath(aUuid), 'net-state.json')), 'the exited pod’s networks are gone')
+    assert.equal((await ps.statusJson(aUuid)).state, 'exited')
+
+    const c = await ps.rkt(['run', NSPAWN, `--port=http:${port}`, img.name, ...sh('true')])
+    assert.equal(c.exitCode, 254)
+    assert.match(c.stderr, new RegExp(`host port ${port}/tcp is forwarded to pod ${b.uuid}, which is running`))
+    assert.match(c.stderr, /rkt stop/)
+
+    assert.equal((await ps.rkt(['stop', b.uuid])).exitCode, 0)
+    const ended = await b.proc
+    assert.match(String(ended.stderr), new RegExp(`releasing host port ${port}/tcp from exited pod ${aUuid}`))
+    await gc(ps)
+  })
+
   test('after gc nothing of the pod remains on the host, even when it was SIGKILLed', async (t) => {
     const ps = PodSandbox.create(t)
     const img = await ps.image(WEB)
