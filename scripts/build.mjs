@@ -83,6 +83,9 @@ await step('guest kernel (linux-source, cached)', async () => {
     await fs.rm(tmp, {recursive: true, force: true})
     console.log(`build: making the guest kernel from ${tarball} (minutes; cached in ${path.relative(root, cache)})`)
     await $`${path.join(dir, 'build.sh')} ${tarball} ${tmp}`
+    // Kernels of earlier configurations are not coming back.
+    for (const old of await fs.readdir(path.dirname(cache)))
+      if (old !== path.basename(tmp)) await fs.rm(path.join(path.dirname(cache), old), {recursive: true, force: true})
     await fs.rename(tmp, cache)
   }
   await fs.copyFile(path.join(cache, 'vmlinux'), path.join(root, 'stage1-kvm', 'dist', 'vmlinux'))

@@ -17,9 +17,9 @@ tar -xaf "$tarball" -C "$work" --strip-components=1
 cd "$work"
 export ARCH=x86_64 KBUILD_BUILD_USER=rkt KBUILD_BUILD_HOST=rkt KBUILD_BUILD_TIMESTAMP="$(date -u -d @0)"
 make -s tinyconfig
-./scripts/kconfig/merge_config.sh -m -O . .config "$fragment" >/dev/null
-# (olddefconfig warns about every choice the fragment overrides: expected, and checked just below)
-make -s olddefconfig >/dev/null 2>&1
+# Both warn about every default the fragment overrides: expected, and what matters is checked just below.
+./scripts/kconfig/merge_config.sh -m -O . .config "$fragment" >"$out/config.log" 2>&1 || { cat "$out/config.log" >&2; exit 1; }
+make -s olddefconfig >>"$out/config.log" 2>&1 || { cat "$out/config.log" >&2; exit 1; }
 
 missing=()
 while IFS= read -r line; do
