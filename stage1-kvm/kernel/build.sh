@@ -16,9 +16,9 @@ mkdir -p "$work"
 tar -xaf "$tarball" -C "$work" --strip-components=1
 cd "$work"
 export ARCH=x86_64 KBUILD_BUILD_USER=rkt KBUILD_BUILD_HOST=rkt KBUILD_BUILD_TIMESTAMP="$(date -u -d @0)"
-make -s tinyconfig
-# Both warn about every default the fragment overrides: expected, and what matters is checked just below.
-./scripts/kconfig/merge_config.sh -m -O . .config "$fragment" >"$out/config.log" 2>&1 || { cat "$out/config.log" >&2; exit 1; }
+# Each step warns about every default it overrides: expected, and what matters is checked just below.
+make -s tinyconfig >"$out/config.log" 2>&1 || { cat "$out/config.log" >&2; exit 1; }
+./scripts/kconfig/merge_config.sh -m -O . .config "$fragment" >>"$out/config.log" 2>&1 || { cat "$out/config.log" >&2; exit 1; }
 make -s olddefconfig >>"$out/config.log" 2>&1 || { cat "$out/config.log" >&2; exit 1; }
 
 missing=()

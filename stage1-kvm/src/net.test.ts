@@ -19,6 +19,7 @@ const ADDR = JSON.stringify([
     addr_info: [
       {family: 'inet', local: '172.16.28.5', prefixlen: 24, scope: 'global'},
       {family: 'inet6', local: 'fe80::858:acff:fe10:1c05', prefixlen: 64, scope: 'link'},
+      {family: 'inet6', local: 'fd00::5', prefixlen: 64, scope: 'global'},
     ],
   },
 ])
@@ -27,11 +28,12 @@ const ROUTES4 = JSON.stringify([
   {dst: '172.16.28.0/24', gateway: '172.16.28.1', dev: 'eth0', flags: []},
   {dst: '172.16.28.1', dev: 'eth0', scope: 'link', flags: []},
 ])
-const ROUTES6 = JSON.stringify([{dst: 'fe80::/64', dev: 'eth0', protocol: 'kernel', flags: []}])
 
 describe('pod interfaces into the guest', () => {
-  test('parse: ethernet ethN only, global addresses, every IPv4 route, no kernel IPv6 route', () => {
-    assert.deepEqual(parseInterfaces(ADDR, ROUTES4, ROUTES6), [
+  test('parse: ethernet ethN only, global IPv4 addresses, every IPv4 route; global IPv6 apart', () => {
+    const {interfaces, ipv6} = parseInterfaces(ADDR, ROUTES4)
+    assert.deepEqual(ipv6, ['fd00::5/64 on eth0'])
+    assert.deepEqual(interfaces, [
       {
         name: 'eth0',
         mac: '0a:58:ac:10:1c:05',
@@ -46,7 +48,7 @@ describe('pod interfaces into the guest', () => {
     ])
   })
   test('the guest script names NICs by MAC, flushes the kernel routes, adds link routes before gateways', () => {
-    const lines = guestNetScript(parseInterfaces(ADDR, ROUTES4, ROUTES6))
+    const lines = guestNetScript(parseInterfaces(ADDR, ROUTES4).interfaces)
     const at = (needle: string): number => lines.findIndex((l) => l.includes(needle))
     assert.ok(at("grep -l -x -i '0a:58:ac:10:1c:05'") > 0)
     assert.ok(at('name rkt-nic0') < at('rkt-nic0 name eth0'))

@@ -15,7 +15,7 @@ export interface PodInterface {
   readonly name: string
   readonly mac: string
   readonly mtu: number
-  /** CIDRs (IPv4 and IPv6, global scope). */
+  /** IPv4 CIDRs (global scope). */
   readonly addrs: readonly string[]
   readonly routes: readonly Route[]
 }
@@ -44,25 +44,26 @@ interface IpRouteJson {
 }
 
 /**
- * Parses `ip -j addr show`, `ip -j -4 route show` and `ip -j -6 route show` of the pod's namespace. IPv4
- * routes are taken whole (the guest flushes the ones its kernel adds and makes these: plugins such as ptp
- * replace the connected route); IPv6 ones without the kernel's own (link-local and connected prefixes).
+ * Parses `ip -j addr show` and `ip -j -4 route show` of the pod's namespace. IPv4 only: the guest kernel
+ * has no IPv6 (kernel/guest.config: it costs boot time and the built-in networks are IPv4), so global IPv6
+ * addresses are returned apart, for a warning. Routes are taken whole: the guest flushes the ones its kernel
+ * adds and makes these, since plugins such as ptp replace the connected route.
  */
-export function parseInterfaces(addrJson: string, routes4Json: string, routes6Json: string): PodInterface[] {
+export function parseInterfaces(addrJson: string, routes4Json: string): {interfaces: PodInterface[]; ipv6: string[]} {
   const links = JSON.parse(addrJson) as IpAddrJson[]
-  const routes = [
-    ...(JSON.parse(routes4Json) as IpRouteJson[]),
-    ...(JSON.parse(routes6Json) as IpRouteJson[]).filter((r) => r.protocol !== 'kernel'),
-  ]
-  return links
+  const routes = JSON.parse(routes4Json) as IpRouteJson[]
+  const global = (l: IpAddrJson, family: string): string[] =>
+    (l.addr_info ?? [])
+      .filter((a) => a.family === family && (a.scope ?? 'global') === 'global')
+      .map((a) => `${a.local}/${a.prefixlen}`)
+  const ethers = links.filter((l) => l.link_type === 'ether' && l.address !== undefined && /^eth\d+$/.test(l.ifname))
+  const interfaces = ethers
     .filter((l) => l.link_type === 'ether' && l.address !== undefined && /^eth\d+$/.test(l.ifname))
     .map((l) => ({
       name: l.ifname,
       mac: l.address!,
       mtu: l.mtu ?? 1500,
-      addrs: (l.addr_info ?? [])
-        .filter((a) => (a.scope ?? 'global') === 'global')
-        .map((a) => `${a.local}/${a.prefixlen}`),
+      addrs: global(l, 'inet'),
       routes: routes
         .filter((r) => r.dev === l.ifname)
         .map((r) => ({
@@ -73,6 +74,7 @@ export function parseInterfaces(addrJson: string, routes4Json: string, routes6Js
         })),
     }))
     .sort((a, b) => Number(a.name.slice(3)) - Number(b.name.slice(3)))
+  return {interfaces, ipv6: ethers.flatMap((l) => global(l, 'inet6').map((a) => `${a} on ${l.ifname}`))}
 }
 
 async function inNetns(netns: string, argv: string[], input?: string): Promise<string> {
@@ -93,14 +95,13 @@ async function inNetns(netns: string, argv: string[], input?: string): Promise<s
 }
 
 /** Reads the pod's interfaces, then gives each its tap and the two redirects. */
-export async function bridgeTaps(netns: string): Promise<{interfaces: PodInterface[]; nics: VmNic[]}> {
-  const [addrs, routes4, routes6] = await Promise.all([
+export async function bridgeTaps(netns: string): Promise<{interfaces: PodInterface[]; nics: VmNic[]; ipv6: string[]}> {
+  const [addrs, routes4] = await Promise.all([
     inNetns(netns, ['ip', '-j', 'addr', 'show']),
     inNetns(netns, ['ip', '-j', '-4', 'route', 'show', 'table', 'main']),
-    inNetns(netns, ['ip', '-j', '-6', 'route', 'show', 'table', 'main']),
   ])
-  const interfaces = parseInterfaces(addrs, routes4, routes6)
-  if (interfaces.length === 0) return {interfaces, nics: []}
+  const {interfaces, ipv6} = parseInterfaces(addrs, routes4)
+  if (interfaces.length === 0) return {interfaces, nics: [], ipv6}
   const nics = interfaces.map((i) => ({tap: `tap${i.name.slice(3)}`, mac: i.mac}))
   const ip: string[] = []
   const tc: string[] = []
@@ -119,7 +120,7 @@ export async function bridgeTaps(netns: string): Promise<{interfaces: PodInterfa
   })
   await inNetns(netns, ['ip', '-batch', '-'], ip.join('\n') + '\n')
   await inNetns(netns, ['tc', '-batch', '-'], tc.join('\n') + '\n')
-  return {interfaces, nics}
+  return {interfaces, nics, ipv6}
 }
 
 /** A word for busybox sh, quoted. */
@@ -147,7 +148,7 @@ export function guestNetScript(interfaces: readonly PodInterface[]): string[] {
   for (const i of interfaces) {
     const ordered = [...i.routes].sort((a, b) => Number(a.gateway !== undefined) - Number(b.gateway !== undefined))
     for (const r of ordered) {
-      const words = [`ip ${r.dst.includes(':') ? '-6 ' : ''}route add ${sh(r.dst)}`]
+      const words = [`ip route add ${sh(r.dst)}`]
       if (r.gateway !== undefined) words.push(`via ${sh(r.gateway)}`)
       words.push(`dev ${i.name}`)
       if (r.scope !== undefined && r.scope !== 'global') words.push(`scope ${sh(r.scope)}`)
