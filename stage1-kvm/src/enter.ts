@@ -5,9 +5,7 @@
 // seccomp filter (CVE-2019-10144/5/7 were an enter that did not). Framing: stage1-kvm/native/kvm-init.c.
 import net from 'node:net'
 
-import {entrypoint, loadPod, parseEnterArgv, podApp, readAppStatus, RktError} from '@rkt/core/stage1'
-
-import {enterCommand} from '@rkt/stage1-nspawn/apps'
+import {enterCommand, entrypoint, loadPod, parseEnterArgv, podApp, readAppStatus, RktError} from '@rkt/core/stage1'
 
 import {KvmPaths} from './paths.js'
 

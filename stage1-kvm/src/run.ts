@@ -11,6 +11,7 @@ import {
   ENV,
   entrypoint,
   execve,
+  findHostTool,
   loadPod,
   metadataUrl,
   parseNetList,
@@ -63,19 +64,6 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
   }
 }
 
-function findOnPath(name: string, hint: string): string {
-  for (const dir of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    const p = path.join(dir || '.', name)
-    try {
-      fs.accessSync(p, fs.constants.X_OK)
-      return p
-    } catch {
-      // not here
-    }
-  }
-  throw new RktError(`${name} is not installed (not found on PATH)`, {code: 'ENOQEMU', hint})
-}
-
 export const main = entrypoint('run', import.meta.url, async (argv) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
@@ -85,7 +73,13 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   refuseUnsupported(args, pod)
   const accel = chooseAccel(process.env[KVM_ENV.accel], probeAccelHost())
   const bootTimeout = bootTimeoutMs(accel.accel, process.env[KVM_ENV.bootTimeout])
-  const qemu = findOnPath('qemu-system-x86_64', 'install QEMU (Debian: apt-get install qemu-system-x86)')
+  const qemu = findHostTool('qemu-system-x86_64')
+  if (qemu === undefined) {
+    throw new RktError('qemu-system-x86_64 is not installed (not found on PATH)', {
+      code: 'ENOQEMU',
+      hint: 'install QEMU (Debian: apt-get install qemu-system-x86)',
+    })
+  }
   if (!fs.existsSync(kvm.kernel))
     throw new RktError(`the stage1 image has no guest kernel (${kvm.kernel})`, {hint: 'rebuild it with npm run build'})
   const lockFd = Number(process.env[ENV.lockFd])

@@ -9,7 +9,6 @@ import {
   findExecutable,
   mountVolumes,
   portMappings,
-  readEnvFile,
   resolveCredentials,
   RktError,
   setupPodNetworks,
@@ -112,19 +111,4 @@ export function setupNetworks(pod: LoadedPod, args: RunArgs): Promise<PodNetwork
       pod.apps.map((a) => a.app),
     ),
   })
-}
-
-/** What `rkt enter` runs in an app: the command (default /bin/bash) with its program resolved in the app's root. */
-export function enterCommand(app: PodApp, envFile: string, command: readonly string[]): string[] {
-  const cmd = command.length > 0 ? command : ['/bin/bash']
-  try {
-    return [findExecutable(app.rootfs, cmd[0]!, readEnvFile(envFile), app.app.workingDirectory ?? '/'), ...cmd.slice(1)]
-  } catch (err) {
-    // findExecutable's hint is for `rkt run` (--exec); the fix here is the command given to `rkt enter`.
-    if (!(err instanceof RktError) || err.code !== 'ENOEXEC') throw err
-    throw new RktError(err.message, {
-      code: 'ENOEXEC',
-      hint: 'name a program the image has after the UUID, e.g. rkt enter UUID /bin/sh (the default is /bin/bash)',
-    })
-  }
 }

@@ -6,6 +6,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {
+  enterCommand,
   entrypoint,
   execve,
   loadPod,
@@ -16,7 +17,6 @@ import {
   RktError,
 } from '@rkt/core/stage1'
 
-import {enterCommand} from './apps.js'
 import {findHostPid, isAlive} from './procs.js'
 
 export const main = entrypoint('enter', import.meta.url, (argv) => {

@@ -1,9 +1,8 @@
 // How `rkt run` becomes systemd-nspawn (stage1-nspawn/README.md "Process chain"): the command line, the
 // environment it gets, and the state nspawn leaves on the host that gc may have to remove.
-import fs from 'node:fs'
 import path from 'node:path'
 
-import {DEFAULT_PATH, RktError} from '@rkt/core/stage1'
+import {DEFAULT_PATH, findHostTool, RktError} from '@rkt/core/stage1'
 
 /** The pod's machine name: nspawn keys its host-side state by it, so each pod gets its own (rkt's name). */
 export function machineName(uuid: string): string {
@@ -109,15 +108,8 @@ export function nspawnEnv(e: NspawnEnv): Record<string, string> {
 
 /** systemd-nspawn on PATH, or an error naming the Debian package that has it. */
 export function findNspawn(pathEnv: string | undefined): string {
-  for (const dir of (pathEnv ?? '/usr/bin:/bin').split(':').filter(Boolean)) {
-    const file = path.join(dir, 'systemd-nspawn')
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      return file
-    } catch {
-      // next
-    }
-  }
+  const file = findHostTool('systemd-nspawn', pathEnv ?? '/usr/bin:/bin')
+  if (file !== undefined) return file
   throw new RktError('systemd-nspawn is not installed: the nspawn stage1 runs each pod in it', {
     code: 'ENONSPAWN',
     hint: 'install it (Debian: apt-get install systemd-container), or choose another stage1 with --stage1-path',

@@ -17,7 +17,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
+import type {PodApp} from './pod.js'
+
 import {RktError} from '../errors.js'
+import {readEnvFile} from './env.js'
 import {DEFAULT_PATH} from './env.js'
 import {hostPathInRoot} from './root-path.js'
 
@@ -90,4 +93,39 @@ export function findExecutable(
     `cannot find ${JSON.stringify(exec0)} in PATH=${pathVar} inside the image rootfs ${rootfs}${also}`,
     {code: 'ENOEXEC', hint: HINT},
   )
+}
+
+/**
+ * What `rkt enter` runs in an app: the command (default /bin/bash), its program resolved in the app's root
+ * with the app's environment (its env file) and working directory.
+ */
+export function enterCommand(app: PodApp, envFile: string, command: readonly string[]): string[] {
+  const cmd = command.length > 0 ? command : ['/bin/bash']
+  try {
+    return [findExecutable(app.rootfs, cmd[0]!, readEnvFile(envFile), app.app.workingDirectory ?? '/'), ...cmd.slice(1)]
+  } catch (err) {
+    // findExecutable's hint is for `rkt run` (--exec); the fix here is the command given to `rkt enter`.
+    if (!(err instanceof RktError) || err.code !== 'ENOEXEC') throw err
+    throw new RktError(err.message, {
+      code: 'ENOEXEC',
+      hint: 'name a program the image has after the UUID, e.g. rkt enter UUID /bin/sh (the default is /bin/bash)',
+    })
+  }
+}
+
+/** A host program an engine runs (systemd-nspawn, QEMU): its path in PATH, or undefined when not installed. */
+export function findHostTool(
+  name: string,
+  pathEnv = process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+): string | undefined {
+  for (const dir of pathEnv.split(':').filter(Boolean)) {
+    const file = path.join(dir, name)
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      return file
+    } catch {
+      // next
+    }
+  }
+  return undefined
 }
