@@ -17,14 +17,15 @@ export function progress(label: string, stream: NodeJS.WriteStream = process.std
   const fn = ((done: number, total: number): void => {
     if (!stream.isTTY) return
     const now = Date.now()
-    if (now - last < 100 && done < total) return
+    if (now - last < 100 && (total === 0 || done < total)) return
     last = now
     const secs = Math.max((now - start) / 1000, 0.001)
     const width = 20
     const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0
     const bar = `[${'='.repeat(filled)}${' '.repeat(width - filled)}]`
     stream.write(
-      `\r\x1b[K${label} ${bar} ${humanBytes(done)} / ${humanBytes(total)}  ${humanBytes(Math.round(done / secs))}/s`,
+      `\r\x1b[K${label} ${total > 0 ? `${bar} ` : ''}${humanBytes(done)}${total > 0 ? ` / ${humanBytes(total)}` : ''}  ` +
+        `${humanBytes(Math.round(done / secs))}/s`,
     )
     shown = true
   }) as Progress

@@ -6,6 +6,7 @@ import type {AppReference} from '../schema/index.js'
 
 import {RktError} from '../errors.js'
 import {prefixCovers} from '../trust/names.js'
+import {HttpClient} from './http.js'
 
 /** Where an image and its signature can be downloaded. */
 export interface AciEndpoint {
@@ -20,14 +21,14 @@ export interface FailedAttempt {
 }
 
 export interface DiscoveryOptions {
-  /** Also try plain http after https fails, and skip TLS certificate checks (actool --insecure). */
+  /** The client (its TLS trust, auth.d, --insecure-options); default: one made from `insecure`. */
+  readonly http?: HttpClient | undefined
+  /** Also try plain http after https fails (the client must allow http); without `http`, also skip TLS checks. */
   readonly insecure?: boolean
-  /** Port to use instead of the scheme's default (tests, private servers). */
+  /** Port to use instead of the scheme's default (actool discover --port, private servers). */
   readonly port?: number | undefined
   /** Per-request timeout in ms. */
   readonly timeoutMs?: number
-  /** Fetches a discovery page; injectable for tests. */
-  readonly get?: (url: string, insecureTls: boolean) => Promise<{status: number; body: string}>
 }
 
 interface Meta {
@@ -37,7 +38,6 @@ interface Meta {
 }
 
 const MAX_PAGE = 1024 * 1024
-const MAX_REDIRECTS = 10
 
 /** The `ac-*` meta tags of an HTML page, in document order. */
 export function parseMetaTags(html: string): Meta[] {
@@ -88,55 +88,17 @@ function templateVars(app: AppReference): Map<string, string> {
   return vars
 }
 
-/** Node's http(s).get, following redirects (never from https to http unless insecure), bounded in size and time. */
-function defaultGet(timeoutMs: number) {
-  return function get(url: string, insecureTls: boolean, hops = 0): Promise<{status: number; body: string}> {
-    return new Promise((resolve, reject) => {
-      const u = new URL(url)
-      // Loaded on first use: the CLI's V8 startup snapshot cannot contain node:http, and most commands never need it.
-      const mod =
-        u.protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')
-      const req = mod.get(
-        u,
-        {timeout: timeoutMs, ...(u.protocol === 'https:' ? {rejectUnauthorized: !insecureTls} : {})},
-        (res) => {
-          const status = res.statusCode ?? 0
-          const location = res.headers.location
-          if (status >= 300 && status < 400 && location) {
-            res.resume()
-            const next = new URL(location, u)
-            if (hops >= MAX_REDIRECTS) return reject(new Error(`more than ${MAX_REDIRECTS} redirects`))
-            if (u.protocol === 'https:' && next.protocol !== 'https:' && !insecureTls) {
-              return reject(new Error(`refusing the redirect from ${u.href} to ${next.href}: it leaves https`))
-            }
-            return resolve(get(next.href, insecureTls, hops + 1))
-          }
-          let size = 0
-          const parts: Buffer[] = []
-          res.on('data', (c: Buffer) => {
-            size += c.length
-            if (size > MAX_PAGE) req.destroy(new Error(`the discovery page is larger than ${MAX_PAGE} bytes`))
-            else parts.push(c)
-          })
-          res.on('end', () => resolve({status, body: Buffer.concat(parts).toString('utf8')}))
-          res.on('error', reject)
-        },
-      )
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
-      req.on('error', reject)
-    })
-  }
-}
-
-async function fetchLevel(prefix: string, opts: DiscoveryOptions): Promise<Meta[]> {
-  const get = opts.get ?? defaultGet(opts.timeoutMs ?? 10_000)
+async function fetchLevel(prefix: string, http: HttpClient, opts: DiscoveryOptions): Promise<Meta[]> {
   const attempt = async (scheme: 'https' | 'http'): Promise<Meta[]> => {
     const u = new URL(`${scheme}://${prefix}`)
     if (opts.port) u.port = String(opts.port)
     u.search = 'ac-discovery=1'
-    const r = await get(u.href, opts.insecure === true)
-    if (r.status !== 200) throw new Error(`expected a 200 OK got ${r.status}`)
-    return parseMetaTags(r.body)
+    const r = await http.request(u)
+    if (r.status !== 200) {
+      r.discard()
+      throw new Error(`expected a 200 OK got ${r.status}`)
+    }
+    return parseMetaTags(await r.text(MAX_PAGE))
   }
   try {
     return await attempt('https')
@@ -153,17 +115,26 @@ async function walk(
 ): Promise<{found: unknown[]; attempts: FailedAttempt[]}> {
   const parts = app.name.split('/')
   const attempts: FailedAttempt[] = []
-  for (let end = parts.length; end > 0; end--) {
-    const prefix = parts.slice(0, end).join('/')
-    try {
-      // Whole path components, not appc's plain string prefix, which let a tag for `example.com/ap` serve
-      // `example.com/app` (SEC-59).
-      const metas = (await fetchLevel(prefix, opts)).filter((m) => prefixCovers(m.prefix.replace(/\/+$/, ''), app.name))
-      const found = pick(metas)
-      if (found.length > 0) return {found, attempts}
-    } catch (err) {
-      attempts.push({prefix, error: err instanceof Error ? err.message : String(err)})
+  const http =
+    opts.http ??
+    new HttpClient({insecureTls: opts.insecure, allowHttp: opts.insecure, idleTimeoutMs: opts.timeoutMs ?? 10_000})
+  try {
+    for (let end = parts.length; end > 0; end--) {
+      const prefix = parts.slice(0, end).join('/')
+      try {
+        // Whole path components, not appc's plain string prefix, which let a tag for `example.com/ap` serve
+        // `example.com/app` (SEC-59).
+        const metas = (await fetchLevel(prefix, http, opts)).filter((m) =>
+          prefixCovers(m.prefix.replace(/\/+$/, ''), app.name),
+        )
+        const found = pick(metas)
+        if (found.length > 0) return {found, attempts}
+      } catch (err) {
+        attempts.push({prefix, error: err instanceof Error ? err.message : String(err)})
+      }
     }
+  } finally {
+    if (!opts.http) http.close()
   }
   return {found: [], attempts}
 }

@@ -41,6 +41,8 @@ export interface FileFetchOptions {
   /** Informational lines for the user (who signed the image). */
   readonly onInfo?: ((message: string) => void) | undefined
   readonly timings?: FetchTimings | undefined
+  /** The name the image must have (it was fetched by that name): any other is refused before it is stored. */
+  readonly expectName?: string | undefined
 }
 
 export interface FetchResult {
@@ -147,6 +149,12 @@ export async function fetchFile(store: ImageStore, file: string, opts: FileFetch
       throw wrap(`the image manifest of ${file} is invalid`, err)
     }
     for (const w of warnings) opts.onWarning?.(`image manifest: ${w.message}`)
+    if (opts.expectName !== undefined && manifest.name !== opts.expectName) {
+      throw new RktError(`asked for image ${opts.expectName}, but the image found is named ${manifest.name}`, {
+        code: 'EBADACI',
+        hint: 'the discovery page of this name points at another image; tell its publisher',
+      })
+    }
 
     let signer: Signer | undefined
     if (verification) {

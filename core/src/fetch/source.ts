@@ -1,5 +1,5 @@
 // What an image argument means, in rkt's order (reference/rkt.md §1.3): an ID, a path or file:// URL,
-// an http(s) or docker URL, else an appc name. rkt also took any existing file of that name for a path
+// an http(s) URL or a Docker/OCI source, else an appc name. rkt also took any existing file of that name for a path
 // (SEC-44); we do too, but say so under --debug, since `./name` or `file://` makes it explicit.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -28,7 +28,8 @@ export function classifyImage(arg: string, cwd = process.cwd()): ImageSource {
     return {kind: 'file', arg, path: p}
   }
   if (/^https?:\/\//.test(arg)) return {kind: 'url', arg, url: new URL(arg)}
-  if (arg.startsWith('docker://') || arg.startsWith('docker:')) return {kind: 'docker', arg}
+  // Docker and OCI images, named as skopeo names its transports: a registry, a `docker save` archive, a layout.
+  if (/^(docker|docker-archive|oci):/.test(arg)) return {kind: 'docker', arg}
   if (path.isAbsolute(arg) || arg.startsWith('./') || arg.startsWith('../') || arg.endsWith('.aci')) {
     return {kind: 'file', arg, path: path.resolve(cwd, arg)}
   }

@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
+import type {PullPolicy} from '../fetch/index.js'
 import type {Globals} from '../config/globals.js'
 import type {PodManifest} from '../schema/index.js'
 import type {ImageRecord} from '../store/index-file.js'
@@ -71,22 +72,45 @@ async function resolveAppImage(
     case 'name': {
       const found = pullPolicy === 'update' ? undefined : store.findByName(imageQuery(src.arg))[0]
       if (found) return found
-      throw new RktError(
-        pullPolicy === 'never'
-          ? `image ${src.arg} is not in the store and --pull-policy=never forbids fetching it`
-          : `image ${src.arg} is not in the store, and fetching by name needs appc discovery, which is not implemented yet`,
-        {
+      if (pullPolicy === 'never') {
+        throw new RktError(`image ${src.arg} is not in the store and --pull-policy=never forbids fetching it`, {
           code: 'ENOIMAGE',
-          hint: 'fetch the image from its file first (rkt fetch IMAGE.aci), or give the file to rkt run',
-        },
-      )
+          hint: 'fetch it first (rkt fetch), or allow fetching with --pull-policy=new',
+        })
+      }
+      return fetchRemote(globals, image, signature, pullPolicy, io)
     }
     case 'url':
     case 'docker':
-      throw new RktError(`cannot fetch ${src.arg}: remote images are not implemented yet`, {
-        code: 'EUNSUPPORTED',
-        hint: 'download the image and its .asc signature, then give the file',
-      })
+      return fetchRemote(globals, image, signature, pullPolicy, io)
+  }
+}
+
+/** An image from the network (URL, discovery, registry): rkt fetch's code, with run's progress bars. */
+async function fetchRemote(
+  globals: Globals,
+  image: string,
+  signature: string | undefined,
+  pullPolicy: string,
+  io: RunIo,
+): Promise<ImageRecord> {
+  const {fetchImages} = await import('../fetch/index.js')
+  const bars = new Map<string, ReturnType<NonNullable<RunIo['progress']>>>()
+  try {
+    const [rec] = await fetchImages([{image, signature}], {
+      globals,
+      pullPolicy: pullPolicy as PullPolicy,
+      onWarning: io.warn,
+      onInfo: io.info,
+      onProgress: (label, done, total) => {
+        let bar = bars.get(label)
+        if (!bar && io.progress) bars.set(label, (bar = io.progress(`Downloading ${label}`)))
+        bar?.(done, total)
+      },
+    })
+    return rec!
+  } finally {
+    for (const bar of bars.values()) bar.end()
   }
 }
 

@@ -59,6 +59,7 @@ export {
   APPC_SPEC_VERSION,
   IMAGE_ID_ALGORITHM,
   VALID_OS_ARCH,
+  appcArch,
   compareSemVer,
   isACIdentifier,
   isACName,

@@ -20,6 +20,12 @@ export const VALID_OS_ARCH: Readonly<Record<string, readonly string[]>> = {
   darwin: ['x86_64', 'i386'],
 }
 
+/** This machine's appc `arch` label (Node's process.arch in appc's spelling). */
+export function appcArch(nodeArch: string = process.arch): string {
+  const map: Record<string, string> = {x64: 'amd64', arm64: 'aarch64', ia32: 'i386', ppc64: 'ppc64le', s390x: 's390x'}
+  return map[nodeArch] ?? nodeArch
+}
+
 /** True when `s` matches the spec's AC Identifier grammar exactly. */
 export function isACIdentifier(s: string): boolean {
   return AC_IDENTIFIER_PATTERN.test(s)

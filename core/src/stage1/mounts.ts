@@ -61,6 +61,11 @@ export interface AppMount {
   readonly kind: 'host' | 'empty'
   /** For empty volumes: the directory's permission bits and owner, which the engine applies when creating it. */
   readonly empty?: {readonly mode: number; readonly uid: number; readonly gid: number}
+  /**
+   * Docker's volume semantics (rkt's too, for converted images): the implicit volume of a Docker image's
+   * VOLUME starts as a copy of what the image has at that path, not empty.
+   */
+  readonly prefill?: boolean
 }
 
 /** What appMounts needs of a pod (LoadedPod fits). */
@@ -285,6 +290,8 @@ export function appMounts(pod: MountsPod, app: MountsApp, options: AppMountsOpti
       (mp) => (mp.name === e.name || (mp.path !== undefined && lexical(mp.path) === lexical(e.path))) && mp.readOnly,
     )
 
+  // Converted Docker images carry docker2aci's annotations (core/src/docker/convert.ts).
+  const dockerImage = (app.image.annotations ?? []).some((a) => a.name === 'appc.io/docker/repository')
   const out: AppMount[] = []
   for (const e of entries.values()) {
     const volume = e.appVolume ?? volumes.get(e.name)
@@ -308,12 +315,16 @@ export function appMounts(pod: MountsPod, app: MountsApp, options: AppMountsOpti
         kind: 'host',
       })
     } else {
+      const prefill =
+        dockerImage &&
+        imageMountPoints.some((mp) => volume.name === `${appName}-${mp.name}` && lexical(mp.path!) === lexical(e.path))
       out.push({
         ...base,
         source: pod.paths.sharedVolume(volume.name),
         recursive: false,
         kind: 'empty',
         empty: emptyParams(volume),
+        ...(prefill ? {prefill} : {}),
       })
     }
   }

@@ -1,6 +1,7 @@
 // Performing an app's mounts on the host, inside its root: the bind mounts every engine that prepares an app's
 // root from the host makes the same way (fly for its chroot, nspawn before the container starts). Targets are
 // resolved inside the app's root (checkMountTarget), never on the host.
+import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -52,10 +53,27 @@ export function mountVolumes(rootfs: string, mounts: readonly AppMount[]): void 
       fs.mkdirSync(m.source, {recursive: true})
       fs.chmodSync(m.source, m.empty?.mode ?? 0o755)
       fs.chownSync(m.source, m.empty?.uid ?? 0, m.empty?.gid ?? 0)
+      if (m.prefill) prefillVolume(path.join(rootfs, m.target), m.source)
     }
     const isDir = fs.statSync(m.source).isDirectory()
     const target = prepareMountTarget(rootfs, m.target, isDir, `volume ${m.volume}`)
     bindMount(m.source, target, m.recursive)
     if (m.readOnly) remountReadOnly(target, m.recursive)
   }
+}
+
+/**
+ * Copies what the image has at a volume's path into the new volume (Docker semantics). `from` is the host
+ * path of the mount target as resolved inside the app's root (symlinks in the image cannot lead out); cp -a copies
+ * symlinks as symlinks and never follows them. The app has not started, so nothing races the copy.
+ */
+function prefillVolume(from: string, to: string): void {
+  let st: fs.Stats
+  try {
+    st = fs.lstatSync(from)
+  } catch {
+    return // nothing at that path in the image: the volume starts empty
+  }
+  if (!st.isDirectory()) return
+  execFileSync('cp', ['-a', '--no-dereference', '--', `${from}/.`, `${to}/`], {stdio: ['ignore', 'ignore', 'pipe']})
 }

@@ -26,6 +26,14 @@ export class StoreLayout {
   get indexLock(): string {
     return path.join(this.dbDir, 'index.lock')
   }
+  /** What remote fetches know of their URLs (ETag, max-age, the image they gave): see remotes.ts. */
+  get remotesFile(): string {
+    return path.join(this.dbDir, 'remotes.json')
+  }
+  /** Partial downloads, kept across runs so a retry can resume them. */
+  get downloadDir(): string {
+    return path.join(this.cas, 'downloads')
+  }
   get treeRoot(): string {
     return path.join(this.cas, 'tree')
   }
@@ -77,6 +85,7 @@ export class StoreLayout {
       this.tmpDir,
       this.imageLockDir,
       this.treeLockDir,
+      this.downloadDir,
     ]) {
       fs.mkdirSync(d, {recursive: true, mode: 0o750})
     }

@@ -11,14 +11,14 @@ import {buildAci} from '../aci/build.js'
 import {fetchFile} from '../fetch/file.js'
 import {CorruptIndexError} from './index-file.js'
 import {ImageStore} from './image-store.js'
-import {gcImages, inspectBlob, rebuildIndex} from './maintenance.js'
+import {dependentsOf, gcImages, inspectBlob, rebuildIndex} from './maintenance.js'
 import {TreeStore} from './tree-store.js'
 
 interface Env {
   dir: string
   store: ImageStore
   trees: TreeStore
-  add: (name: string, labels?: Record<string, string>) => Promise<string>
+  add: (name: string, labels?: Record<string, string>, deps?: string[]) => Promise<string>
 }
 
 function setup(t: {after(fn: () => void): void}): Env {
@@ -35,7 +35,7 @@ function setup(t: {after(fn: () => void): void}): Env {
     insecure: new Set(['image']),
     trustKeysFromHttps: false,
   }
-  const add = async (name: string, labels: Record<string, string> = {}): Promise<string> => {
+  const add = async (name: string, labels: Record<string, string> = {}, deps: string[] = []): Promise<string> => {
     const tag = crypto.randomBytes(6).toString('hex')
     const layout = path.join(dir, `layout-${tag}`)
     fs.mkdirSync(path.join(layout, 'rootfs', 'etc'), {recursive: true})
@@ -45,6 +45,7 @@ function setup(t: {after(fn: () => void): void}): Env {
         acVersion: '0.8.11',
         name,
         labels: Object.entries({os: 'linux', ...labels}).map(([n, value]) => ({name: n, value})),
+        ...(deps.length > 0 ? {dependencies: deps.map((imageName) => ({imageName}))} : {}),
       }),
     )
     fs.writeFileSync(path.join(layout, 'manifest'), manifest)
@@ -220,5 +221,27 @@ describe('gcImages', () => {
     assert.equal(r.images, 2)
     assert.deepEqual(store.list(), [])
     assert.deepEqual(store.blobKeysOnDisk(), [])
+  })
+
+  test('an image another image depends on stays while that image stays; rm names who needs it', async (t) => {
+    const {store, trees, add} = setup(t)
+    const base = await add('example.com/base')
+    const top = await add('example.com/top', {}, ['example.com/base'])
+    ageImage(store, base, 48 * 3600_000)
+    const gc = (): number =>
+      gcImages(store, trees, {
+        gracePeriodMs: 24 * 3600_000,
+        references: () => ({trees: new Set(), images: new Set()}),
+        log: () => {},
+      }).images
+    assert.equal(gc(), 0, 'the old base is kept: the recent top image is built on it')
+    assert.deepEqual(
+      dependentsOf(store, trees, base, new Set()).map((r) => r.name),
+      ['example.com/top'],
+    )
+    assert.deepEqual(dependentsOf(store, trees, base, new Set([top])), [], 'removed together, nothing breaks')
+    ageImage(store, top, 48 * 3600_000)
+    assert.equal(gc(), 2)
+    assert.deepEqual(store.list(), [])
   })
 })

@@ -102,6 +102,29 @@ export interface ImageGcOptions {
   readonly log: (line: string) => void
 }
 
+/** The given images and every image they depend on, as far as the store can resolve them. */
+export function dependencyClosure(trees: TreeStore, keys: readonly string[]): Set<string> {
+  const out = new Set(keys)
+  for (const key of keys) {
+    try {
+      for (const layer of trees.plan(key).layers) out.add(layer.key)
+    } catch {
+      // A broken chain (a dependency missing) protects nothing more; rendering names the problem.
+    }
+  }
+  return out
+}
+
+/** The images (other than those in `removing`) that need `key` to render: what `rkt image rm` must not break. */
+export function dependentsOf(
+  store: ImageStore,
+  trees: TreeStore,
+  key: string,
+  removing: ReadonlySet<string>,
+): ImageRecord[] {
+  return store.list().filter((r) => r.key !== key && !removing.has(r.key) && dependencyClosure(trees, [r.key]).has(key))
+}
+
 /**
  * `rkt image gc`: removes rendered trees no pod uses, then images unused for longer than the grace
  * period (rkt's order), and sweeps staging files left by dead processes.
@@ -120,8 +143,12 @@ export function gcImages(store: ImageStore, trees: TreeStore, opts: ImageGcOptio
   const cutoff = Date.now() - opts.gracePeriodMs
   let removedImages = 0
   const imagesInUse = opts.references().images
-  for (const rec of store.list()) {
-    if (rec.lastUsed > cutoff || imagesInUse.has(rec.key)) continue
+  const all = store.list()
+  const kept = all.filter((r) => r.lastUsed > cutoff || imagesInUse.has(r.key)).map((r) => r.key)
+  // An image another kept image is built on (a converted Docker layer, an appc dependency) stays with it.
+  const needed = dependencyClosure(trees, kept)
+  for (const rec of all) {
+    if (needed.has(rec.key)) continue
     store.remove(rec.key)
     removedImages++
     opts.log(`successfully removed aci for image: "${rec.key}"`)

@@ -22,7 +22,7 @@ import {isCanonicalId, shortId, storeKey} from './ids.js'
 /** One image to extract, with the non-empty path whitelists that apply to it (its own and its ancestors'). */
 export interface RenderLayer {
   readonly key: string
-  readonly whitelists: readonly (readonly string[])[]
+  readonly whitelists: readonly ReadonlySet<string>[]
 }
 
 /** The layers of an image in extraction order, and the ID of the tree they make. */
@@ -31,7 +31,8 @@ export interface RenderPlan {
   readonly layers: readonly RenderLayer[]
 }
 
-const MAX_DEPENDENCY_DEPTH = 64
+// Docker allows about 127 layers, each one ACI (docker/import.ts) under the image's own.
+const MAX_DEPENDENCY_DEPTH = 160
 
 /** A rendered tree. */
 export interface RenderedTree {
@@ -76,7 +77,7 @@ export class TreeStore {
   /** The render plan of an image (appc R1: dependencies depth-first in list order, then the image). */
   plan(key: string): RenderPlan {
     const layers: RenderLayer[] = []
-    const visit = (rec: ImageRecord, inherited: readonly (readonly string[])[], stack: readonly string[]): void => {
+    const visit = (rec: ImageRecord, inherited: readonly ReadonlySet<string>[], stack: readonly string[]): void => {
       if (stack.includes(rec.key)) {
         throw new RktError(
           `image dependencies form a cycle: ${[...stack, rec.key].map((k) => shortId(k)).join(' -> ')}`,
@@ -91,7 +92,8 @@ export class TreeStore {
         })
       }
       const m = this.manifestOf(rec.key)
-      const whitelists = m.pathWhitelist.length > 0 ? [...inherited, m.pathWhitelist] : inherited
+      // Sets: a converted Docker layer lists every file of the image so far, and each path is checked.
+      const whitelists = m.pathWhitelist.length > 0 ? [...inherited, new Set(m.pathWhitelist)] : inherited
       for (const dep of m.dependencies) visit(this.resolveDependency(dep, rec), whitelists, [...stack, rec.key])
       layers.push({key: rec.key, whitelists})
     }
@@ -124,7 +126,7 @@ export class TreeStore {
       const imageLock = this.store.lockImage(layer.key, false)
       try {
         const filter =
-          layer.whitelists.length === 0 ? undefined : (p: string) => layer.whitelists.every((w) => w.includes(p))
+          layer.whitelists.length === 0 ? undefined : (p: string) => layer.whitelists.every((w) => w.has(p))
         const r = extractAci(this.store.blobPath(layer.key), rootfs, {
           rootfsOnly: true,
           layered: i > 0,

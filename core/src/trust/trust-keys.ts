@@ -5,17 +5,20 @@ import fs from 'node:fs'
 import readline from 'node:readline'
 
 import type {Globals} from '../config/globals.js'
+import type {HttpClient} from '../fetch/http.js'
 import type {TrustScope} from './keys.js'
 
 import {RktError, UsageError, wrap} from '../errors.js'
-import {describeKey, parsePublicKey, quote} from './keys.js'
+import {describeKey, fingerprintOf, MAX_KEY_FILE_SIZE, parsePublicKey, quote} from './keys.js'
 import {Keystore} from './keystore.js'
 
 export interface TrustKeysOptions {
   readonly globals: Globals
   readonly scope: TrustScope
-  /** Key files; empty means "discover the keys for the prefix", which needs remote fetching. */
+  /** Key files; empty means "discover the keys for the prefix" (appc discovery, https). */
   readonly files: readonly string[]
+  /** Allow plain http for key discovery and download (--insecure-allow-http). */
+  readonly allowHttp?: boolean
   readonly skipReview: boolean
   /** Where the review text and results go (stdout), and diagnostics (stderr). */
   readonly out: (line: string) => void
@@ -42,12 +45,8 @@ async function askTerminal(question: string): Promise<boolean> {
 /** Adds keys to the local keystore after review; returns the paths of the keys stored. */
 export async function trustKeys(o: TrustKeysOptions): Promise<string[]> {
   const prefix = o.scope.root ? undefined : o.scope.prefix
-  if (o.files.length === 0) {
-    if (prefix === undefined) throw new UsageError('--root needs a public key file', {hint: 'rkt trust --root PUBKEY'})
-    throw new RktError(`cannot discover the keys for prefix ${quote(prefix)}: key discovery is not implemented yet`, {
-      code: 'EUNSUPPORTED',
-      hint: `get the key file from the image's publisher, check its fingerprint, then: rkt trust --prefix=${prefix} KEYFILE`,
-    })
+  if (o.files.length === 0 && prefix === undefined) {
+    throw new UsageError('--root needs a public key file', {hint: 'rkt trust --root PUBKEY'})
   }
   const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true
   if (!o.skipReview && !o.ask && !interactive) {
@@ -59,14 +58,12 @@ export async function trustKeys(o: TrustKeysOptions): Promise<string[]> {
     })
   }
   const keystore = new Keystore({systemDir: o.globals.systemConfig, localDir: o.globals.localConfig})
+  const sources =
+    o.files.length > 0
+      ? o.files.map((file) => ({file, bytes: readKeyFile(file)}))
+      : await discoverKeys(prefix!, o.globals, o.allowHttp === true)
   const stored: string[] = []
-  for (const file of o.files) {
-    let bytes: Buffer
-    try {
-      bytes = fs.readFileSync(file)
-    } catch (err) {
-      throw wrap(`cannot read the key file ${file}`, err)
-    }
+  for (const {file, bytes} of sources) {
     const key = await parsePublicKey(bytes).catch((err: unknown) => {
       throw wrap(`${file} is not a usable public key`, err)
     })
@@ -91,4 +88,75 @@ export async function trustKeys(o: TrustKeysOptions): Promise<string[]> {
     stored.push(keyPath)
   }
   return stored
+}
+
+function readKeyFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file)
+  } catch (err) {
+    throw wrap(`cannot read the key file ${file}`, err)
+  }
+}
+
+/** Downloads one discovered key (https unless the client allows http), bounded in size. */
+async function downloadKey(http: HttpClient, url: string): Promise<Buffer> {
+  const res = await http.request(url)
+  if (res.status !== 200) {
+    res.discard()
+    throw new RktError(`cannot download the key ${url}: the server answered ${res.status}`, {code: 'EHTTP'})
+  }
+  return Buffer.from(await res.text(MAX_KEY_FILE_SIZE), 'utf8')
+}
+
+/** The public keys appc discovery offers for a prefix, downloaded (rkt trust --prefix without a key file). */
+async function discoverKeys(
+  prefix: string,
+  globals: Globals,
+  allowHttp: boolean,
+): Promise<{file: string; bytes: Buffer}[]> {
+  const {httpClientFor} = await import('../fetch/http.js')
+  const {discoverPublicKeys} = await import('../fetch/discovery.js')
+  const g = allowHttp ? {...globals, insecure: new Set([...globals.insecure, 'http' as const])} : globals
+  const http = httpClientFor(g)
+  try {
+    const found = await discoverPublicKeys({name: prefix, labels: {}}, {http, insecure: allowHttp})
+    if (found.keys.length === 0) {
+      throw new RktError(`no public keys found for prefix ${quote(prefix)} by discovery`, {
+        code: 'ENOKEY',
+        hint:
+          found.attempts.map((a) => `${a.prefix}: ${a.error}`).join('\n') +
+          `\nget the key file from the image's publisher, check its fingerprint, then: rkt trust --prefix=${prefix} KEYFILE`,
+      })
+    }
+    const out: {file: string; bytes: Buffer}[] = []
+    for (const url of found.keys) out.push({file: url, bytes: await downloadKey(http, url)})
+    return out
+  } finally {
+    http.close()
+  }
+}
+
+/**
+ * --trust-keys-from-https: when no key is trusted for an image name yet, trust the keys its discovery
+ * offers over https, without review (rkt's deprecated flag; a warning names each key so it can be checked).
+ */
+export async function trustDiscoveredKeys(
+  name: string,
+  globals: Globals,
+  http: HttpClient,
+  warn: (m: string) => void,
+): Promise<void> {
+  const keystore = new Keystore({systemDir: globals.systemConfig, localDir: globals.localConfig})
+  if ((await keystore.keysForImage(name)).length > 0) return
+  const {discoverPublicKeys} = await import('../fetch/discovery.js')
+  const found = await discoverPublicKeys({name, labels: {}}, {http})
+  for (const url of found.keys) {
+    if (!url.startsWith('https://')) continue
+    const bytes = await downloadKey(http, url)
+    const key = await parsePublicKey(bytes)
+    await keystore.addKey({prefix: name, armoredKey: bytes, source: url})
+    warn(
+      `trusting key ${fingerprintOf(key)} from ${url} for prefix ${quote(name)} without review (--trust-keys-from-https)`,
+    )
+  }
 }

@@ -8,15 +8,18 @@
 //      and podman, and the memory a running pod costs besides its app, beside bare nspawn's, runc's and
 //      podman's conmon;
 //   4. the first answered request on a forwarded port (rkt --net=default --port, --net=host, podman -p);
-//   5. rkt run with the kvm stage1 beside a bare QEMU boot of the same kernel, and a pod's disk cost.
+//   5. rkt run with the kvm stage1 beside a bare QEMU boot of the same kernel, and a pod's disk cost;
+//   6. rkt fetch docker:// of a ~100 MiB image from a local docker-registry, beside skopeo copy + umoci
+//      unpack of the same image, then the fetch of a second image sharing its base layer.
 //
 // Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement;
-// BENCH_ONLY=run (or a comma list of startup, fetch, render, run, net, kvm) runs only those sections.
+// BENCH_ONLY=run (or a comma list of startup, fetch, render, run, net, kvm, docker) runs only those sections.
 import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
+import {benchDocker} from './docker.js'
 import {benchFetch} from './fetch.js'
 import {benchKvm} from './kvm.js'
 import {benchRender} from './render.js'
@@ -27,7 +30,7 @@ import {median, timeCommand} from './timing.js'
 const root = path.resolve(import.meta.dirname, '..', '..', '..')
 const work = path.join(root, '.bench')
 const runs = Number(process.env['BENCH_RUNS'] ?? 5)
-const SECTIONS = ['startup', 'fetch', 'render', 'run', 'net', 'kvm'] as const
+const SECTIONS = ['startup', 'fetch', 'render', 'run', 'net', 'kvm', 'docker'] as const
 const only = (process.env['BENCH_ONLY'] ?? '').split(',').filter(Boolean)
 const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s))
 if (unknown.length > 0) {
@@ -83,6 +86,7 @@ const results = {
   ...(wanted('run') ? {run: await benchRun({root, work, runs, env: startEnv})} : {}),
   ...(wanted('net') ? {net: await benchNet({root, work, runs})} : {}),
   ...(wanted('kvm') ? {kvm: benchKvm({root, work, runs})} : {}),
+  ...(wanted('docker') ? {docker: await benchDocker({root, work, runs})} : {}),
 }
 fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
 console.log(`\nresults: ${path.relative(process.cwd(), path.join(work, 'results.json'))}`)

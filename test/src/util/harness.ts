@@ -144,7 +144,11 @@ export interface LayoutSpec {
   readonly version?: string
   readonly exec?: readonly string[]
   readonly labels?: Readonly<Record<string, string>>
-  readonly dependencies?: readonly {imageName: string; imageID?: string}[]
+  readonly dependencies?: readonly {
+    imageName: string
+    imageID?: string
+    labels?: readonly {name: string; value: string}[]
+  }[]
   readonly pathWhitelist?: readonly string[]
   /** Extra files: rootfs path → content. */
   readonly files?: Readonly<Record<string, string | Buffer>>

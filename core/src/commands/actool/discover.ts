@@ -3,14 +3,6 @@ import {Args, Flags} from '@oclif/core'
 import {ActoolCommand} from '../../cli/base.js'
 import {RktError, wrap} from '../../errors.js'
 
-const APPC_ARCH: Record<string, string> = {
-  x64: 'amd64',
-  arm64: 'aarch64',
-  ia32: 'i386',
-  ppc64: 'ppc64le',
-  s390x: 's390x',
-}
-
 export default class Discover extends ActoolCommand {
   static override summary = 'Discover the download URLs and public keys of an image name'
   static override description =
@@ -26,12 +18,12 @@ export default class Discover extends ActoolCommand {
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Discover)
     const {discoverEndpoints, discoverPublicKeys} = await import('../../fetch/discovery.js')
-    const {parseAppString} = await import('../../schema/index.js')
+    const {appcArch, parseAppString} = await import('../../schema/index.js')
     for (const name of argv as string[]) {
       const {app: parsed} = parseAppString(name)
       const app = {
         name: parsed.name,
-        labels: {os: 'linux', arch: APPC_ARCH[process.arch] ?? process.arch, ...parsed.labels},
+        labels: {os: 'linux', arch: appcArch(), ...parsed.labels},
       }
       const opts = {insecure: flags.insecure, port: flags.port}
       let endpoints, keys

@@ -8,8 +8,13 @@ import type {PullPolicy} from '../../fetch/index.js'
 export default class Fetch extends RktCommand {
   static override summary = 'Fetch image(s) and store them in the local store'
   static override description =
-    'IMAGE is a path or file:// URL of an .aci file (its signature is IMAGE.asc unless --signature follows it), ' +
-    'an image ID, or a name already in the store. Prints each image ID.'
+    'IMAGE is a path or file:// URL of an .aci file (its signature is IMAGE.aci.asc unless --signature follows it); ' +
+    'an https:// URL of an .aci (signature at URL.asc; http:// needs --insecure-options=http); ' +
+    'an image name[:version][,label=value] found by appc discovery; ' +
+    'docker://[REGISTRY[:PORT]/]NAME[:TAG|@DIGEST], docker-archive:FILE[:REF] (docker save) or oci:DIR[:REF] (an OCI layout), ' +
+    'which need --insecure-options=image (they carry no appc signature); or an image ID. ' +
+    'With --pull-policy=update (the default) remote images are checked again: a fresh Cache-Control max-age or an unchanged ETag keeps the stored one. ' +
+    'Prints each image ID.'
   static override strict = false
   static override args = {image: Args.string({description: 'image to fetch', required: true})}
   static override flags = {
@@ -60,9 +65,9 @@ export default class Fetch extends RktCommand {
         pullPolicy,
         onProgress: (image, done, total) => {
           let bar = bars.get(image)
-          if (!bar) bars.set(image, (bar = progress(`Fetching ${image}`)))
+          if (!bar) bars.set(image, (bar = progress(`Downloading ${image}`)))
           bar(done, total)
-          if (done >= total) bar.end()
+          if (total > 0 && done >= total) bar.end()
         },
         onWarning: (m) => this.warning(m),
         onInfo: (m) => process.stderr.write(`rkt: ${m}\n`),

@@ -6,7 +6,7 @@ import {UsageError} from '../../errors.js'
 export default class Trust extends RktCommand {
   static override summary = 'Trust a key for image verification'
   static override description =
-    'Adds each PUBKEY file (an armored or binary OpenPGP public key) to the local keystore, trusted for the names under --prefix ' +
+    'Adds each PUBKEY file (an armored or binary OpenPGP public key) to the local keystore (with --prefix and no PUBKEY, the keys appc discovery offers for the prefix, over https), trusted for the names under --prefix ' +
     '(a key for example.com/app verifies example.com/app and example.com/app/sub, never example.com/application), or for every name with --root. ' +
     'The key fingerprint is shown for review first; --skip-fingerprint-review is for scripts that check it themselves.'
   static override strict = false
@@ -40,6 +40,7 @@ export default class Trust extends RktCommand {
       globals: g,
       scope: flags.root ? {root: true} : {prefix: flags.prefix!},
       files,
+      allowHttp: flags['insecure-allow-http'],
       skipReview: flags['skip-fingerprint-review'],
       out: (line) => this.log(line),
       err: (line) => process.stderr.write(`${line}\n`),
