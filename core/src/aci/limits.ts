@@ -29,7 +29,9 @@ export const DEFAULT_LIMITS: Readonly<AciLimits> = Object.freeze({
   maxHeaderBytes: 1 * MiB,
   maxPathBytes: 4096,
   maxPathDepth: 1024,
-  maxManifestBytes: 1 * MiB,
+  // A converted Docker layer's pathWhitelist lists every file of the image so far (about 60 bytes a path):
+  // 32 MiB is half a million files, still a bound on what a hostile manifest can make us parse.
+  maxManifestBytes: 32 * MiB,
 })
 
 /** The environment variable that raises each limit, for the hint of a violation. */

@@ -95,8 +95,22 @@ class Fetcher {
         return rec
       }
       case 'docker': {
-        const {fetchDockerImage} = await import('../docker/index.js')
-        return fetchDockerImage(store, src.arg, {
+        const docker = await import('../docker/index.js')
+        const ref = docker.parseDockerSource(src.arg)
+        // A registry image is looked up under the name its conversion gives; archives and layouts are local
+        // files, always read (as an .aci file is).
+        if (ref.kind === 'registry' && opts.pullPolicy !== 'update') {
+          const name = docker.dockerImageName(ref.registry, ref.repository)
+          const version = ref.tag ?? ref.digest ?? docker.DEFAULT_TAG
+          const found = store.findByName({name, labels: {version}})[0]
+          if (found) return found
+          if (opts.pullPolicy === 'never') {
+            throw new RktError(`image ${src.arg} is not in the store and --pull-policy=never forbids fetching it`, {
+              code: 'ENOIMAGE',
+            })
+          }
+        }
+        return docker.fetchDockerImage(store, src.arg, {
           globals: opts.globals,
           http: this.http,
           onProgress:
@@ -133,13 +147,18 @@ class Fetcher {
       {http: this.http, insecure: opts.globals.insecure.has('http')},
     )
     if (found.endpoints.length === 0) {
-      throw new RktError(`cannot discover where ${shown} is served`, {
-        code: 'ENOIMAGE',
-        hint: [
-          ...found.attempts.map((a) => `${a.prefix}: ${a.error}`),
-          'check the name; images in the store are used with --pull-policy=new',
-        ].join('\n'),
-      })
+      throw new RktError(
+        policy === 'update'
+          ? `discovery finds nowhere to fetch ${shown} from`
+          : `image ${shown} is not in the store, and discovery finds nowhere to fetch it from`,
+        {
+          code: 'ENOIMAGE',
+          hint: [
+            ...found.attempts.map((a) => `${a.prefix}: ${a.error}`),
+            'check the name, or fetch the image from its file or URL first (rkt fetch)',
+          ].join('\n'),
+        },
+      )
     }
     const errors: unknown[] = []
     for (const ep of found.endpoints) {

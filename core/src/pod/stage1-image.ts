@@ -103,6 +103,17 @@ function isInside(dir: string, file: string): boolean {
 }
 
 /** Fetches a stage1 image file, trusting it without a signature only when it lives in a trusted directory. */
+/** A stage1 from a URL, by discovery or from a registry: rkt fetch's code, signature checked as for any image. */
+async function fetchRemoteStage1(
+  globals: Globals,
+  image: string,
+  onWarning: (m: string) => void,
+): Promise<ImageRecord> {
+  const {fetchImages} = await import('../fetch/index.js')
+  const [rec] = await fetchImages([{image}], {globals, pullPolicy: 'new', onWarning})
+  return rec!
+}
+
 async function fetchStage1File(
   globals: Globals,
   store: ImageStore,
@@ -145,23 +156,13 @@ export async function resolveStage1(
       }
       case 'url': {
         const src = classifyImage(choice.value)
-        if (src.kind !== 'file') {
-          throw new RktError(`cannot fetch stage1 image ${choice.value}: remote images are not implemented yet`, {
-            code: 'EUNSUPPORTED',
-            hint: 'download it and use --stage1-path=FILE',
-          })
-        }
+        if (src.kind !== 'file') return stage1ImageOf(store, await fetchRemoteStage1(globals, choice.value, onWarning))
         return stage1ImageOf(store, await fetchStage1File(globals, store, src.path, trustedDirs, onWarning))
       }
       case 'name': {
+        // In the store, else by appc discovery (as rkt's --stage1-name).
         const found = store.findByName(imageQuery(choice.value))[0]
-        if (!found) {
-          throw new RktError(`stage1 image ${choice.value} is not in the store`, {
-            code: 'ENOIMAGE',
-            hint: 'fetch it first (rkt fetch FILE.aci), or choose it by file with --stage1-path',
-          })
-        }
-        return stage1ImageOf(store, found)
+        return stage1ImageOf(store, found ?? (await fetchRemoteStage1(globals, choice.value, onWarning)))
       }
       case 'hash':
         return stage1ImageOf(store, store.resolve(choice.value))
@@ -182,11 +183,7 @@ export async function resolveStage1(
         if (stored) return stage1ImageOf(store, stored)
         const location = cfg.stage1.location ?? path.join(defaultStage1Dir(), defaults.file)
         const src = classifyImage(location)
-        if (src.kind !== 'file') {
-          throw new RktError(`cannot fetch the configured stage1 ${location}: remote images are not implemented yet`, {
-            code: 'EUNSUPPORTED',
-          })
-        }
+        if (src.kind !== 'file') return stage1ImageOf(store, await fetchRemoteStage1(globals, location, onWarning))
         return stage1ImageOf(store, await fetchStage1File(globals, store, src.path, trustedDirs, onWarning))
       }
     }

@@ -194,7 +194,21 @@ describe('docker:// fetch from a registry', () => {
     assert.equal(r.exitCode, 0, r.stderr)
     assert.equal(r.stdout.trim(), APP_TEXT)
 
+    // run's pull policy is `new`: the image converted by the first run is used without asking the registry.
+    await fx.reg.settle()
+    const asked = fx.reg
+      .accessLog()
+      .split('\n')
+      .filter((l) => l.includes('/v2/app/')).length
     const wh = await ps.rkt(['run', INSECURE, fx.app, ...sh('test ! -e /etc/removeme && cat /etc/motd')])
+    await fx.reg.settle()
+    assert.equal(
+      fx.reg
+        .accessLog()
+        .split('\n')
+        .filter((l) => l.includes('/v2/app/')).length,
+      asked,
+    )
     assert.equal(wh.exitCode, 0, `/etc/removeme was deleted by a whiteout in the app layer: ${wh.stderr}`)
     assert.equal(wh.stdout.trim(), MOTD_TEXT, 'the base layer’s files are there')
 

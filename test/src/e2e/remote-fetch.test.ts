@@ -12,7 +12,7 @@ import {after, before, describe, test, type TestContext} from 'node:test'
 import {fileRoute, makeTestCa, startTestServer, type TestCa, type TestServer} from '@rkt/core/fetch/tls-fixture'
 import {Gpg} from '@rkt/core/trust/gpg-fixture'
 
-import {makeLayout, requireTool, RKT, type Run, Sandbox} from '../util/harness.js'
+import {makeLayout, requireTool, RKT, ROOT, type Run, Sandbox} from '../util/harness.js'
 import {PodSandbox} from '../util/pods.js'
 
 const HOSTS = ['example.test', 'oauth.test', 'other.test']
@@ -197,6 +197,37 @@ describe('remote images over https, by URL and by appc discovery', () => {
     const run = await s.rkt(['run', 'example.test/layered:1.0'])
     assert.equal(run.exitCode, 0, run.stderr)
     assert.match(run.stdout, /from the base image\n(.*\n)?.*from the top image/)
+  })
+
+  test('--stage1-url=https://…: the stage1 is downloaded, its signature checked, and the pod runs on it', async (t) => {
+    await requireTool(t, 'unshare')
+    const s = sandbox(t)
+    const stage1 = path.join(ROOT, 'core', 'dist', 'stage1-images', 'stage1-fly.aci')
+    const signed = path.join(scratch, 'stage1-fly.aci')
+    fs.copyFileSync(stage1, signed)
+    https.routes.set('/stage1-fly.aci', fileRoute(fs.readFileSync(signed)))
+    https.routes.set(
+      '/stage1-fly.aci.asc',
+      fileRoute(Buffer.from(await gpg.detachSign(signed, ['signer@example.test']))),
+    )
+    const key = path.join(s.work, 'key.gpg')
+    fs.writeFileSync(key, await gpg.exportKey('signer@example.test'))
+    const image = path.join(s.work, 'app.aci')
+    fs.writeFileSync(image, aci)
+    fs.writeFileSync(`${image}.asc`, await gpg.detachSign(image, ['signer@example.test']))
+    const trustApp = await s.rkt(['trust', '--prefix', NAME, '--skip-fingerprint-review', key])
+    assert.equal(trustApp.exitCode, 0, trustApp.stderr)
+    const args = ['run', '--stage1-url=https://example.test/stage1-fly.aci', image]
+
+    const untrusted = await rktResolving(s, args)
+    assert.equal(untrusted.exitCode, 254, 'a stage1 is verified like any image')
+    assert.match(untrusted.stderr, /stage1/)
+    assert.match(untrusted.stderr, /rkt-ts\/stage1-fly/)
+    const trust = await s.rkt(['trust', '--prefix', 'rkt-ts/stage1-fly', '--skip-fingerprint-review', key])
+    assert.equal(trust.exitCode, 0, trust.stderr)
+    const run = await rktResolving(s, args)
+    assert.equal(run.exitCode, 0, run.stderr)
+    assert.match(run.stdout, /hello from a discovered image/)
   })
 
   test('an untrusted signer is refused; --trust-keys-from-https trusts the discovered key with a warning', async (t) => {
