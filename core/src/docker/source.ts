@@ -5,6 +5,7 @@ import {Transform} from 'node:stream'
 import type {Readable, TransformCallback} from 'node:stream'
 
 import {RktError} from '../errors.js'
+import {readBounded} from '../fetch/http.js'
 
 /** The parts of the image config (OCI image-spec config.md, Docker image JSON) the conversion uses. */
 export interface ImageConfig {
@@ -144,19 +145,9 @@ export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
   return (inner === null ? rest : c) as unknown as ImageConfig
 }
 
-/** Reads a whole stream into memory, refusing more than maxBytes. */
-export async function readAll(stream: Readable, maxBytes: number, what: string): Promise<Buffer> {
-  const parts: Buffer[] = []
-  let n = 0
-  for await (const c of stream as AsyncIterable<Buffer>) {
-    n += c.length
-    if (n > maxBytes) {
-      stream.destroy()
-      throw badImage(`${what} is larger than ${maxBytes} bytes`)
-    }
-    parts.push(c)
-  }
-  return Buffer.concat(parts)
+/** Reads a whole stream into memory, refusing more than maxBytes (a hostile registry or archive). */
+export function readAll(stream: Readable, maxBytes: number, what: string): Promise<Buffer> {
+  return readBounded(stream, maxBytes, () => badImage(`${what} is larger than ${maxBytes} bytes`))
 }
 
 /** Media types of the JSON documents and layers we understand. */

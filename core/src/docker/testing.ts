@@ -1,9 +1,10 @@
 // Test support for the Docker module: layer tars, hand-made OCI layouts, and a scratch store.
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync, spawn, type ChildProcessByStdio} from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type {Readable} from 'node:stream'
 import zlib from 'node:zlib'
 
 import type {Globals} from '../config/globals.js'
@@ -116,18 +117,25 @@ export function missingTools(names: readonly string[]): string[] {
   })
 }
 
-/** Options of startRegistry: TLS (PEM files) and an `auth:` section (YAML lines under it, 2-space indented). */
+/** Options of a test registry: TLS (PEM files), an `auth:` section (YAML lines under it), the access log. */
 export interface TestRegistryOptions {
   readonly tls?: {certFile: string; keyFile: string}
   readonly auth?: readonly string[]
+  /** Keep the Apache-style access log (one line per request, on the child's stdout) for the caller. */
+  readonly accessLog?: boolean
 }
 
-/** Starts docker-registry on a free loopback port (storage in `dir`); returns its host:port. */
-export async function startRegistry(
-  dir: string,
-  t: {after: (fn: () => void) => void},
-  opts: TestRegistryOptions = {},
-): Promise<string> {
+/** A running docker-registry. */
+export interface LaunchedRegistry {
+  /** 127.0.0.1:PORT */
+  readonly host: string
+  readonly child: ChildProcessByStdio<null, Readable, Readable>
+  /** SIGTERM, and wait for the exit. */
+  stop(): Promise<void>
+}
+
+/** Starts docker-registry (storage in `dir`) on a loopback port the kernel picks; resolves once it listens. */
+export async function launchRegistry(dir: string, opts: TestRegistryOptions = {}): Promise<LaunchedRegistry> {
   fs.mkdirSync(dir, {recursive: true})
   const cfg = path.join(dir, 'registry.yml')
   const lines = [
@@ -135,10 +143,12 @@ export async function startRegistry(
     'log:',
     '  level: info',
     '  accesslog:',
-    '    disabled: true',
+    `    disabled: ${opts.accessLog ? 'false' : 'true'}`,
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${path.join(dir, 'storage')}`,
+    '  delete:',
+    '    enabled: true',
     'http:',
     '  addr: 127.0.0.1:0',
     '  secret: test',
@@ -147,11 +157,10 @@ export async function startRegistry(
     '',
   ]
   fs.writeFileSync(cfg, lines.join('\n'))
-  const child = spawn('docker-registry', ['serve', cfg], {stdio: ['ignore', 'ignore', 'pipe']})
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-  })
-  return new Promise((resolve, reject) => {
+  const child = spawn('docker-registry', ['serve', cfg], {stdio: ['ignore', 'pipe', 'pipe']})
+  if (!opts.accessLog) child.stdout.resume()
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const host = await new Promise<string>((resolve, reject) => {
     let buf = ''
     const timer = setTimeout(() => reject(new Error(`docker-registry did not start: ${buf}`)), 10_000)
     child.stderr.on('data', (c: Buffer) => {
@@ -167,9 +176,28 @@ export async function startRegistry(
       clearTimeout(timer)
       reject(err)
     })
-    child.on('exit', (code) => {
+    child.once('exit', (code) => {
       clearTimeout(timer)
       reject(new Error(`docker-registry exited (${code}): ${buf}`))
     })
   })
+  return {
+    host,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+/** launchRegistry for one test, stopped after it; returns its host:port. */
+export async function startRegistry(
+  dir: string,
+  t: {after: (fn: () => void | Promise<void>) => void},
+  opts: TestRegistryOptions = {},
+): Promise<string> {
+  const reg = await launchRegistry(dir, opts)
+  t.after(() => reg.stop())
+  return reg.host
 }

@@ -7,6 +7,7 @@
 //   given for, only over https: a redirect to another host drops them, and http never carries them.
 import type {Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage} from 'node:http'
 import type {Agent as HttpsAgent} from 'node:https'
+import type {Readable} from 'node:stream'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -207,22 +208,32 @@ function wrapResponse(res: IncomingMessage, url: URL): HttpResponse {
     headers: res.headers,
     body: res,
     async text(maxBytes = 1 << 20) {
-      const parts: Buffer[] = []
-      let size = 0
-      for await (const c of res as AsyncIterable<Buffer>) {
-        size += c.length
-        if (size > maxBytes) {
-          res.destroy()
-          throw new RktError(`the answer of ${url.href} is larger than ${maxBytes} bytes`)
-        }
-        parts.push(c)
-      }
-      return Buffer.concat(parts).toString('utf8')
+      const body = await readBounded(
+        res,
+        maxBytes,
+        () => new RktError(`the answer of ${url.href} is larger than ${maxBytes} bytes`),
+      )
+      return body.toString('utf8')
     },
     discard() {
       res.resume()
     },
   }
+}
+
+/** Reads a whole stream into memory; past maxBytes it is destroyed and `tooLarge()` is thrown. */
+export async function readBounded(stream: Readable, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let size = 0
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    size += c.length
+    if (size > maxBytes) {
+      stream.destroy()
+      throw tooLarge()
+    }
+    parts.push(c)
+  }
+  return Buffer.concat(parts)
 }
 
 /** Network errors with the host named, and TLS failures with their fix. */

@@ -4,7 +4,8 @@
 // layers are written by hand (umoci would never make them), and skopeo to push them to the registry or to
 // export them as a docker-archive tar or an OCI layout directory.
 import {encodeUstarHeader} from '@rkt/core/aci/index'
-import {execFileSync, spawn} from 'node:child_process'
+import {launchRegistry} from '@rkt/core/docker/testing'
+import {execFileSync} from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -70,53 +71,14 @@ process.on('exit', () => {
  */
 export async function spawnRegistry(opts: {dir?: string} = {}): Promise<Registry> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-test-registry-'))
-  fs.mkdirSync(path.join(dir, 'storage'), {recursive: true})
-  const config = path.join(dir, 'config.yml')
-  fs.writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: info',
-      '  accesslog:',
-      '    disabled: false',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${path.join(dir, 'storage')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      '  addr: 127.0.0.1:0',
-      '  secret: rkt-test-registry',
-      '',
-    ].join('\n'),
-  )
-  const child = spawn('docker-registry', ['serve', config], {stdio: ['ignore', 'pipe', 'pipe']})
+  const reg = await launchRegistry(dir, {accessLog: true})
   const kill = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    if (reg.child.exitCode === null && reg.child.signalCode === null) reg.child.kill('SIGKILL')
   }
   live.add(kill)
   const out: string[] = []
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => out.push(d))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`docker-registry did not start in 10 s: ${err}`)), 10_000)
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d
-      const m = /msg="listening on 127\.0\.0\.1:(\d+)"/.exec(err)
-      if (m) {
-        clearTimeout(timer)
-        resolve(Number(m[1]))
-      }
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`docker-registry exited (${code ?? signal}) before listening: ${err}`))
-    })
-  })
-  child.stderr.removeAllListeners('data').resume()
-  const host = `127.0.0.1:${port}`
+  reg.child.stdout.setEncoding('utf8').on('data', (d: string) => out.push(d))
+  const host = reg.host
   const get = (p: string): Promise<number> =>
     new Promise((resolve) => {
       http
@@ -153,8 +115,7 @@ export async function spawnRegistry(opts: {dir?: string} = {}): Promise<Registry
     },
     stop() {
       stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-        await exited
+        await reg.stop()
         live.delete(kill)
       })()
       return stopped
