@@ -57,6 +57,17 @@ export function dockerImageName(registry: string, repository: string): string {
   return sanitizeACIdentifier(`${registry}/${repository}`)
 }
 
+/**
+ * The name and version label of the image a registry reference gives: what a fetch stores it under, and so
+ * what a later run looks it up by. The parser always sets a tag or a digest (the tag first, as Docker).
+ */
+export function registryImageName(r: {registry: string; repository: string; tag?: string; digest?: string}): {
+  name: string
+  version: string
+} {
+  return {name: dockerImageName(r.registry, r.repository), version: r.tag ?? r.digest ?? ''}
+}
+
 /** The name of the ACI of the layer with this chain ID. */
 export function layerImageName(chainId: string): string {
   return `${LAYER_NAME_PREFIX}${chainId.replace(':', '-')}`

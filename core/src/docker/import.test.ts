@@ -7,22 +7,12 @@ import {describe, test} from 'node:test'
 import {causeChain, hasCode} from '../errors.js'
 import {parseImageManifest} from '../schema/index.js'
 import {TreeStore} from '../store/tree-store.js'
-import {skipUnless} from '../testing.js'
 import {fetchDockerImage} from './import.js'
-import {makeLayer, tempDir, testGlobals, testStore, writeOciLayout} from './testing.js'
+import {makeLayer, requireTools, tempDir, testGlobals, testStore, writeOciLayout} from './testing.js'
 
 /** Matches an error whose chain of causes mentions `re`. */
 function mentions(re: RegExp): (e: unknown) => boolean {
   return (e) => causeChain(e).some((c) => c instanceof Error && re.test(c.message))
-}
-
-function hasTool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
 }
 
 async function baseAndApp(dir: string): Promise<string> {
@@ -101,32 +91,29 @@ describe('fetchDockerImage', () => {
     assert.equal(fs.statSync(path.join(baseTree, 'B')).ino, fs.statSync(path.join(baseTree, 'A')).ino)
   })
 
-  test(
-    'a docker save archive (skopeo) converts to the same layer ACIs',
-    {skip: skipUnless(hasTool('skopeo'), 'no skopeo')},
-    async (t) => {
-      const dir = tempDir(t)
-      const layout = await baseAndApp(dir)
-      const store = testStore(dir)
-      const globals = testGlobals(dir)
-      await fetchDockerImage(store, `oci:${layout}:app`, {globals})
-      const archive = path.join(dir, 'app.tar')
-      execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `docker-archive:${archive}:app:1`], {
-        stdio: 'pipe',
-      })
-      const infos: string[] = []
-      const rec = await fetchDockerImage(store, `docker-archive:${archive}`, {globals, onInfo: (m) => infos.push(m)})
-      assert.match(infos.at(-1)!, /2 layers, 0 converted, 2 already stored/)
-      assert.equal(rec.name, 'registry-1.docker.io/library/app')
-      assert.equal(rec.labels.find((l) => l.name === 'version')?.value, '1')
-      // A fresh store converts from the archive alone.
-      const other = testStore(path.join(dir, 'other'))
-      const rec2 = await fetchDockerImage(other, `docker-archive:${archive}:app:1`, {globals})
-      const tree = new TreeStore(other).render(rec2.key).rootfs
-      assert.equal(fs.readFileSync(path.join(tree, 'etc/app.txt'), 'utf8'), 'hello from app layer\n')
-      assert.ok(!fs.existsSync(path.join(tree, 'etc/removeme')))
-    },
-  )
+  test('a docker save archive (skopeo) converts to the same layer ACIs', async (t) => {
+    requireTools(['skopeo'])
+    const dir = tempDir(t)
+    const layout = await baseAndApp(dir)
+    const store = testStore(dir)
+    const globals = testGlobals(dir)
+    await fetchDockerImage(store, `oci:${layout}:app`, {globals})
+    const archive = path.join(dir, 'app.tar')
+    execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `docker-archive:${archive}:app:1`], {
+      stdio: 'pipe',
+    })
+    const infos: string[] = []
+    const rec = await fetchDockerImage(store, `docker-archive:${archive}`, {globals, onInfo: (m) => infos.push(m)})
+    assert.match(infos.at(-1)!, /2 layers, 0 converted, 2 already stored/)
+    assert.equal(rec.name, 'registry-1.docker.io/library/app')
+    assert.equal(rec.labels.find((l) => l.name === 'version')?.value, '1')
+    // A fresh store converts from the archive alone.
+    const other = testStore(path.join(dir, 'other'))
+    const rec2 = await fetchDockerImage(other, `docker-archive:${archive}:app:1`, {globals})
+    const tree = new TreeStore(other).render(rec2.key).rootfs
+    assert.equal(fs.readFileSync(path.join(tree, 'etc/app.txt'), 'utf8'), 'hello from app layer\n')
+    assert.ok(!fs.existsSync(path.join(tree, 'etc/removeme')))
+  })
 
   test('refuses an OCI layout whose blob does not match its digest', async (t) => {
     const dir = tempDir(t)

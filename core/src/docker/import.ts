@@ -20,23 +20,17 @@ import type {ImageRecord} from '../store/index-file.js'
 import type {ImageStore, StagedImage} from '../store/image-store.js'
 import {storeKey} from '../store/ids.js'
 
-import {
-  AciValidator,
-  ImageIdHasher,
-  TarReader,
-  encodeUstarHeader,
-  limitsFromEnv,
-  normalizeEntryName,
-} from '../aci/index.js'
+import {TarReader, encodeUstarHeader, limitsFromEnv, normalizeEntryName} from '../aci/index.js'
 import type {AciLimits, TarEntry} from '../aci/index.js'
 import {RktError, wrap} from '../errors.js'
+import {StagingWriter} from '../fetch/file.js'
 import {httpClientFor} from '../fetch/http.js'
 import {parseImageManifest, serializeImageManifest} from '../schema/index.js'
 import type {Label} from '../schema/index.js'
 import {onInterrupt} from '../sys/interrupt.js'
 import {openDockerArchive} from './archive.js'
 import {
-  dockerImageName,
+  registryImageName,
   groupsOf,
   imageManifest,
   layerImageName,
@@ -80,8 +74,8 @@ interface Parent {
 async function openSource(ref: DockerSourceRef, opts: DockerFetchOptions): Promise<ImageSource> {
   if (ref.kind === 'archive') return openDockerArchive(ref.file, ref.ref)
   if (ref.kind === 'oci') return openOciLayout(ref.dir, ref.ref)
-  const http = opts.http ?? httpClientFor(opts.globals, {onWarning: opts.onWarning})
-  return openRegistryImage(ref, {http, globals: opts.globals, onWarning: opts.onWarning})
+  // fetchDockerImage makes the client of a registry fetch when its caller gave none.
+  return openRegistryImage(ref, {http: opts.http!, globals: opts.globals, onWarning: opts.onWarning})
 }
 
 /** docker2aci's name, version and annotations of the source. */
@@ -90,8 +84,7 @@ function originOf(arg: string, ref: DockerSourceRef, src: ImageSource): ImageOri
   if (ref.kind === 'registry') {
     return {
       ...base,
-      name: dockerImageName(ref.registry, ref.repository),
-      version: ref.tag ?? ref.digest,
+      ...registryImageName(ref),
       originalName: arg.replace(/^docker:(\/\/)?/, ''),
       registry: ref.registry,
       repository: ref.repository,
@@ -102,7 +95,7 @@ function originOf(arg: string, ref: DockerSourceRef, src: ImageSource): ImageOri
   if (tag !== undefined && (ref.kind === 'archive' || /[:/]/.test(tag))) {
     try {
       const r = parseRegistryReference(tag)
-      return {...base, name: dockerImageName(r.registry, r.repository), version: r.tag ?? r.digest, originalName: tag}
+      return {...base, ...registryImageName(r), originalName: tag}
     } catch {
       // not a Docker reference: named after the file below
     }
@@ -141,19 +134,13 @@ async function stageAci(
 ): Promise<StagedImage> {
   const staging = store.stage()
   try {
-    const hasher = new ImageIdHasher()
-    const validator = new AciValidator({limits})
-    await produce((chunk) => {
-      hasher.update(chunk)
-      validator.push(chunk)
-      let off = 0
-      while (off < chunk.length) off += fs.writeSync(staging.fd, chunk, off)
-    })
-    const checked = validator.finish()
+    const writer = new StagingWriter(staging, limits)
+    await produce((chunk) => writer.write(chunk))
+    const {id, checked} = writer.finish()
     const {manifest} = parseImageManifest(checked.manifest)
     return {
       staging,
-      id: hasher.digest(),
+      id,
       size: checked.bytes,
       manifest: checked.manifest,
       name: manifest.name,

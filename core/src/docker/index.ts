@@ -12,6 +12,7 @@ export {
   LAYER_NAME_PREFIX,
   appOf,
   dockerImageName,
+  registryImageName,
   imageManifest,
   layerImageName,
   sanitizeACIdentifier,

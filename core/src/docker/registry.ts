@@ -7,6 +7,7 @@ import type {Readable} from 'node:stream'
 import type {Globals} from '../config/globals.js'
 import type {Credentials} from '../config/stage0.js'
 import type {HttpClient, HttpResponse} from '../fetch/http.js'
+import {basicAuthorization} from '../fetch/http.js'
 
 import {configLayers} from '../config/globals.js'
 import {loadStage0Config} from '../config/stage0.js'
@@ -60,8 +61,10 @@ export function dockerCredentials(globals: Globals, registry: string): Credentia
   return undefined
 }
 
-function basic(c: Credentials): string {
-  return `Basic ${Buffer.from(`${c.user ?? ''}:${c.password ?? ''}`).toString('base64')}`
+/** The `Www-Authenticate` challenge of a response (an empty scheme when there is none). */
+function challengeOf(res: HttpResponse): {scheme: string; params: Record<string, string>} {
+  const header: unknown = res.headers['www-authenticate']
+  return parseChallenge(typeof header === 'string' ? header : '')
 }
 
 /** One repository of one registry, with the authorization its challenge asked for. */
@@ -95,8 +98,7 @@ export class RegistryClient {
     // A Bearer token that no longer works (it expired: tokens last minutes, layers are opened one after the
     // other, a pull can take longer) is renewed once from the new challenge. A token that is valid but grants
     // too little (insufficient_scope) is not: another one would grant the same.
-    const header: unknown = res.headers['www-authenticate']
-    const {scheme, params} = parseChallenge(typeof header === 'string' ? header : '')
+    const {scheme, params} = challengeOf(res)
     if (scheme !== 'bearer' || params['error'] === 'insufficient_scope') return res
     res.discard()
     this.authorization = `Bearer ${await this.token(params)}`
@@ -135,8 +137,7 @@ export class RegistryClient {
         },
       )
     }
-    const header: unknown = res.headers['www-authenticate']
-    const {scheme, params} = parseChallenge(typeof header === 'string' ? header : '')
+    const {scheme, params} = challengeOf(res)
     if ((scheme === 'bearer' || scheme === 'basic') && this.base.protocol !== 'https:') {
       // HttpClient never sends an Authorization over plain http: say so rather than fail with a bare 401.
       throw new RktError(
@@ -151,7 +152,7 @@ export class RegistryClient {
       this.authorization = `Bearer ${await this.token(params)}`
     } else if (scheme === 'basic') {
       if (!this.credentials) throw this.needCredentials()
-      this.authorization = basic(this.credentials)
+      this.authorization = basicAuthorization(this.credentials)
       const again = await this.get('/v2/')
       again.discard()
       if (again.status === 401 || again.status === 403)
@@ -199,7 +200,7 @@ export class RegistryClient {
     url.searchParams.set('scope', `repository:${this.repository}:pull`)
     if (this.credentials?.user) url.searchParams.set('account', this.credentials.user)
     const headers: Record<string, string> = {}
-    if (this.credentials) headers['authorization'] = basic(this.credentials)
+    if (this.credentials) headers['authorization'] = basicAuthorization(this.credentials)
     const res = await this.opts.http.request(url, {headers})
     if (res.status === 401 || res.status === 403) {
       res.discard()

@@ -105,6 +105,17 @@ export function testStore(dir: string): ImageStore {
   return ImageStore.open(path.join(dir, 'data'))
 }
 
+/**
+ * Fails the calling test, naming them, when any of these programs is missing: these tests never skip (a
+ * skipped check is not a pass), so a machine without them shows a failure, not a green run.
+ */
+export function requireTools(names: readonly string[]): void {
+  const missing = missingTools(names)
+  if (missing.length > 0) {
+    throw new Error(`this test needs ${missing.join(', ')}, which is not installed (run scripts/setup)`)
+  }
+}
+
 /** The programs of `names` that are not on PATH. */
 export function missingTools(names: readonly string[]): string[] {
   return names.filter((t) => {

@@ -12,7 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import type {Globals} from '../config/globals.js'
-import type {AuthConfig} from '../config/stage0.js'
+import type {AuthConfig, Credentials} from '../config/stage0.js'
 
 import {configLayers} from '../config/globals.js'
 import {loadStage0Config} from '../config/stage0.js'
@@ -86,13 +86,18 @@ export function loadCertificates(layers: readonly string[]): string[] {
   return out
 }
 
+/** An HTTP Basic Authorization value for a user and password. */
+export function basicAuthorization(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.user ?? ''}:${c.password ?? ''}`).toString('base64')}`
+}
+
 /** The Authorization header auth.d gives a URL, if any (https only; never for another host). */
 export function authHeader(url: URL, auth: ReadonlyMap<string, AuthConfig> | undefined): string | undefined {
   if (!auth || url.protocol !== 'https:') return undefined
   const entry = auth.get(url.host) ?? auth.get(url.hostname)
   if (!entry) return undefined
   const c = entry.credentials
-  if (entry.type === 'basic') return `Basic ${Buffer.from(`${c.user ?? ''}:${c.password ?? ''}`).toString('base64')}`
+  if (entry.type === 'basic') return basicAuthorization(c)
   if (entry.type === 'oauth') return `Bearer ${c.token ?? ''}`
   throw new RktError(`auth.d type "aws" (in ${entry.file}) is not supported for ${url.host}`, {
     code: 'EUNSUPPORTED',

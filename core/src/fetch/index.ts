@@ -15,7 +15,7 @@ import {ImageStore, imageQuery} from '../store/image-store.js'
 import {discoverEndpoints} from './discovery.js'
 import {fetchFile} from './file.js'
 import {httpClientFor, type HttpClient} from './http.js'
-import {fetchRemoteAci} from './remote.js'
+import {fetchRemoteAci, notInStore} from './remote.js'
 import {classifyImage} from './source.js'
 
 export {fetchFile} from './file.js'
@@ -100,15 +100,10 @@ class Fetcher {
         // A registry image is looked up under the name its conversion gives; archives and layouts are local
         // files, always read (as an .aci file is).
         if (ref.kind === 'registry' && opts.pullPolicy !== 'update') {
-          const name = docker.dockerImageName(ref.registry, ref.repository)
-          const version = ref.tag ?? ref.digest ?? docker.DEFAULT_TAG
+          const {name, version} = docker.registryImageName(ref)
           const found = store.findByName({name, labels: {version}})[0]
           if (found) return found
-          if (opts.pullPolicy === 'never') {
-            throw new RktError(`image ${src.arg} is not in the store and --pull-policy=never forbids fetching it`, {
-              code: 'ENOIMAGE',
-            })
-          }
+          if (opts.pullPolicy === 'never') throw notInStore(src.arg)
         }
         return docker.fetchDockerImage(store, src.arg, {
           globals: opts.globals,
@@ -131,11 +126,7 @@ class Fetcher {
     if (policy !== 'update') {
       const found = store.findByName(app)
       if (found[0]) return found[0]
-      if (policy === 'never') {
-        throw new RktError(`image ${shown} is not in the store and --pull-policy=never forbids fetching it`, {
-          code: 'ENOIMAGE',
-        })
-      }
+      if (policy === 'never') throw notInStore(shown)
     }
     const labels = {os: 'linux', arch: appcArch(), ...app.labels}
     if (opts.globals.trustKeysFromHttps && !opts.globals.insecure.has('image')) {

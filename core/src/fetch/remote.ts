@@ -3,9 +3,7 @@
 // the server's ETag still matches), then its signature, and both go through the local-file import, so a
 // remote image is checked exactly as a local one. The downloads are deleted whatever happens, except a
 // partial image kept for the next attempt to resume.
-import crypto from 'node:crypto'
 import fs from 'node:fs'
-import path from 'node:path'
 
 import type {ImageRecord} from '../store/index-file.js'
 import type {ImageStore} from '../store/image-store.js'
@@ -28,6 +26,14 @@ export interface RemoteFetchOptions extends Omit<FileFetchOptions, 'trusted' | '
   readonly onProgress?: ((done: number, total: number) => void) | undefined
 }
 
+/** The error of --pull-policy=never when the store does not have the image. */
+export function notInStore(image: string): RktError {
+  return new RktError(`image ${image} is not in the store and --pull-policy=never forbids fetching it`, {
+    code: 'ENOIMAGE',
+    hint: 'fetch it first (rkt fetch), or allow fetching with --pull-policy=new',
+  })
+}
+
 /** Where rkt looks for the signature of an image URL. */
 export function signatureUrlOf(url: string): string {
   const u = new URL(url)
@@ -41,14 +47,12 @@ export async function fetchRemoteAci(store: ImageStore, url: string, opts: Remot
   const known = remotes.get(url)
   const cached = known && store.get(known.key)
   if (cached && (opts.pullPolicy !== 'update' || Remotes.fresh(known))) return cached
-  if (opts.pullPolicy === 'never') {
-    throw new RktError(`image ${url} is not in the store and --pull-policy=never forbids fetching it`, {
-      code: 'ENOIMAGE',
-    })
-  }
+  if (opts.pullPolicy === 'never') throw notInStore(url)
 
-  const part = partialPath(store, url)
-  const lock = FileLock.onFile(`${part}.lock`, {exclusive: true, wait: true})
+  const part = store.layout.download(url)
+  // Its own directory, never deleted: removing a lock file while another process waits on it would let a
+  // third take a fresh one, and two would write the same partial file.
+  const lock = FileLock.onFile(store.layout.downloadLock(url), {exclusive: true, wait: true})
   const sigFile = `${part}.asc`
   let downloaded = ''
   try {
@@ -68,13 +72,7 @@ export async function fetchRemoteAci(store: ImageStore, url: string, opts: Remot
     if (downloaded) fs.rmSync(downloaded, {force: true})
     fs.rmSync(sigFile, {force: true})
     lock.release()
-    fs.rmSync(`${part}.lock`, {force: true})
   }
-}
-
-/** The partial-download file of a URL: named by its hash, so no URL text ever becomes a path. */
-function partialPath(store: ImageStore, url: string): string {
-  return path.join(store.layout.downloadDir, crypto.createHash('sha256').update(url).digest('hex'))
 }
 
 interface Downloaded {

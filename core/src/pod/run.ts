@@ -71,14 +71,8 @@ async function resolveAppImage(
     }
     case 'name': {
       const found = pullPolicy === 'update' ? undefined : store.findByName(imageQuery(src.arg))[0]
-      if (found) return found
-      if (pullPolicy === 'never') {
-        throw new RktError(`image ${src.arg} is not in the store and --pull-policy=never forbids fetching it`, {
-          code: 'ENOIMAGE',
-          hint: 'fetch it first (rkt fetch), or allow fetching with --pull-policy=new',
-        })
-      }
-      return fetchRemote(globals, image, signature, pullPolicy, io)
+      // Found here without loading the fetch code; otherwise rkt fetch's rules (never, discovery) apply.
+      return found ?? fetchRemote(globals, image, signature, pullPolicy, io)
     }
     case 'url':
     case 'docker':

@@ -7,7 +7,15 @@ export type {ImageRecord} from './index-file.js'
 export {StoreLayout} from './layout.js'
 export {IMAGE_LIST_FIELDS, IMAGE_LIST_HEADERS, IMAGE_SORT_FIELDS, imageListEntries, parseOptionList} from './list.js'
 export type {ImageListEntry, ImageListField, ImageSortField} from './list.js'
-export {dependencyClosure, dependentsOf, gcImages, inspectBlob, rebuildIndex} from './maintenance.js'
+export {
+  checkRemovable,
+  dependencyClosure,
+  dependentsIndex,
+  dependentsOf,
+  gcImages,
+  inspectBlob,
+  rebuildIndex,
+} from './maintenance.js'
 export type {ImageGcOptions, RebuildReport} from './maintenance.js'
 export {exportImage, extractImage, renderImage} from './output.js'
 export {cleanStaleStaging, StagingFile} from './staging.js'

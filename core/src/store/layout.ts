@@ -1,4 +1,5 @@
 // The data directory layout (rkt's names, reference/rkt.md §2.1). Only this module builds store paths.
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -46,6 +47,9 @@ export class StoreLayout {
   get treeLockDir(): string {
     return path.join(this.cas, 'treestorelocks')
   }
+  get downloadLockDir(): string {
+    return path.join(this.cas, 'downloadlocks')
+  }
 
   private checkKey(key: string): string {
     // Keys come from our own index or from hashing; checking again keeps any bug from becoming a path escape.
@@ -63,6 +67,14 @@ export class StoreLayout {
   }
   imageLock(key: string): string {
     return path.join(this.imageLockDir, this.checkKey(key))
+  }
+  /** cas/downloads/<sha256 of the URL>: its partial download (named by hash: no URL text becomes a path). */
+  download(url: string): string {
+    return path.join(this.downloadDir, urlHash(url))
+  }
+  /** cas/downloadlocks/<sha256 of the URL>: held while the URL downloads (never deleted, as every lock file). */
+  downloadLock(url: string): string {
+    return path.join(this.downloadLockDir, urlHash(url))
   }
   tree(treeId: string): string {
     return path.join(this.treeRoot, checkTreeId(treeId))
@@ -86,11 +98,16 @@ export class StoreLayout {
       this.imageLockDir,
       this.treeLockDir,
       this.downloadDir,
+      this.downloadLockDir,
     ]) {
       fs.mkdirSync(d, {recursive: true, mode: 0o750})
     }
     fs.mkdirSync(this.treeRoot, {recursive: true, mode: 0o700})
   }
+}
+
+function urlHash(url: string): string {
+  return crypto.createHash('sha256').update(url).digest('hex')
 }
 
 const TREE_ID = /^deps-sha512-[0-9a-f]{64}$/

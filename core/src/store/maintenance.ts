@@ -8,6 +8,7 @@ import type {ImageStore} from './image-store.js'
 import type {TreeStore} from './tree-store.js'
 
 import {AciValidator} from '../aci/index.js'
+import {RktError} from '../errors.js'
 import {parseImageManifest} from '../schema/index.js'
 import {writeFileAtomic} from '../sys/atomic.js'
 import {FileLock} from '../sys/lock.js'
@@ -115,14 +116,34 @@ export function dependencyClosure(trees: TreeStore, keys: readonly string[]): Se
   return out
 }
 
+/** For every image, the other images that need it to render (each image's plan read once). */
+export function dependentsIndex(store: ImageStore, trees: TreeStore): Map<string, ImageRecord[]> {
+  const index = new Map<string, ImageRecord[]>()
+  for (const r of store.list()) {
+    for (const key of dependencyClosure(trees, [r.key])) {
+      if (key !== r.key) index.set(key, [...(index.get(key) ?? []), r])
+    }
+  }
+  return index
+}
+
 /** The images (other than those in `removing`) that need `key` to render: what `rkt image rm` must not break. */
 export function dependentsOf(
   store: ImageStore,
   trees: TreeStore,
   key: string,
   removing: ReadonlySet<string>,
+  index: ReadonlyMap<string, readonly ImageRecord[]> = dependentsIndex(store, trees),
 ): ImageRecord[] {
-  return store.list().filter((r) => r.key !== key && !removing.has(r.key) && dependencyClosure(trees, [r.key]).has(key))
+  return (index.get(key) ?? []).filter((r) => !removing.has(r.key))
+}
+
+/** Throws, naming them, when images other than those in `removing` are built on `key` (rkt image rm). */
+export function checkRemovable(users: readonly ImageRecord[]): void {
+  if (users.length === 0) return
+  throw new RktError(`it is a dependency of ${users.map((u) => `${u.name} (${shortId(u.id)})`).join(', ')}`, {
+    hint: 'remove the images built on it first (or with it, in the same rkt image rm); rkt image gc removes unused ones',
+  })
 }
 
 /**

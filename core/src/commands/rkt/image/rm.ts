@@ -2,7 +2,6 @@ import {Args} from '@oclif/core'
 
 import {RktCommand} from '../../../cli/base.js'
 import {formatError, RktError} from '../../../errors.js'
-import {shortId} from '../../../store/ids.js'
 
 export default class ImageRm extends RktCommand {
   static override summary = 'Remove one or more images with the given IDs or image names from the local store'
@@ -14,7 +13,8 @@ export default class ImageRm extends RktCommand {
   async run(): Promise<void> {
     const {flags, argv} = await this.parse(ImageRm)
     const g = this.resolveGlobals(flags)
-    const {dependentsOf, ImageStore, TreeStore} = await import('../../../store/index.js')
+    const {checkRemovable, dependentsIndex, dependentsOf, ImageStore, TreeStore} =
+      await import('../../../store/index.js')
     const store = ImageStore.open(g.dir)
     const trees = new TreeStore(store)
     const keys = new Map<string, string>()
@@ -29,14 +29,11 @@ export default class ImageRm extends RktCommand {
       }
     }
     let done = 0
+    const index = dependentsIndex(store, trees)
+    const removing = new Set(keys.keys())
     for (const [key, name] of keys) {
       try {
-        const users = dependentsOf(store, trees, key, new Set(keys.keys()))
-        if (users.length > 0) {
-          throw new RktError(`it is a dependency of ${users.map((u) => `${u.name} (${shortId(u.id)})`).join(', ')}`, {
-            hint: 'remove the images built on it first (or with it, in the same rkt image rm); rkt image gc removes unused ones',
-          })
-        }
+        checkRemovable(dependentsOf(store, trees, key, removing, index))
         store.remove(key)
         this.log(`successfully removed aci for image: "${key}"`)
         done++
