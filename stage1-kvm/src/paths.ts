@@ -4,6 +4,14 @@ import path from 'node:path'
 
 import type {PodPaths} from '@rkt/core/stage1'
 
+/**
+ * The guest kernel, shipped in the stage1 image beside the entrypoints (`image` is the directory the running
+ * entrypoint was loaded from: the image's tree in the store, never the pod's writable copy).
+ */
+export function guestKernel(image: string): string {
+  return path.join(image, 'kvm', 'vmlinux')
+}
+
 export class KvmPaths {
   constructor(readonly pod: PodPaths) {}
 
@@ -17,10 +25,6 @@ export class KvmPaths {
   }
   /** The agent's socket (QEMU listens): `rkt enter` connects here. Relative to the pod directory. */
   static readonly agentSocket = path.join('kvm', 'agent.sock')
-  /** Shipped in the stage1 image: the guest kernel, the guest's init and busybox. */
-  get kernel(): string {
-    return path.join(this.pod.stage1Rootfs, 'kvm', 'vmlinux')
-  }
   /** Written by run: the guest's start script (guest path /kvm/start.sh). */
   get startScript(): string {
     return path.join(this.pod.stage1Rootfs, 'kvm', 'start.sh')

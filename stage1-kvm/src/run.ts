@@ -33,7 +33,7 @@ import {podLimits} from '@rkt/stage1-nspawn/isolators'
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
 import {guestFds, startScript} from './guest.js'
 import {bridgeTaps, guestNetScript} from './net.js'
-import {KvmPaths} from './paths.js'
+import {guestKernel, KvmPaths} from './paths.js'
 import {qemuArgv, vmSize} from './qemu.js'
 
 const warn = (m: string): void => {
@@ -80,8 +80,11 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       hint: 'install QEMU (Debian: apt-get install qemu-system-x86)',
     })
   }
-  if (!fs.existsSync(kvm.kernel))
-    throw new RktError(`the stage1 image has no guest kernel (${kvm.kernel})`, {hint: 'rebuild it with npm run build'})
+  // The image's own files, beside this entrypoint in the store's tree: nothing the pod can write.
+  const image = path.dirname(fileURLToPath(import.meta.url))
+  const kernel = guestKernel(image)
+  if (!fs.existsSync(kernel))
+    throw new RktError(`the stage1 image has no guest kernel (${kernel})`, {hint: 'rebuild it with npm run build'})
   const lockFd = Number(process.env[ENV.lockFd])
   if (!Number.isInteger(lockFd) || lockFd < 0) {
     throw new RktError(`${ENV.lockFd} is not set: the kvm stage1 must be started by rkt`, {code: 'ECONTRACT'})
@@ -122,7 +125,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     uuid: pod.uuid,
     accel: accel.accel,
     size: vmSize(apps.map((a) => a.isolation.limits)),
-    kernel: kvm.kernel,
+    kernel,
     rootfs: pod.paths.stage1Rootfs,
     consoleLog: path.relative(pod.paths.root, kvm.consoleLog),
     agentSocket: KvmPaths.agentSocket,
@@ -132,7 +135,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     ...(extraParams ? {extraKernelParams: extraParams} : {}),
     debug: args.debug,
   })
-  const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kvm-exec')
+  const helper = path.join(image, 'kvm-exec')
   const helperArgv = [
     'kvm-exec',
     '--lock-fd',

@@ -4,7 +4,8 @@
  *   enter --conf FILE --app NAME --pid HOSTPID -- CMD [ARGS...]
  *
  * FILE is the pod's supervisor configuration (host path), NAME the app, HOSTPID the app's process as the
- * host sees it. Run on the host as root, we: make ourselves non-dumpable, so nothing in the pod can
+ * host sees it. Run on the host as root, we: re-execute from a sealed memfd copy of ourselves (run_sealed);
+ * make ourselves non-dumpable, so nothing in the pod can
  * ptrace us or open /proc/<our pid>/exe while we are in its namespaces (CVE-2016-9962, CVE-2019-5736);
  * open /proc/HOSTPID once and everything else through it, so a recycled pid fails instead of naming
  * another process; join the app's cgroups in every hierarchy the host has mounted (CVE-2019-10147); join
@@ -27,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,7 +123,43 @@ static void join_cgroups(int proc) {
   fclose(f);
 }
 
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U /* Linux 6.3: executable memfds must say so where vm.memfd_noexec is set */
+#endif
+
+/*
+ * Re-executes us from a sealed in-memory copy of our binary, as runc does (CVE-2019-5736). Our child sits in
+ * the pod's pid namespace from its fork to its exec, and a process of the pod holding CAP_SYS_PTRACE may
+ * open /proc/<child>/exe meanwhile: reopened for writing once we are gone, it would rewrite the helper the
+ * host runs at the next `rkt enter`. A memfd sealed against writes can't be rewritten, and is nobody's file.
+ * Returns only when already running from one.
+ */
+static void run_sealed(char **argv) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) die("can't open our own binary: %s", strerror(errno));
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & F_SEAL_WRITE)) {
+    close(self);
+    return;
+  }
+  int copy = memfd_create("rkt-enter", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (copy < 0 && errno == EINVAL) copy = memfd_create("rkt-enter", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) die("can't make a sealed copy of our binary: %s", strerror(errno));
+  for (;;) {
+    ssize_t n = sendfile(copy, self, NULL, 1 << 20);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("can't copy our binary: %s", strerror(errno));
+    if (n == 0) break;
+  }
+  if (fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+    die("can't seal the copy of our binary: %s", strerror(errno));
+  close(self);
+  fexecve(copy, argv, environ);
+  die("can't run the sealed copy of our binary: %s", strerror(errno));
+}
+
 int main(int argc, char **argv) {
+  run_sealed(argv);
   prctl(PR_SET_DUMPABLE, 0);
   const char *file = NULL, *name = NULL, *pid = NULL;
   int i = 1;

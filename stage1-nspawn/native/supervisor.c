@@ -213,6 +213,51 @@ static void __attribute__((noreturn)) child(const struct app *a, char **argv, in
 
 /* ---- in PID 1 ---------------------------------------------------------------------------------------- */
 
+/* True when path is a mount of its own rather than a directory of the mount holding "/". */
+static int own_mount(const char *path) {
+  struct statx root, p;
+  return statx(AT_FDCWD, "/", 0, STATX_MNT_ID, &root) == 0 &&
+         statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &p) == 0 && p.stx_mnt_id != root.stx_mnt_id;
+}
+
+/* Binds path on itself, making it a mount of its own (whose write access no longer follows "/"'s). */
+static int bind_self(const char *path) {
+  if (own_mount(path)) return 0;
+  return mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ? isolate_fail(errno, "can't bind %s", path) : 0;
+}
+
+/* A bind remount clears the flags it is not given: keep what the mount has, and add read-only. */
+static int remount_ro(const char *path) {
+  struct statvfs vfs;
+  unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+  if (statvfs(path, &vfs) < 0 || mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (vfs.f_flag & keep), NULL) < 0)
+    return isolate_fail(errno, "can't make %s read-only", path);
+  return 0;
+}
+
+/*
+ * Makes the stage1's own files read-only for the rest of the pod's life. The container's root is the pod's
+ * stage1 rootfs, which an app holding CAP_SYS_PTRACE reaches as /proc/1/root: without this it could rewrite
+ * our programs and files. What stays writable: /rkt, our records for the host (status, pids,
+ * supervisor-status), except the files the host wrote there for us (this configuration and the apps'
+ * environments in /rkt/env, which `rkt enter` reads back); and each app's root, made a mount of its own first
+ * where it is only a directory of "/" (kvm's 9p root, --no-overlay).
+ */
+static int seal_stage1(const struct conf *c, const char *conf_file) {
+  struct stat st;
+  for (size_t i = 0; i < c->napps; i++)
+    if (bind_self(c->apps[i].root) < 0) return -1;
+  if (bind_self("/rkt") < 0) return -1;
+  const char *host_files[] = {conf_file, "/rkt/env"};
+  for (size_t i = 0; i < sizeof host_files / sizeof *host_files; i++) {
+    if (stat(host_files[i], &st) < 0 && errno == ENOENT) continue;
+    if (mount(host_files[i], host_files[i], NULL, MS_BIND, NULL) < 0)
+      return isolate_fail(errno, "can't bind %s", host_files[i]);
+    if (remount_ro(host_files[i]) < 0) return -1;
+  }
+  return remount_ro("/");
+}
+
 static struct conf conf;
 enum state { PENDING, PRE_START, RUNNING, POST_STOP, DONE };
 static struct run {
@@ -397,6 +442,7 @@ int main(int argc, char **argv) {
   if (conf_load(argv[1], &conf) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   if (!(runs = calloc(conf.napps, sizeof *runs))) return warn("out of memory"), EXIT_INTERNAL;
   read_hierarchies();
+  if (seal_stage1(&conf, argv[1]) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   struct stat st;
   have_console = stat("/dev/console", &st) == 0 && S_ISCHR(st.st_mode);
 

@@ -140,7 +140,7 @@ export async function registerPodDir(uuid: string, paths: PodPaths, socketPath?:
   const manifest = fs.readFileSync(paths.manifest, 'utf8')
   const apps: Record<string, string> = {}
   for (const app of parsePodManifest(manifest).manifest.apps) {
-    apps[app.name] = fs.readFileSync(paths.appManifest(app.name), 'utf8')
+    apps[app.name] = fs.readFileSync(paths.appInfoManifest(app.name), 'utf8')
   }
   fs.writeFileSync(path.join(paths.root, MDS_REGISTERED_FILE), '')
   try {

@@ -1,26 +1,17 @@
 // `rkt enter` and `rkt stop`: both go through the pod's stage1 (its enter and stop entrypoints), which knows
 // how to reach the pod's processes. enter becomes the entered command (same PID); stop waits until the pod
 // has really exited, so that `rkt stop X && rkt rm X` works (rkt#3449).
-import fs from 'node:fs'
-import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Globals} from '../config/globals.js'
 import type {Pod} from './pods.js'
 
 import {RktError} from '../errors.js'
-import {parseImageManifest} from '../schema/index.js'
 import {enterArgv, stopArgv} from '../stage1/contract.js'
 import {podPid} from '../stage1/status.js'
 import {podManifestOf} from './info.js'
 import {PodStore} from './pods.js'
-import {becomeEntrypoint, runEntrypoint, stage1Info} from './stage1-image.js'
-
-function entrypointOf(pod: Pod, name: 'enter' | 'stop'): string | undefined {
-  const info = stage1Info(parseImageManifest(fs.readFileSync(pod.paths.stage1Manifest)).manifest)
-  const e = info.entrypoints[name]
-  return e === undefined ? undefined : path.join(pod.paths.stage1Rootfs, e)
-}
+import {becomeEntrypoint, podStage1, runEntrypoint} from './stage1-image.js'
 
 function mustBeRunning(pod: Pod): void {
   const state = pod.state()
@@ -59,7 +50,7 @@ export async function enterPod(
     await sleep(50)
   }
   if (pid === undefined) throw new RktError(`pod ${pod.uuid} has not started its app yet (no pid file after 5 s)`)
-  const entry = entrypointOf(pod, 'enter')
+  const entry = podStage1(pod).entrypoint('enter')
   if (!entry) throw new RktError(`the stage1 of pod ${pod.uuid} cannot enter pods (no enter entrypoint)`)
   const argv = enterArgv({pid, app: name, command: command.length > 0 ? command : ['/bin/bash']})
   return becomeEntrypoint(entry, argv, pod.path)
@@ -76,7 +67,7 @@ export async function stopPod(
   const afterRun = ['exited', 'exited garbage', 'exited deleting', 'deleting', 'garbage']
   if (afterRun.includes(state)) return {uuid: pod.uuid, alreadyStopped: true}
   mustBeRunning(pod)
-  const entry = entrypointOf(pod, 'stop')
+  const entry = podStage1(pod).entrypoint('stop')
   if (!entry) throw new RktError("rkt stop not implemented for pod's stage1", {code: 'EUNSUPPORTED'})
   const status = await runEntrypoint(entry, stopArgv({uuid: pod.uuid, force}), pod.path)
   if (status !== 0) throw new RktError(`the stage1 could not stop pod ${pod.uuid} (exit status ${status})`)

@@ -6,18 +6,16 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import type {Globals} from '../config/globals.js'
+import type {ImageStore} from '../store/image-store.js'
 import type {Pod} from './pods.js'
 
 import {RktError} from '../errors.js'
 import {unregisterPodDir} from '../mds/client.js'
-import {parseImageManifest} from '../schema/index.js'
 import {gcArgv} from '../stage1/contract.js'
-import {ImageStore} from '../store/image-store.js'
-import {TreeStore} from '../store/tree-store.js'
-import {mountOverlay, mountsUnder, removeTree, unmountTree} from '../sys/mounts.js'
+import {removeTree, unmountTree} from '../sys/mounts.js'
 import {podManifestOf} from './info.js'
 import {PodStore} from './pods.js'
-import {runEntrypoint, stage1Info} from './stage1-image.js'
+import {podStage1, runEntrypoint} from './stage1-image.js'
 
 export interface GcOptions {
   /** Exited pods stay in exited-garbage/ this long after being marked (default 30 min). */
@@ -56,29 +54,21 @@ function tryMove(pod: Pod, to: Parameters<Pod['move']>[0]): boolean {
   }
 }
 
-/** Runs the stage1's gc entrypoint for a pod that ran (mounting the stage1 rootfs again if it is gone). */
+/**
+ * Runs the stage1's gc entrypoint for a pod that ran, from the stage1's tree in the store (podStage1: never
+ * from the pod's own copy, which the pod could have rewritten). A failure is said; stage0's own clean-up goes on.
+ */
 async function stage1Gc(pod: Pod, globals: Globals, log: (line: string) => void): Promise<void> {
-  const p = pod.paths
-  if (!fs.existsSync(p.stage1Manifest)) return
-  const info = stage1Info(parseImageManifest(fs.readFileSync(p.stage1Manifest)).manifest)
-  if (!info.entrypoints.gc) return
-  if (
-    fs.existsSync(p.overlayPrepared) &&
-    mountsUnder(p.stage1Rootfs).every((m) => m.mountPoint !== path.resolve(p.stage1Rootfs))
-  ) {
-    // After a reboot the overlay is gone; the gc entrypoint lives in it.
-    const tree = fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim()
-    const trees = new TreeStore(ImageStore.open(globals.dir))
-    if (!trees.isRendered(tree)) {
-      log(`skipping the stage1 gc of pod "${pod.uuid}": its stage1 tree is no longer in the store`)
-      return
-    }
-    mountOverlay(trees.rootfs(tree), p.overlay(tree, 'upper'), p.overlay(tree, 'work'), p.stage1Rootfs)
-  }
-  const entry = path.join(p.stage1Rootfs, info.entrypoints.gc)
-  const args = gcArgv({uuid: pod.uuid, debug: globals.debug, localConfig: globals.localConfig}, info.interfaceVersion)
+  if (!fs.existsSync(pod.paths.stage1Manifest)) return
   let failure: string | undefined
   try {
+    const stage1 = podStage1(pod)
+    const entry = stage1.entrypoint('gc')
+    if (entry === undefined) return
+    const args = gcArgv(
+      {uuid: pod.uuid, debug: globals.debug, localConfig: globals.localConfig},
+      stage1.interfaceVersion,
+    )
     const status = await runEntrypoint(entry, args, pod.path)
     if (status !== 0) failure = `exit status ${status}`
   } catch (err) {

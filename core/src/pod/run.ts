@@ -29,7 +29,7 @@ import {formatNetList} from './args.js'
 import {makeHostsFile, makeResolvConf} from './dns.js'
 import {buildPodManifest, completePodManifestArg, loadPodManifestArg} from './manifest.js'
 import {type Pod, PodStore} from './pods.js'
-import {becomeEntrypoint, resolveStage1, stage1Info} from './stage1-image.js'
+import {becomeEntrypoint, podStage1, resolveStage1} from './stage1-image.js'
 
 /** What the commands print and how (the library never writes to stdout or stderr itself). */
 export interface RunIo {
@@ -144,7 +144,6 @@ async function copyTree(from: string, to: string): Promise<void> {
 /** A prepared pod, still locked by this process (in prepare/). */
 interface PreparedPod {
   readonly pod: Pod
-  readonly stage1: Pick<Stage1Image, 'interfaceVersion' | 'entrypoints'>
   readonly globals: Globals
 }
 
@@ -271,7 +270,7 @@ async function makePod(
     pod.unlock() // left in prepare/, unlocked: an aborted prepare that gc removes
     throw wrap(`cannot prepare pod ${pod.uuid}`, err)
   }
-  return {pod, stage1, globals}
+  return {pod, globals}
 }
 
 /** Mounts the pod's overlays (stage1 rootfs, then each app's rootfs inside it) when it was prepared for them. */
@@ -307,7 +306,8 @@ interface RunFlags {
  * failed, or finished without exec).
  */
 async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<number> {
-  const {pod, stage1, globals} = prep
+  const {pod, globals} = prep
+  const stage1 = podStage1(pod)
   if (pod.dirState !== 'run') pod.move('run')
   mountPod(pod)
   const p = pod.paths
@@ -339,7 +339,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
     stage1.interfaceVersion,
     io.warn,
   )
-  const entry = path.join(p.stage1Rootfs, stage1.entrypoints.run!)
+  const entry = stage1.entrypoint('run')!
   // The token is a secret: never in a log.
   io.debug?.(`handing pod ${pod.uuid} to ${entry} ${argv.join(' ').replace(/--mds-token=\S+/, '--mds-token=…')}`)
   const lockFd = pod.lock!.fd
@@ -409,7 +409,6 @@ export async function runPrepared(args: RunPreparedArgs, io: RunIo): Promise<num
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notPrepared() // another run-prepared won
     throw err
   }
-  // The stage1 was chosen at prepare time: its manifest in the pod says how to run it.
-  const stage1 = stage1Info(parseImageManifest(fs.readFileSync(pod.paths.stage1Manifest)).manifest)
-  return handOff({pod, stage1, globals}, handOffFlags(args.pod), io)
+  // The stage1 was chosen at prepare time: its manifest and tree, recorded in the pod, say how to run it.
+  return handOff({pod, globals}, handOffFlags(args.pod), io)
 }

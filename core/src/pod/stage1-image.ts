@@ -10,6 +10,7 @@ import path from 'node:path'
 import type {Globals} from '../config/globals.js'
 import type {ImageManifest} from '../schema/index.js'
 import type {ImageRecord} from '../store/index-file.js'
+import type {Pod} from './pods.js'
 
 import {configLayers} from '../config/globals.js'
 import {loadStage0Config} from '../config/stage0.js'
@@ -17,7 +18,8 @@ import {RktError, UsageError, wrap} from '../errors.js'
 import {classifyImage} from '../fetch/source.js'
 import {parseImageManifest} from '../schema/index.js'
 import {ANNOTATION, DEFAULT_INTERFACE_VERSION, type Entrypoint} from '../stage1/contract.js'
-import {type ImageStore, imageQuery} from '../store/image-store.js'
+import {ImageStore, imageQuery} from '../store/image-store.js'
+import {TreeStore} from '../store/tree-store.js'
 import {getDistDir} from '../sys/dist.js'
 import {execve} from '../sys/native.js'
 
@@ -189,6 +191,42 @@ export async function resolveStage1(
     }
   } catch (err) {
     throw wrap('cannot load the stage1 image', err)
+  }
+}
+
+/** A pod's stage1 as stage0 runs it: what its image declares, and where its entrypoints are run from. */
+export interface PodStage1 extends Pick<Stage1Image, 'interfaceVersion' | 'entrypoints'> {
+  /** The stage1 image's rendered tree in the store. */
+  readonly rootfs: string
+  /** An entrypoint's path in that tree; undefined when the stage1 has none of that name. */
+  entrypoint(name: Entrypoint): string | undefined
+}
+
+/**
+ * The stage1 of a pod, with its entrypoints in the image's rendered tree in the store: never in the pod's own
+ * `stage1/rootfs`, which the pod can write (an app holding CAP_SYS_PTRACE reaches it as /proc/1/root, a VM
+ * through its 9p root), so that the host never executes anything a pod could have changed. The manifest and
+ * the tree ID are stage0's own records in the pod directory, out of the pod's reach.
+ */
+export function podStage1(pod: Pod): PodStage1 {
+  const p = pod.paths
+  const info = stage1Info(parseImageManifest(fs.readFileSync(p.stage1Manifest)).manifest)
+  const tree = fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim()
+  const trees = new TreeStore(ImageStore.open(pod.store.dataDir))
+  if (!trees.isRendered(tree)) {
+    throw new RktError(`the stage1 image of pod ${pod.uuid} is no longer in the store (tree ${tree})`, {
+      code: 'ESTAGE1',
+      hint: 'the pod can only be removed now: rkt rm (its stage1 cannot clean up after it)',
+    })
+  }
+  const rootfs = trees.rootfs(tree)
+  return {
+    ...info,
+    rootfs,
+    entrypoint: (name) => {
+      const e = info.entrypoints[name]
+      return e === undefined ? undefined : path.join(rootfs, e)
+    },
   }
 }
 

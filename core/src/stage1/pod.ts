@@ -43,7 +43,9 @@ export function loadPod(root: string, uuid: string): LoadedPod {
   const apps = manifest.apps.map((ra): PodApp => {
     let image: ImageManifest
     try {
-      image = parseImageManifest(fs.readFileSync(paths.appManifest(ra.name))).manifest
+      // stage0's record, not the copy beside the app's rootfs: entrypoints run on the host, and the host never
+      // trusts what the pod can write (the stage1 rootfs is the pod's).
+      image = parseImageManifest(fs.readFileSync(paths.appInfoManifest(ra.name))).manifest
     } catch (err) {
       throw wrap(`cannot read the image manifest of app ${ra.name}`, err)
     }

@@ -152,6 +152,8 @@ export interface LayoutSpec {
   readonly pathWhitelist?: readonly string[]
   /** Extra files: rootfs path → content. */
   readonly files?: Readonly<Record<string, string | Buffer>>
+  /** Executables copied in: rootfs path → host file (e.g. a test program, see util/native.ts). */
+  readonly programs?: Readonly<Record<string, string>>
   /** Leave busybox out (dependency images bring it). */
   readonly noBusybox?: boolean
 }
@@ -168,6 +170,11 @@ export function makeLayout(dir: string, spec: LayoutSpec): string {
   for (const [p, content] of Object.entries(spec.files ?? {})) {
     fs.mkdirSync(path.dirname(path.join(rootfs, p)), {recursive: true})
     fs.writeFileSync(path.join(rootfs, p), content)
+  }
+  for (const [p, from] of Object.entries(spec.programs ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(rootfs, p)), {recursive: true})
+    fs.copyFileSync(from, path.join(rootfs, p))
+    fs.chmodSync(path.join(rootfs, p), 0o755)
   }
   const labels = [
     ...(spec.version ? [{name: 'version', value: spec.version}] : []),
