@@ -1,11 +1,11 @@
 /*
  * fly-exec: the fly stage1's process supervisor, and its enter helper.
  *
- *   fly-exec run   --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE
+ *   fly-exec run   --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  --status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE]
- *                  [--lock-fd N]
+ *                  [--lock-fd N] [--oom FILE --oom-marker FILE]
  *                  -- PROG [ARGS...]
- *   fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE
+ *   fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  -- PROG [ARGS...]
  *
  * run: the stage1's `run` entrypoint prepares the mounts and execve's this program, so the PID that
@@ -16,11 +16,19 @@
  * (128+N when killed by signal N). If the app can't be started, we print why, exit 254 and write no
  * status (an app that never started has none) and no pid or started file.
  *
+ * Each --cgroup is the app's cgroup in one hierarchy (the run entrypoint made them, with the app's limits):
+ * the app, and with enter the entered process, joins them before anything else. When the app exits, every
+ * process left in them (what it started in the background, and their children) is killed before we record
+ * its status and exit, since our exit releases the pod lock and makes the pod "exited": nothing of a pod may
+ * outlive it (it could still be changing the pod's files while rkt deletes them). We are a child subreaper,
+ * so the app's orphans are ours to reap. --oom names the memory cgroup's memory.oom_control (v1) or
+ * memory.events (v2): an app killed by SIGKILL while it counts an OOM kill gets the --oom-marker file.
+ *
  * enter: the same chroot, working directory, credentials and environment, then execve with no fork: the
  * process becomes PROG (fly has no namespaces to join).
  *
- * The child, in this order: default signal dispositions and an empty mask; every fd above 2 close-on-exec
- * (the lock fd is closed outright); chroot(--root); chdir(--cwd), then getcwd() must work (a cwd such as
+ * The child, in this order: default signal dispositions and an empty mask; the cgroups; every fd above 2
+ * close-on-exec (the lock fd is closed outright); chroot(--root); chdir(--cwd), then getcwd() must work (a cwd such as
  * /proc/self/fd/N can't lead outside the root: CVE-2024-21626); setgroups(--groups, none when absent or
  * empty; list the primary gid too if it should be there, as rkt did); setgid; setuid; execve(PROG, ARGS,
  * env). --cwd and PROG are absolute paths inside the root; env is the env file's lines, each NAME=value
@@ -47,17 +55,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_INTERNAL 254
 
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGCONT};
 
+#define MAX_CGROUPS 16
+
 struct opts {
-  const char *root, *cwd, *env_file, *status, *pid_file, *pgid_file, *started, *ready, *groups_arg;
+  const char *root, *cwd, *env_file, *status, *pid_file, *pgid_file, *started, *ready, *groups_arg, *oom, *oom_marker;
+  const char *cgroups[MAX_CGROUPS];
+  size_t ncgroups;
   long uid, gid, lock_fd;
   gid_t *groups;
   size_t ngroups;
@@ -67,7 +81,7 @@ struct opts {
 
 /* The steps the child reports through the pipe when they fail. */
 enum step {
-  STEP_SIGNALS = 1, STEP_FDS, STEP_CHROOT, STEP_CHDIR, STEP_GETCWD, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC
+  STEP_SIGNALS = 1, STEP_CGROUP, STEP_FDS, STEP_CHROOT, STEP_CHDIR, STEP_GETCWD, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC
 };
 
 struct report {
@@ -85,9 +99,10 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
 }
 
 static void __attribute__((noreturn)) usage(const char *why) {
-  die("%s\nusage: fly-exec run --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE "
-      "--status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE] [--lock-fd N] -- PROG [ARGS...]\n"
-      "       fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE "
+  die("%s\nusage: fly-exec run --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]... "
+      "--status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE] [--lock-fd N] "
+      "[--oom FILE --oom-marker FILE] -- PROG [ARGS...]\n"
+      "       fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]... "
       "-- PROG [ARGS...]",
       why);
 }
@@ -219,6 +234,17 @@ static int cloexec_above_stdio(void) {
   return closedir(d);
 }
 
+/* Moves the calling process into the cgroup whose directory is dir. */
+static int join_cgroup(const char *dir) {
+  char procs[PATH_MAX];
+  if (snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs) return errno = ENAMETOOLONG, -1;
+  int fd = open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = write_all(fd, "0", 1), err = errno;
+  close(fd);
+  return errno = err, r;
+}
+
 /*
  * Becomes the app. On failure: with errfd >= 0 (the run child) sends the failed step and errno to the
  * parent and exits; otherwise (enter) returns them for the caller to print.
@@ -233,6 +259,8 @@ static struct report become_app(const struct opts *o, int errfd) {
     if (signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL) rep = (struct report){STEP_SIGNALS, errno};
   }
   if (!rep.step && sigprocmask(SIG_SETMASK, &none, NULL) < 0) rep = (struct report){STEP_SIGNALS, errno};
+  for (size_t i = 0; i < o->ncgroups && !rep.step; i++)
+    if (join_cgroup(o->cgroups[i]) < 0) rep = (struct report){STEP_CGROUP, errno};
   /* Close the lock fd before chdir: the app's root has /proc, and /proc/self/fd/N would lead to the pod
    * directory. Our parent still holds the lock through its own copy of the fd. */
   if (!rep.step && o->lock_fd >= 0 && close((int)o->lock_fd) < 0) rep = (struct report){STEP_FDS, errno};
@@ -261,6 +289,7 @@ static void __attribute__((noreturn)) die_step(const struct opts *o, struct repo
   const char *e = strerror(rep.err);
   switch (rep.step) {
   case STEP_SIGNALS: die("can't reset the signal state: %s", e);
+  case STEP_CGROUP: die("can't join the app's cgroups: %s", e);
   case STEP_FDS: die("can't close the file descriptors the app must not get: %s", e);
   case STEP_CHROOT: die("can't chroot to \"%s\": %s", o->root, e);
   case STEP_CHDIR: die("can't chdir to \"%s\" in the app's root: %s", o->cwd, e);
@@ -293,6 +322,15 @@ static void parse(int argc, char **argv, struct opts *o) {
     else if (run && !strcmp(k, "--started-file")) s = &o->started;
     else if (run && !strcmp(k, "--ready-link")) s = &o->ready;
     else if (run && !strcmp(k, "--lock-fd")) n = &o->lock_fd;
+    else if (run && !strcmp(k, "--oom")) s = &o->oom;
+    else if (run && !strcmp(k, "--oom-marker")) s = &o->oom_marker;
+    else if (!strcmp(k, "--cgroup")) {
+      if (!v) die("%s needs a value", k);
+      if (o->ncgroups == MAX_CGROUPS) die("more than %d --cgroup", MAX_CGROUPS);
+      if (v[0] != '/') die("the cgroup \"%s\" is not an absolute path", v);
+      o->cgroups[o->ncgroups++] = v;
+      continue;
+    }
     else die("unknown option \"%s\" for %s", k, argv[1]);
     if (!v) die("%s needs a value", k);
     if ((s && *s) || (n && *n != -1)) die("%s given twice", k);
@@ -303,6 +341,7 @@ static void parse(int argc, char **argv, struct opts *o) {
   o->argv = argv + i + 1;
   if (!o->root || !o->cwd || !o->env_file || o->uid < 0 || o->gid < 0) usage("missing a required option");
   if (run && (!o->status || !o->pid_file || !o->pgid_file)) usage("missing a required option");
+  if (!o->oom != !o->oom_marker) usage("--oom and --oom-marker go together");
   /* Both are resolved after chroot: a relative path would start from our host working directory. */
   if (o->cwd[0] != '/') die("the working directory \"%s\" is not an absolute path", o->cwd);
   if (o->argv[0][0] != '/') die("the program \"%s\" is not an absolute path", o->argv[0]);
@@ -321,12 +360,16 @@ static int supervise(pid_t app, const sigset_t *set) {
       die("sigwaitinfo: %s", strerror(errno));
     }
     if (sig == SIGCHLD) {
-      int st;
-      pid_t r;
-      while ((r = waitpid(app, &st, WNOHANG)) < 0 && errno == EINTR) {}
-      if (r < 0) die("waitpid: %s", strerror(errno));
-      if (r == app && WIFEXITED(st)) return WEXITSTATUS(st);
-      if (r == app && WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+      /* The app, or an orphan of it (we are a subreaper): reap every child that is done. */
+      for (;;) {
+        int st;
+        pid_t r = waitpid(-1, &st, WNOHANG);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno != ECHILD) die("waitpid: %s", strerror(errno));
+        if (r <= 0) break;
+        if (r == app && WIFEXITED(st)) return WEXITSTATUS(st);
+        if (r == app && WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+      }
       continue; /* stopped or continued, or a coalesced SIGCHLD already handled */
     }
     /* The kernel signals the whole foreground process group (and the app is in ours): it has its copy. */
@@ -334,6 +377,71 @@ static int supervise(pid_t app, const sigset_t *set) {
     if (kill(app, sig) < 0 && errno != ESRCH)
       fprintf(stderr, "fly-exec: can't forward signal %d: %s\n", sig, strerror(errno));
   }
+}
+
+/* Adds the PIDs in dir's cgroup.procs and in its child cgroups' to *pids. */
+static void cgroup_pids(const char *dir, pid_t **pids, size_t *n, size_t *cap, int depth) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  FILE *f = fopen(path, "re");
+  for (long pid; f && fscanf(f, "%ld", &pid) == 1;) {
+    if (*n == *cap && !(*pids = realloc(*pids, (*cap = *cap ? *cap * 2 : 64) * sizeof **pids))) die("out of memory");
+    (*pids)[(*n)++] = (pid_t)pid;
+  }
+  if (f) fclose(f);
+  DIR *d = depth < 32 ? opendir(dir) : NULL;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    cgroup_pids(path, pids, n, cap, depth + 1);
+  }
+  if (d) closedir(d);
+}
+
+/*
+ * Kills every process left in the app's cgroups once the app has exited, and reaps those that are ours,
+ * until the cgroups are empty: cgroup.kill where the kernel has it (cgroup v2), else SIGKILL to each process,
+ * again for those forked meanwhile. Gives up, saying so, after 5 s (a process that left the cgroups, which
+ * only one with CAP_SYS_ADMIN can do, is not ours to find).
+ */
+static void kill_leftovers(const struct opts *o) {
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  pid_t *pids = NULL;
+  size_t cap = 0;
+  for (;;) {
+    size_t n = 0;
+    for (size_t i = 0; i < o->ncgroups; i++) {
+      char kill_file[PATH_MAX];
+      snprintf(kill_file, sizeof kill_file, "%s/cgroup.kill", o->cgroups[i]);
+      int fd = open(kill_file, O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) (void)!write(fd, "1", 1), close(fd);
+      cgroup_pids(o->cgroups[i], &pids, &n, &cap, 0);
+    }
+    for (size_t i = 0; i < n; i++) kill(pids[i], SIGKILL);
+    while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    if (n == 0) break;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec >= 5) {
+      fprintf(stderr, "fly-exec: %zu processes of the app would not die (the first: %ld)\n", n, (long)pids[0]);
+      break;
+    }
+    usleep(10000);
+  }
+  free(pids);
+}
+
+/* True when the memory cgroup's record (a line "oom_kill N", N > 0) counts an OOM kill. */
+static int oom_killed(const char *file) {
+  char buf[4096];
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  if (fd >= 0) close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  for (char *p = buf; (p = strstr(p, "oom_kill ")); p++)
+    if (p == buf || p[-1] == '\n') return strtol(p + 9, NULL, 10) > 0;
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -359,6 +467,9 @@ int main(int argc, char **argv) {
   for (int sig = 1; sig < NSIG; sig++)
     if (sigismember(&set, sig) == 1 && signal(sig, SIG_DFL) == SIG_ERR)
       die("can't reset signal %d: %s", sig, strerror(errno));
+
+  /* Orphans of the app become our children, for us to reap (and not the host's init's, which may not). */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("can't become a subreaper: %s", strerror(errno));
 
   /* The child reports a failure before exec through this pipe; a successful exec closes it (O_CLOEXEC). */
   int pfd[2];
@@ -407,6 +518,11 @@ int main(int argc, char **argv) {
   }
 
   int code = supervise(app, &set);
+  kill_leftovers(&o);
+  if (o.oom && code == 128 + SIGKILL && oom_killed(o.oom)) {
+    int fd = open(o.oom_marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0 || close(fd) < 0) fprintf(stderr, "fly-exec: can't write \"%s\": %s\n", o.oom_marker, strerror(errno));
+  }
   snprintf(buf, sizeof buf, "%d", code);
   /* The app has run: its code is the answer even if the status can't be recorded. */
   if (write_file_atomic(o.status, buf) < 0)

@@ -4,6 +4,7 @@ import path from 'node:path'
 
 import {enterCommand, entrypoint, loadPod, parseEnterArgv, podApp, resolveCredentials} from '@rkt/core/stage1'
 
+import {recordedAppCgroups} from './cgroups.js'
 import {execFlyExec} from './fly-exec.js'
 
 export const main = entrypoint('enter', import.meta.url, (argv) => {
@@ -15,5 +16,10 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
   const command = enterCommand(app, envFile, args.command)
   const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
   const workDir = app.app.workingDirectory ?? '/'
-  execFlyExec(import.meta.url, 'enter', {app, creds, workDir, envFile}, [], command, process.env)
+  // The entered process joins the app's cgroups: their limits hold for it, and it ends with the pod.
+  const warn = (m: string): void => {
+    process.stderr.write(`enter: warning: ${m}\n`)
+  }
+  const cgroups = recordedAppCgroups(pod.paths, pod.uuid, app.name, warn)
+  execFlyExec(import.meta.url, 'enter', {app, creds, workDir, envFile, cgroups}, [], command, process.env)
 })

@@ -23,6 +23,7 @@ interface Creds {
   uid?: number | string
   gid?: number
   groups?: string
+  cgroups?: readonly string[]
 }
 
 interface Result {
@@ -90,6 +91,7 @@ class Case {
   common(opts: Creds = {}): string[] {
     const a = ['--root', root, '--cwd', opts.cwd ?? '/', '--uid', `${opts.uid ?? 0}`, '--gid', `${opts.gid ?? 0}`]
     if (opts.groups !== undefined) a.push('--groups', opts.groups)
+    for (const dir of opts.cgroups ?? []) a.push('--cgroup', dir)
     return [...a, '--env-file', this.envFile]
   }
 
@@ -414,5 +416,29 @@ describe('fly-exec', {skip}, () => {
     assert.equal(r.code, 5, r.stdout + r.stderr)
     assert.equal(fs.readFileSync(c.host(`${c.t}/count`), 'utf8'), '1\n')
     assert.equal(fs.readFileSync(c.status, 'utf8'), '5')
+  })
+
+  it('with --cgroup: the app runs in it, and what it left running there is killed before the status is written', async () => {
+    // Real cgroups of this host: the memory (v1) and unified (v2, with cgroup.kill) hierarchies.
+    const cgroups = ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/unified']
+      .filter((h) => fs.existsSync(h))
+      .map((h) => path.join(h, `fly-exec-test-${process.pid}-${seq}`))
+    assert.ok(cgroups.length > 0, 'this host mounts cgroup hierarchies')
+    for (const d of cgroups) fs.mkdirSync(d)
+    try {
+      const c = new Case()
+      const r = await collect(
+        c.run('cat /proc/self/cgroup > $T/cgroup; sleep 600 & echo $! > $T/bg; (sleep 600 &); exit 0', {cgroups}),
+      )
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(fs.readFileSync(c.status, 'utf8'), '0')
+      const own = fs.readFileSync(c.host(`${c.t}/cgroup`), 'utf8')
+      for (const d of cgroups) assert.ok(own.includes(`/${path.basename(d)}\n`), `in ${d}: ${own}`)
+      const bg = Number(fs.readFileSync(c.host(`${c.t}/bg`), 'utf8'))
+      assert.equal(fs.existsSync(`/proc/${bg}`), false, 'the background child is gone, reaped too')
+      for (const d of cgroups) assert.equal(fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8'), '', `${d} is empty`)
+    } finally {
+      for (const d of cgroups) fs.rmdirSync(d)
+    }
   })
 })

@@ -10,6 +10,8 @@ export interface AppContext {
   readonly creds: Credentials
   readonly workDir: string
   readonly envFile: string
+  /** The app's cgroups, which the process joins first (stage1-fly/src/cgroups.ts). */
+  readonly cgroups: readonly string[]
 }
 
 /** Becomes fly-exec (same PID): `mode` and its own options, then the context, then `-- program args…`. */
@@ -24,5 +26,6 @@ export function execFlyExec(
   const flyExec = path.join(path.dirname(fileURLToPath(moduleUrl)), 'fly-exec')
   const common = ['--root', ctx.app.rootfs, '--cwd', ctx.workDir, '--uid', String(ctx.creds.uid)]
   common.push('--gid', String(ctx.creds.gid), '--groups', ctx.creds.groups.join(','), '--env-file', ctx.envFile)
+  for (const dir of ctx.cgroups) common.push('--cgroup', dir)
   return execve(flyExec, ['fly-exec', mode, ...common, ...modeOptions, '--', ...command], env)
 }

@@ -1,12 +1,32 @@
-// fly's gc entrypoint: unmounts what run mounted inside the app's rootfs (/dev, /proc, /sys, /tmp, volumes,
-// DNS files). stage0 then unmounts its own overlays and deletes the pod; fly has no networks to tear down.
+// fly's gc entrypoint: kills whatever is still in the pod's cgroups (fly-exec kills the app's leftovers as
+// the app exits, but a SIGKILLed fly-exec could not), unmounts what run mounted inside the app's rootfs
+// (/dev, /proc, /sys, /tmp, volumes, DNS files) and removes the cgroups. stage0 then unmounts its own overlays
+// and deletes the pod; fly has no networks to tear down.
 import path from 'node:path'
 
-import {entrypoint, loadPod, MNT_DETACH, mountsUnder, parseGcArgv, umount2} from '@rkt/core/stage1'
+import {
+  detectCgroups,
+  entrypoint,
+  killPod,
+  loadPod,
+  MNT_DETACH,
+  mountsUnder,
+  parseGcArgv,
+  readPodCgroups,
+  removePodCgroups,
+  umount2,
+} from '@rkt/core/stage1'
 
-export const main = entrypoint('gc', import.meta.url, (argv) => {
+const warn = (m: string): void => {
+  process.stderr.write(`gc: warning: ${m}\n`)
+}
+
+export const main = entrypoint('gc', import.meta.url, async (argv) => {
   const args = parseGcArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
+  const cgroups = readPodCgroups(pod.paths.cgroups, detectCgroups(), args.uuid, warn)
+  const survivors = await killPod(cgroups)
+  if (survivors.length > 0) warn(`processes of pod ${args.uuid} would not die: ${survivors.join(' ')}`)
   for (const app of pod.apps) {
     const rootfs = path.resolve(app.rootfs)
     for (const m of mountsUnder(rootfs)) {
@@ -20,5 +40,7 @@ export const main = entrypoint('gc', import.meta.url, (argv) => {
       }
     }
   }
+  const left = await removePodCgroups(cgroups)
+  if (left.length > 0) warn(`cannot remove the cgroups ${left.join(', ')}`)
   return 0
 })

@@ -8,8 +8,8 @@ import path from 'node:path'
 
 import {
   appMounts,
+  bindGeneratedFile,
   bindMount,
-  checkMountTarget,
   composeEnv,
   ENV,
   entrypoint,
@@ -22,9 +22,8 @@ import {
   MS,
   parseNetList,
   parseRunArgv,
-  prepareMountTarget,
+  placeGeneratedFile,
   readMountinfo,
-  remountReadOnly,
   resolveCredentials,
   RktError,
   runtimeConfigOf,
@@ -35,6 +34,7 @@ import {
   type PodApp,
 } from '@rkt/core/stage1'
 
+import {makePodCgroups} from './cgroups.js'
 import {execFlyExec} from './fly-exec.js'
 
 /** The host's /dev, /proc and /sys (recursively) and a private /tmp: fly shares the host, as rkt's did. */
@@ -55,27 +55,25 @@ function mountSystem(rootfs: string): void {
   mount('tmpfs', tmp, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777')
 }
 
-/** /etc/resolv.conf and /etc/hosts per rkt's DNS modes (fly has no networking, so 'default' does little). */
+/**
+ * /etc/resolv.conf and /etc/hosts per rkt's DNS modes (fly has no networking, so 'default' does little): the
+ * host's or stage0's file bound read-only, never copied, so nothing is written through the image's symlinks
+ * into a volume (bindGeneratedFile); an app without /etc/hosts gets a minimal one in its own root.
+ */
 function dnsFiles(pod: LoadedPod, app: PodApp, resolv: string, hosts: string): void {
-  if (resolv === 'host') {
-    const target = prepareMountTarget(app.rootfs, '/etc/resolv.conf', false, '/etc/resolv.conf')
-    bindMount('/etc/resolv.conf', target, false)
-    remountReadOnly(target, false)
-  } else if (resolv === 'stage0' && fs.existsSync(pod.paths.resolvConf)) {
-    fs.copyFileSync(pod.paths.resolvConf, prepareMountTarget(app.rootfs, '/etc/resolv.conf', false, '/etc/resolv.conf'))
+  const warn = (target: string): void => {
+    process.stderr.write(
+      `run: warning: no ${target}: the image's symlinks put it in a volume, where rkt writes nothing\n`,
+    )
   }
+  const bind = (source: string, target: string): void => {
+    if (!bindGeneratedFile(app.rootfs, source, target)) warn(target)
+  }
+  if (resolv === 'host') bind('/etc/resolv.conf', '/etc/resolv.conf')
+  else if (resolv === 'stage0' && fs.existsSync(pod.paths.resolvConf)) bind(pod.paths.resolvConf, '/etc/resolv.conf')
   const hostsSource = hosts === 'host' ? '/etc/hosts' : hosts === 'stage0' ? pod.paths.hosts : undefined
-  if (hostsSource) {
-    const target = prepareMountTarget(app.rootfs, '/etc/hosts', false, '/etc/hosts')
-    bindMount(hostsSource, target, false)
-    remountReadOnly(target, false)
-  } else {
-    const target = path.join(app.rootfs, checkMountTarget(app.rootfs, '/etc/hosts'))
-    if (!fs.existsSync(target)) {
-      fs.mkdirSync(path.dirname(target), {recursive: true, mode: 0o755})
-      fs.writeFileSync(target, '127.0.0.1 localhost localdomain\n', {mode: 0o644})
-    }
-  }
+  if (hostsSource) bind(hostsSource, '/etc/hosts')
+  else if (!placeGeneratedFile(app.rootfs, '/etc/hosts', '127.0.0.1 localhost localdomain\n')) warn('/etc/hosts')
 }
 
 /**
@@ -118,6 +116,7 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
     throw new RktError(`${ENV.lockFd} is not set: fly must be started by rkt`, {code: 'ECONTRACT'})
   }
 
+  const cgroups = makePodCgroups(pod, app, (m) => process.stderr.write(`run: warning: ${m}\n`))
   const mounts = appMounts(pod, app)
   // --readonly-rootfs: the root must be a mount of its own to be made read-only (with --no-overlay it is a
   // plain directory), and that mount must exist before the ones stacked inside it.
@@ -145,6 +144,8 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
   const runOptions = ['--status', pod.paths.appStatus(app.name), '--pid-file', pod.paths.pid]
   runOptions.push('--pgid-file', pod.paths.pgid, '--started-file', pod.paths.appStarted(app.name))
   runOptions.push('--ready-link', pod.paths.supervisorStatus, '--lock-fd', String(lockFd))
+  if (cgroups.oom) runOptions.push('--oom', cgroups.oom, '--oom-marker', pod.paths.appOom(app.name))
   const envFile = pod.paths.appEnv(app.name)
-  execFlyExec(import.meta.url, 'run', {app, creds, workDir, envFile}, runOptions, [program, ...exec.slice(1)], childEnv)
+  const ctx = {app, creds, workDir, envFile, cgroups: cgroups.dirs}
+  execFlyExec(import.meta.url, 'run', ctx, runOptions, [program, ...exec.slice(1)], childEnv)
 })

@@ -1,10 +1,22 @@
-// fly's stop entrypoint: SIGTERM to the app (fly-exec forwards it anyway), or with --force SIGKILL to the
-// app and, when fly-exec leads its own process group, to that whole group (anything else the app started
-// in it), as rkt's fly did. A group fly-exec does not lead belongs to whoever started `rkt run` (a script
-// without job control, a test runner): killing it would kill them, so then only the app is killed.
+// fly's stop entrypoint: SIGTERM to every process in the app's cgroups (the app and whatever it started;
+// fly-exec, outside them, then kills what is left once the app exits), or with --force SIGKILL to all of
+// them. A pod run without cgroups (a host with none) falls back to the app alone, and with --force to the
+// process group fly-exec leads, as rkt's fly did: a group fly-exec does not lead belongs to whoever started
+// `rkt run` (a script without job control, a test runner), and killing it would kill them.
 import fs from 'node:fs'
 
-import {entrypoint, parseStopArgv, PodPaths, readPidFile, RktError} from '@rkt/core/stage1'
+import {
+  appCgroups,
+  detectCgroups,
+  entrypoint,
+  killPod,
+  parseStopArgv,
+  PodPaths,
+  readPidFile,
+  readPodCgroups,
+  RktError,
+  signalCgroups,
+} from '@rkt/core/stage1'
 
 /** The parent PID of a process, from /proc (undefined once it is gone). */
 function parentOf(pid: number): number | undefined {
@@ -16,9 +28,18 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-export const main = entrypoint('stop', import.meta.url, (argv) => {
+export const main = entrypoint('stop', import.meta.url, async (argv) => {
   const args = parseStopArgv(argv)
   const paths = new PodPaths(process.cwd())
+  const warn = (m: string): void => {
+    process.stderr.write(`stop: warning: ${m}\n`)
+  }
+  const apps = appCgroups(readPodCgroups(paths.cgroups, detectCgroups(), args.uuid, warn))
+  if (apps.length > 0) {
+    if (args.force) await killPod(apps)
+    else signalCgroups(apps, 'SIGTERM')
+    return 0
+  }
   const pid = readPidFile(paths.pid)
   if (pid === undefined) throw new RktError(`pod ${args.uuid} has no pid file: it has not started, or has exited`)
   const signal = args.force ? 'SIGKILL' : 'SIGTERM'

@@ -3,8 +3,7 @@
 // namespace has it, makes the pod's and apps' cgroups (cgroup v2) with their limits, opens on 3, 4, … the
 // descriptors supervisor.conf names for each app (its cgroup.procs, its memory.events), and execs the
 // same supervisor nspawn pods run.
-import {CFS_PERIOD_US, cfsQuota, type Limits} from '@rkt/stage1-nspawn/isolators'
-import {sharesToWeight} from '@rkt/stage1-nspawn/cgroups'
+import {CFS_PERIOD_US, cfsQuota, sharesToWeight, type Limits} from '@rkt/core/stage1'
 
 import {sh} from './net.js'
 

@@ -4,7 +4,7 @@
 import os from 'node:os'
 
 import type {Accel} from './accel.js'
-import type {Limits} from '@rkt/stage1-nspawn/isolators'
+import type {Limits} from '@rkt/core/stage1'
 
 /** The 9p mount tag of the guest's root. */
 export const ROOT_TAG = 'rkt-root'

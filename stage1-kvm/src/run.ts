@@ -16,6 +16,7 @@ import {
   metadataUrl,
   parseNetList,
   parseRunArgv,
+  podLimits,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
@@ -28,7 +29,6 @@ import {prepareApp, setupNetworks} from '@rkt/stage1-nspawn/apps'
 import {CAPABILITIES} from '@rkt/stage1-nspawn/capabilities'
 import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-nspawn/config'
 import {preparePodEtc} from '@rkt/stage1-nspawn/etc'
-import {podLimits} from '@rkt/stage1-nspawn/isolators'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
 import {guestFds, startScript} from './guest.js'

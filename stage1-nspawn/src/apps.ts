@@ -59,7 +59,7 @@ export function prepareApp(
     appWarn,
   )
   mountVolumes(app.rootfs, appMounts(pod, app))
-  bindAppEtc(app.rootfs, etc)
+  bindAppEtc(app.rootfs, etc, appWarn)
   const env = composeEnv(app.app.environment, {...extraEnv, AC_APP_NAME: app.name})
   writeEnvFile(pod.paths.appEnv(app.name), env)
   // Where the supervisor records the app's PID for enter.

@@ -8,7 +8,7 @@ import path from 'node:path'
 
 import type {HostsMode, PodPaths, ResolvConf, ResolvMode} from '@rkt/core/stage1'
 
-import {bindMount, checkMountTarget, makeResolvConf, prepareMountTarget, remountReadOnly} from '@rkt/core/stage1'
+import {bindGeneratedFile, checkMountTarget, makeResolvConf} from '@rkt/core/stage1'
 
 /** rkt's fallback /etc/hosts (stage1/net/rootfs/etc/hosts-fallback), for a stage1 image that lacks one. */
 export const HOSTS_FALLBACK = `# This is the default rkt /etc/hosts
@@ -73,17 +73,14 @@ export function preparePodEtc(
   return {hostnameFile: paths.hostname, hosts, ...(resolv === undefined ? {} : {resolvConf: resolv})}
 }
 
-/** Binds a file read-only at a path inside the app's root (made there if missing). */
-function bindFile(rootfs: string, source: string, target: string): void {
-  const host = prepareMountTarget(rootfs, target, false, target)
-  bindMount(source, host, false)
-  remountReadOnly(host, false)
-}
-
-/** Gives an app the pod's /etc files. */
-export function bindAppEtc(rootfs: string, etc: PodEtc): void {
-  bindFile(rootfs, etc.hostnameFile, '/etc/hostname')
+/** Gives an app the pod's /etc files; `warn` names one it goes without (see bindGeneratedFile). */
+export function bindAppEtc(rootfs: string, etc: PodEtc, warn: (m: string) => void): void {
+  const bind = (source: string, target: string): void => {
+    if (!bindGeneratedFile(rootfs, source, target))
+      warn(`no ${target}: the image's symlinks put it in a volume, where rkt writes nothing`)
+  }
+  bind(etc.hostnameFile, '/etc/hostname')
   const hasHosts = fs.existsSync(path.join(rootfs, checkMountTarget(rootfs, '/etc/hosts')))
-  if (etc.hosts.replace || !hasHosts) bindFile(rootfs, etc.hosts.file, '/etc/hosts')
-  if (etc.resolvConf !== undefined) bindFile(rootfs, etc.resolvConf, '/etc/resolv.conf')
+  if (etc.hosts.replace || !hasHosts) bind(etc.hosts.file, '/etc/hosts')
+  if (etc.resolvConf !== undefined) bind(etc.resolvConf, '/etc/resolv.conf')
 }

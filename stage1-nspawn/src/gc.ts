@@ -5,10 +5,18 @@
 // killed nspawn leaves in /run/systemd/nspawn/propagate; and tears the pod's networks down (CNI DEL, netns).
 import fs from 'node:fs'
 
-import {entrypoint, parseGcArgv, PodPaths, teardownPodNetworks} from '@rkt/core/stage1'
+import {
+  detectCgroups,
+  entrypoint,
+  killPod,
+  parseGcArgv,
+  PodPaths,
+  readPodCgroups,
+  removePodCgroups,
+  teardownPodNetworks,
+} from '@rkt/core/stage1'
 
 import {unmountEngineMounts} from './binds.js'
-import {detectCgroups, killPod, readPodCgroups, removePodCgroups} from './cgroups.js'
 import {propagateDir} from './nspawn.js'
 
 const warn = (m: string): void => {

@@ -3,20 +3,10 @@
 // but it MUST say which ones it ignored or modified: every such case goes through `warn`.
 import type {AnyIsolator} from '@rkt/core/stage1'
 
-import {effectiveCapabilities, getIsolator, isIsolator, RktError} from '@rkt/core/stage1'
+import {effectiveCapabilities, getIsolator, isIsolator, limitsOf, RktError, type Limits} from '@rkt/core/stage1'
 
 import {capMask, capNames, NSPAWN_DEFAULT_CAPS} from './capabilities.js'
 import {seccompFilter, type SeccompFilter} from './seccomp.js'
-
-/** Cgroup limits of an app (or of the whole pod). */
-export interface Limits {
-  /** Bytes (memory.limit_in_bytes, memory.max). */
-  readonly memory?: bigint
-  /** Thousandths of a CPU (cpu.cfs_quota_us over a 100 ms period, cpu.max). */
-  readonly cpuMilli?: bigint
-  /** os/linux/cpu-shares, 2..262144 (cpu.shares; cpu.weight on cgroup v2). */
-  readonly cpuShares?: number
-}
 
 /** Everything the supervisor applies to one app besides its root, argv, environment and credentials. */
 export interface AppIsolation {
@@ -37,16 +27,6 @@ export interface IsolationContext {
   /** --insecure-options=capabilities and =seccomp. */
   readonly disableCapabilities: boolean
   readonly disableSeccomp: boolean
-}
-
-/** A period of 100 ms, the kernel's default; the kernel refuses a quota under 1 ms. */
-export const CFS_PERIOD_US = 100_000n
-const CFS_MIN_QUOTA_US = 1000n
-
-/** cpu.cfs_quota_us for a limit in millicores (over CFS_PERIOD_US). */
-export function cfsQuota(milli: bigint): bigint {
-  const quota = (milli * CFS_PERIOD_US) / 1000n
-  return quota < CFS_MIN_QUOTA_US ? CFS_MIN_QUOTA_US : quota
 }
 
 /**
@@ -78,34 +58,6 @@ function appCaps(isolators: readonly AnyIsolator[], ctx: IsolationContext, warn:
   const missing = mask & ~ctx.hostBounding
   if (missing !== 0n) warn(`${isolator}: not available on this host, dropped: ${capNames(missing).join(', ')}`)
   return mask & ctx.hostBounding
-}
-
-/** A request the engine does not enforce is a modification of the isolator: say so. */
-function checkRequest(name: string, v: {request?: {text: string}; limit?: {text: string}}, warn: (m: string) => void) {
-  if (v.limit === undefined) warn(`${name} without a limit ignored: only limits are enforced`)
-  else if (v.request !== undefined && v.request.text !== v.limit.text) {
-    warn(`${name}: request ${v.request.text} ignored, limit ${v.limit.text} enforced`)
-  }
-}
-
-/** The cgroup limits of an isolator list (app or pod). */
-export function limitsOf(isolators: readonly AnyIsolator[], warn: (m: string) => void): Limits {
-  const memory = getIsolator(isolators, 'resource/memory')
-  const cpu = getIsolator(isolators, 'resource/cpu')
-  const shares = getIsolator(isolators, 'os/linux/cpu-shares')
-  if (memory) checkRequest('resource/memory', memory.value, warn)
-  if (cpu) {
-    checkRequest('resource/cpu', cpu.value, warn)
-    const milli = cpu.value.limit?.milli
-    if (milli !== undefined && (milli * CFS_PERIOD_US) / 1000n < CFS_MIN_QUOTA_US) {
-      warn(`resource/cpu: limit ${cpu.value.limit?.text} raised to 10m, the kernel's smallest quota`)
-    }
-  }
-  return {
-    ...(memory?.value.limit === undefined ? {} : {memory: memory.value.limit.value}),
-    ...(cpu?.value.limit === undefined ? {} : {cpuMilli: cpu.value.limit.milli}),
-    ...(shares === undefined ? {} : {cpuShares: shares.value}),
-  }
 }
 
 const UNSUPPORTED: Readonly<Record<string, string>> = {
@@ -159,17 +111,6 @@ export function appIsolation(
     ...(oom === undefined ? {} : {oomScoreAdj: oom.value}),
     limits: limitsOf(isolators, warn),
   }
-}
-
-/** The pod-level isolators: resource limits apply to the pod's cgroup; the others are ignored, and said so. */
-export function podLimits(isolators: readonly AnyIsolator[], warn: (m: string) => void): Limits {
-  for (const i of isolators) {
-    if (i.name !== 'resource/memory' && i.name !== 'resource/cpu') warn(`pod isolator ${i.name} ignored`)
-  }
-  return limitsOf(
-    isolators.filter((i) => i.name === 'resource/memory' || i.name === 'resource/cpu'),
-    warn,
-  )
 }
 
 /**

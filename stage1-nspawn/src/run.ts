@@ -7,38 +7,37 @@ import path from 'node:path'
 import tty from 'node:tty'
 
 import {
-  ENV,
+  applyLimits,
+  type CgroupHost,
+  createPodCgroups,
+  detectCgroups,
+  enterPodCgroups,
   entrypoint,
+  ENV,
   execve,
+  type LoadedPod,
   loadPod,
   metadataUrl,
+  openAppFds,
   parseNetList,
   parseRunArgv,
+  podLimits,
+  recordPodCgroups,
   RktError,
+  type RunArgs,
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
   writePidFile,
-  type LoadedPod,
-  type RunArgs,
 } from '@rkt/core/stage1'
 
 import type {AppConf} from './config.js'
 
 import {prepareApp, setupNetworks, type PreparedApp} from './apps.js'
 import {hostBoundingSet} from './capabilities.js'
-import {
-  applyLimits,
-  createPodCgroups,
-  detectCgroups,
-  enterPodCgroups,
-  openAppFds,
-  recordPodCgroups,
-  type CgroupHost,
-} from './cgroups.js'
 import {DEFAULT_GRACE_MS, writeConf} from './config.js'
 import {preparePodEtc} from './etc.js'
-import {nspawnCapabilities, podLimits} from './isolators.js'
+import {nspawnCapabilities} from './isolators.js'
 import {findNspawn, nspawnArgv, nspawnEnv, type NspawnNet} from './nspawn.js'
 
 const warn = (m: string): void => {

@@ -4,9 +4,19 @@
 // fly --force ended with the app's; a supervisor that does not end promptly is SIGKILLed too, and its death
 // takes every process of the pod's PID namespace with it. stage0 then waits for the pod lock, which nspawn
 // releases as it exits.
-import {entrypoint, parseStopArgv, PodPaths, podPid, readPidFile, RktError} from '@rkt/core/stage1'
+import {
+  appCgroups,
+  detectCgroups,
+  entrypoint,
+  killPod,
+  parseStopArgv,
+  PodPaths,
+  podPid,
+  readPidFile,
+  readPodCgroups,
+  RktError,
+} from '@rkt/core/stage1'
 
-import {appCgroups, detectCgroups, killPod, readPodCgroups} from './cgroups.js'
 import {isAlive} from './procs.js'
 
 /** How long the supervisor has to end the pod after --force killed its apps. */

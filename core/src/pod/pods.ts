@@ -15,6 +15,8 @@ import path from 'node:path'
 import {RktError, UsageError} from '../errors.js'
 import {PodPaths} from '../stage1/paths.js'
 import {FileLock} from '../sys/lock.js'
+import {type MountEntry, mountsUnder, readMountinfo} from '../sys/mounts.js'
+import {mount, MS} from '../sys/native.js'
 
 /** The state directories, in the order rkt walks them. */
 export const POD_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const
@@ -73,6 +75,36 @@ export class PodStore {
   /** Creates the state directories (pods hold app rootfs trees: not for unprivileged eyes, SEC-20). */
   ensure(): void {
     for (const d of POD_DIRS) fs.mkdirSync(this.dir(d), {recursive: true, mode: 0o700})
+    this.ensureUnbindable()
+  }
+
+  /**
+   * Makes the pods directory a mount of its own, marked unbindable, before any pod mounts anything in it. A
+   * volume that covers the data directory (its parent, /var/lib, /) is bound recursively into an app; the
+   * kernel leaves unbindable mounts, and everything under them, out of such a copy. So no pod's volume can
+   * copy another pod's mounts (its overlays, volumes, network namespace) into the host's or its own mount
+   * table, where the copies would outlive that pod, keep its namespace alive and its files busy. Done once
+   * per data directory (under a lock on the directory); left alone while pods still have mounts here from
+   * before (a bind now would hide them). Sources under it are bound elsewhere only from mounts of their
+   * own (`ensureMountPoint`).
+   */
+  private ensureUnbindable(): void {
+    const mounts = readMountinfo()
+    const root = path.resolve(this.root)
+    const own = (): MountEntry | undefined => mounts.findLast((m) => m.mountPoint === root)
+    if (own()?.propagation.includes('unbindable')) return
+    const lock = FileLock.onDir(this.root, {exclusive: true, wait: true})
+    try {
+      mounts.splice(0, mounts.length, ...readMountinfo())
+      if (own()?.propagation.includes('unbindable')) return
+      if (own() === undefined) {
+        if (mountsUnder(root, mounts).length > 0) return
+        mount(root, root, null, MS.BIND)
+      }
+      mount(null, root, null, MS.UNBINDABLE)
+    } finally {
+      lock.release()
+    }
   }
 
   /**

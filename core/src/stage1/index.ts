@@ -27,10 +27,38 @@ export type {Credentials} from './credentials.js'
 export {enterCommand, findExecutable, findHostTool} from './exec-path.js'
 export {appMounts, checkMountTarget, isForbiddenTarget} from './mounts.js'
 export type {AppMount} from './mounts.js'
-export {bindMount, mountVolumes, prepareMountTarget, remountReadOnly} from './volumes.js'
+export {
+  bindGeneratedFile,
+  bindMount,
+  mountVolumes,
+  placeGeneratedFile,
+  prepareMountTarget,
+  remountReadOnly,
+} from './volumes.js'
 export {DEFAULT_CAPABILITIES, effectiveCapabilities, getIsolator, isIsolator} from '../schema/isolators.js'
 export type {AnyIsolator, Isolator, KnownIsolatorName, SeccompSet} from '../schema/isolators.js'
 export {entrypoint} from './entry.js'
+export {cfsQuota, CFS_PERIOD_US, limitsOf, podLimits} from './limits.js'
+export type {Limits} from './limits.js'
+export {
+  appCgroups,
+  appDir,
+  applyLimits,
+  createPodCgroups,
+  detectCgroups,
+  enterPodCgroups,
+  hierarchyFor,
+  killPod,
+  openAppFds,
+  podDir as podCgroupDir,
+  readPodCgroups,
+  recordPodCgroups,
+  removePodCgroups,
+  sharesToWeight,
+  signalCgroups,
+  stage1Dir,
+} from './cgroups.js'
+export type {AppCgroupFds, CgroupHost, Hierarchy} from './cgroups.js'
 export type {EntrypointMain} from './entry.js'
 // The system interfaces engines need (core/docs/native-helpers.md).
 export {

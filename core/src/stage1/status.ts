@@ -51,19 +51,29 @@ export function readPidFile(file: string): number | undefined {
   }
 }
 
-/** Linux reports process start times in clock ticks of USER_HZ, which is 100 on every architecture. */
-const USER_HZ = 100
-
-/** When a process started (ms since the epoch), from its start time in ticks after boot and the boot time. */
-function processStart(pid: number): number | undefined {
+/**
+ * True when process `pid` has the pod directory open: the pod lock's descriptor, which the process `ppid`
+ * names keeps for the pod's whole life. It tells the pod's process from another that reused its PID, with
+ * no clock involved (comparing a file's mtime with a start time derived from the boot time failed once the
+ * wall clock was stepped after the pod started).
+ */
+function holdsPodDir(pid: number, dir: string): boolean {
+  let fds: string[]
+  let want: fs.Stats
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
-    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1])
-    return Number.isFinite(ticks) && Number.isFinite(btime) ? (btime + ticks / USER_HZ) * 1000 : undefined
+    want = fs.statSync(dir)
+    fds = fs.readdirSync(`/proc/${pid}/fd`)
   } catch {
-    return undefined
+    return false // gone, or not ours to look at
   }
+  return fds.some((fd) => {
+    try {
+      const st = fs.statSync(`/proc/${pid}/fd/${fd}`)
+      return st.ino === want.ino && st.dev === want.dev
+    } catch {
+      return false // closed meanwhile
+    }
+  })
 }
 
 /** True when both processes run the same program file (a fork that has not exec'd yet). */
@@ -83,7 +93,7 @@ function sameProgram(a: number, b: number): boolean {
  * before it execs). That child counts only once it runs a program of its own: a fork still running its
  * parent's program is one on its way (nspawn's short-lived outer child). It is then cached into `pid`,
  * with `ppid`'s mtime, so the start time `rkt status` shows does not move. Undefined while there is none:
- * not started yet, or gone — a `ppid` process that started after the file was written is not the pod's but
+ * not started yet, or gone — a `ppid` process that does not hold the pod directory open is not the pod's but
  * one that reused its PID.
  */
 export function podPid(paths: PodPaths): number | undefined {
@@ -99,9 +109,7 @@ export function podPid(paths: PodPaths): number | undefined {
   } catch {
     return undefined
   }
-  const started = processStart(ppid)
-  // Boot time is in whole seconds, and the clock may have been stepped a little since.
-  if (started === undefined || started > written.getTime() + 2000) return undefined
+  if (!holdsPodDir(ppid, paths.root)) return undefined
   const child = Number(children[0])
   if (children.length !== 1 || !Number.isInteger(child) || sameProgram(ppid, child)) return undefined
   try {

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type {AppMount} from './mounts.js'
 
 import {mount, MS} from '../sys/native.js'
-import {readMountinfo} from '../sys/mounts.js'
+import {ensureMountPoint, readMountinfo} from '../sys/mounts.js'
 import {checkMountTarget} from './mounts.js'
 
 /**
@@ -23,6 +23,46 @@ export function prepareMountTarget(rootfs: string, target: string, dir: boolean,
     else fs.closeSync(fs.openSync(host, 'a', 0o644))
   }
   return host
+}
+
+/**
+ * Puts a file the runtime generates for an app (its /etc/hosts, resolv.conf, hostname) at `target` inside
+ * the app's root, resolved there, without ever writing outside that root: returns its host path, creating it
+ * with `content` when missing (without following a symlink at its name); undefined when it is missing and the
+ * image's symlinks lead it onto another mount (a volume: the host's own files), where nothing is written. An
+ * existing file is left as it is.
+ */
+export function placeGeneratedFile(rootfs: string, target: string, content = ''): string | undefined {
+  const host = path.join(rootfs, checkMountTarget(rootfs, target, target))
+  if (fs.existsSync(host)) return host
+  const root = path.resolve(rootfs)
+  const volume = readMountinfo().find(
+    (m) => m.mountPoint !== root && m.mountPoint.startsWith(`${root}/`) && host.startsWith(`${m.mountPoint}/`),
+  )
+  if (volume !== undefined) return undefined
+  fs.mkdirSync(path.dirname(host), {recursive: true, mode: 0o755})
+  const {O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY} = fs.constants
+  const fd = fs.openSync(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY, 0o644)
+  try {
+    fs.writeSync(fd, content)
+  } finally {
+    fs.closeSync(fd)
+  }
+  return host
+}
+
+/**
+ * Binds a file the runtime generated read-only at `target` inside the app's root (placed by
+ * placeGeneratedFile): never a copy, so nothing goes through the image's symlinks into a volume, and a file
+ * already there (the host's, in a volume) is covered, not changed. False when the app goes without it (its
+ * target would be a new file in a volume), for the caller to say so.
+ */
+export function bindGeneratedFile(rootfs: string, source: string, target: string): boolean {
+  const host = placeGeneratedFile(rootfs, target)
+  if (host === undefined) return false
+  bindMount(source, host, false)
+  remountReadOnly(host, false)
+  return true
 }
 
 /**
@@ -55,6 +95,8 @@ export function mountVolumes(rootfs: string, mounts: readonly AppMount[]): void 
       fs.chownSync(m.source, m.empty?.uid ?? 0, m.empty?.gid ?? 0)
       if (m.prefill) prefillVolume(path.join(rootfs, m.target), m.source)
     }
+    // The pod's sharedVolumes/ is in the unbindable pods directory: its volumes are bound from a mount of its own.
+    if (m.kind === 'empty') ensureMountPoint(path.dirname(m.source))
     const isDir = fs.statSync(m.source).isDirectory()
     const target = prepareMountTarget(rootfs, m.target, isDir, `volume ${m.volume}`)
     bindMount(m.source, target, m.recursive)

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {RktError} from '../errors.js'
-import {MNT_DETACH, mount, umount2} from './native.js'
+import {MNT_DETACH, mount, MS, umount2} from './native.js'
 
 /** One line of /proc/self/mountinfo (the fields pods need). */
 export interface MountEntry {
@@ -19,6 +19,8 @@ export interface MountEntry {
   readonly options: string
   /** The filesystem's own options: a cgroup v1 mount lists its controllers here (`rw,cpu,cpuacct`). */
   readonly superOptions: string
+  /** Its propagation: `shared:N`, `master:N`, `propagate_from:N`, `unbindable`; none when private. */
+  readonly propagation: readonly string[]
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo octal.
@@ -43,6 +45,7 @@ export function readMountinfo(file = '/proc/self/mountinfo'): MountEntry[] {
         fsType: f[sep + 1] ?? '',
         source: unescape(f[sep + 2] ?? ''),
         superOptions: f[sep + 3] ?? '',
+        propagation: f.slice(6, sep),
       }
     })
 }
@@ -72,6 +75,20 @@ export function unmountTree(dir: string): MountEntry[] {
     }
   }
   return mountsUnder(dir)
+}
+
+/** True when `dir` is a mount point of this mount namespace. */
+export function isMountPoint(dir: string, entries: readonly MountEntry[] = readMountinfo()): boolean {
+  const p = path.resolve(dir)
+  return entries.some((m) => m.mountPoint === p)
+}
+
+/**
+ * Makes `dir` a mount of its own (bound on itself) unless it is one: something under an unbindable mount
+ * (the pods directory) can be bound elsewhere only from a mount of its own.
+ */
+export function ensureMountPoint(dir: string): void {
+  if (!isMountPoint(dir)) mount(dir, dir, null, MS.BIND)
 }
 
 /** Escapes a path for overlayfs options (':' separates layers, ',' options, '\' escapes). */

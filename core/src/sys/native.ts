@@ -129,6 +129,7 @@ export const MS = {
   BIND: 4096,
   MOVE: 8192,
   REC: 16384,
+  UNBINDABLE: 1 << 17,
   PRIVATE: 1 << 18,
   SLAVE: 1 << 19,
   SHARED: 1 << 20,

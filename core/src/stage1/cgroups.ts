@@ -1,8 +1,10 @@
-// The pod's cgroups on the host (stage1-nspawn/README.md "Cgroups"). Per hierarchy used:
+// A pod's cgroups on the host, for every engine that gives its pods cgroups there (nspawn and fly; the layout
+// is stage1-nspawn/README.md "Cgroups"). Per hierarchy used:
 //
 //   <own>/rkt/<uuid>/              the pod (pod-level limits)
-//   <own>/rkt/<uuid>/rkt.stage1/   nspawn and the supervisor, on cgroup v2 only (no processes in inner nodes)
-//   <own>/rkt/<uuid>/<app>/        one per app, with its limits; the supervisor moves the app in
+//   <own>/rkt/<uuid>/rkt.stage1/   the engine's own processes (nspawn and the supervisor, fly-exec), on
+//                                  cgroup v2 only (no processes in inner nodes)
+//   <own>/rkt/<uuid>/<app>/        one per app, with its limits; the engine moves the app in
 //
 // <own> is the cgroup `rkt run` was started in, so a pod stays inside whatever its caller was confined to
 // (a systemd unit, Nomad's task cgroup), as rkt's nspawn pods did with --keep-unit. Hierarchies: on cgroup v1
@@ -18,11 +20,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {readMountinfo, RktError} from '@rkt/core/stage1'
+import type {Limits} from './limits.js'
 
-import type {Limits} from './isolators.js'
-
-import {cfsQuota, CFS_PERIOD_US} from './isolators.js'
+import {RktError} from '../errors.js'
+import {readMountinfo} from '../sys/mounts.js'
+import {cfsQuota, CFS_PERIOD_US} from './limits.js'
 
 /** One cgroup hierarchy this engine puts pods in. */
 export interface Hierarchy {
@@ -335,8 +337,8 @@ function processesIn(dir: string): number[] {
   })
 }
 
-/** Sends a signal to every process in the pod's cgroups (not to this process, should it be in one). */
-function signalAll(dirs: readonly string[], signal: NodeJS.Signals): number[] {
+/** Sends a signal to every process in these cgroups and below (not to this process, should it be in one). */
+export function signalCgroups(dirs: readonly string[], signal: NodeJS.Signals): number[] {
   const pids = dirs.flatMap(processesIn).filter((p) => p !== process.pid)
   for (const pid of pids) {
     try {
@@ -361,10 +363,10 @@ export async function killPod(dirs: readonly string[], waitMs = 2000): Promise<n
       try {
         fs.writeFileSync(path.join(d, 'cgroup.kill'), '1', {flag: 'r+'})
       } catch {
-        // cgroup v1, or an older kernel: signalAll does it one by one
+        // cgroup v1, or an older kernel: signalCgroups does it one by one
       }
     }
-    const pids = signalAll(dirs, 'SIGKILL')
+    const pids = signalCgroups(dirs, 'SIGKILL')
     if (pids.length === 0 || Date.now() > deadline) return pids
     await new Promise((r) => setTimeout(r, 20))
   }
