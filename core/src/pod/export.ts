@@ -11,7 +11,7 @@ import {buildAci} from '../aci/build.js'
 import {RktError, UsageError, wrap} from '../errors.js'
 import {ImageStore} from '../store/image-store.js'
 import {TreeStore} from '../store/tree-store.js'
-import {ensureMountPoint, mountOverlay, readMountinfo, removeTree} from '../sys/mounts.js'
+import {mountOverlay, readMountinfo, removeTree} from '../sys/mounts.js'
 import {MNT_DETACH, MS, mount, umount2} from '../sys/native.js'
 import {podManifestOf} from './info.js'
 import {PodStore} from './pods.js'
@@ -64,10 +64,7 @@ export async function exportPod(globals: Globals, uuid: string, outFile: string,
       }
       mountOverlay(trees.rootfs(tree), p.overlay(tree, 'upper', app), p.overlay(tree, 'work', app), rootfs)
     } else {
-      // Without MS_REC the bind carries the app's root alone, none of the mounts stacked inside it. A copy
-      // (--no-overlay) whose mounts went with a reboot is bound from a mount of the stage1 rootfs: nothing in
-      // the unbindable pods directory can be bound from anything else (gc unmounts it).
-      if (!appRootMounted) ensureMountPoint(p.stage1Rootfs)
+      // Without MS_REC the bind carries the app's root alone, none of the mounts stacked inside it.
       mount(appRoot, rootfs, null, MS.BIND)
     }
     mounted = true

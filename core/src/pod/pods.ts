@@ -16,7 +16,7 @@ import {RktError, UsageError} from '../errors.js'
 import {PodPaths} from '../stage1/paths.js'
 import {FileLock} from '../sys/lock.js'
 import {type MountEntry, mountsUnder, readMountinfo} from '../sys/mounts.js'
-import {mount, MS} from '../sys/native.js'
+import {MNT_DETACH, mount, MS, umount2} from '../sys/native.js'
 
 /** The state directories, in the order rkt walks them. */
 export const POD_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const
@@ -61,6 +61,17 @@ export function readUuidFile(file: string): string {
   return uuid
 }
 
+/** True when the mounts at `dir` are the pods directory's fence: an unbindable mount under the top one. */
+function isFenced(mounts: readonly MountEntry[], dir: string): boolean {
+  const own = mounts.filter((m) => m.mountPoint === dir)
+  const top = own.find((m) => !own.some((o) => o.parent === m.id))
+  return (
+    top !== undefined &&
+    !top.propagation.includes('unbindable') &&
+    own.some((m) => m.propagation.includes('unbindable'))
+  )
+}
+
 /** The pods of one data directory. */
 export class PodStore {
   readonly root: string
@@ -75,33 +86,38 @@ export class PodStore {
   /** Creates the state directories (pods hold app rootfs trees: not for unprivileged eyes, SEC-20). */
   ensure(): void {
     for (const d of POD_DIRS) fs.mkdirSync(this.dir(d), {recursive: true, mode: 0o700})
-    this.ensureUnbindable()
+    this.fence()
   }
 
   /**
-   * Makes the pods directory a mount of its own, marked unbindable, before any pod mounts anything in it. A
-   * volume that covers the data directory (its parent, /var/lib, /) is bound recursively into an app; the
-   * kernel leaves unbindable mounts, and everything under them, out of such a copy. So no pod's volume can
-   * copy another pod's mounts (its overlays, volumes, network namespace) into the host's or its own mount
-   * table, where the copies would outlive that pod, keep its namespace alive and its files busy. Done once
-   * per data directory (under a lock on the directory); left alone while pods still have mounts here from
-   * before (a bind now would hide them). Sources under it are bound elsewhere only from mounts of their
-   * own (`ensureMountPoint`).
+   * Fences the pods directory off from recursive binds, before any pod mounts anything in it. A volume whose
+   * source covers the data directory (its parent, /var/lib, /) is a recursive bind: it would copy every pod's
+   * mounts (overlays, volumes, network namespaces) into the host's mount table or the pod's own, where the
+   * copies outlive those pods and keep their namespaces and files busy. The kernel leaves an unbindable
+   * mount, and everything under it, out of any recursive bind; but nothing can be bound from inside an
+   * unbindable mount either, nor can overlayfs use an upper directory there. So pods/ gets two binds of
+   * itself, stacked: the lower one unbindable (the fence), the upper one an ordinary mount the pods' own
+   * mounts hang from. Done once per data directory, under a lock on the directory; left alone while pods
+   * still have mounts here from before (new mounts on top would hide them).
    */
-  private ensureUnbindable(): void {
-    const mounts = readMountinfo()
+  private fence(): void {
     const root = path.resolve(this.root)
-    const own = (): MountEntry | undefined => mounts.findLast((m) => m.mountPoint === root)
-    if (own()?.propagation.includes('unbindable')) return
+    if (isFenced(readMountinfo(), root)) return
     const lock = FileLock.onDir(this.root, {exclusive: true, wait: true})
     try {
-      mounts.splice(0, mounts.length, ...readMountinfo())
-      if (own()?.propagation.includes('unbindable')) return
-      if (own() === undefined) {
-        if (mountsUnder(root, mounts).length > 0) return
+      const mounts = readMountinfo()
+      if (isFenced(mounts, root)) return
+      const own = mounts.filter((m) => m.mountPoint === root)
+      if (mountsUnder(root, mounts).length > own.length) return
+      for (const _ of own) umount2(root, MNT_DETACH) // a fence half made by a killed rkt: start again
+      mount(root, root, null, MS.BIND)
+      const fence = fs.openSync(root, 'r') // its root, reachable once covered
+      try {
         mount(root, root, null, MS.BIND)
+        mount(null, `/proc/self/fd/${fence}`, null, MS.UNBINDABLE)
+      } finally {
+        fs.closeSync(fence)
       }
-      mount(null, root, null, MS.UNBINDABLE)
     } finally {
       lock.release()
     }

@@ -23,7 +23,7 @@ import {ENV, runArgv} from '../stage1/contract.js'
 import {ImageStore, imageQuery} from '../store/image-store.js'
 import {TreeStore} from '../store/tree-store.js'
 import {writeFileAtomic} from '../sys/atomic.js'
-import {ensureMountPoint, mountOverlay} from '../sys/mounts.js'
+import {mountOverlay} from '../sys/mounts.js'
 import {setCloexec} from '../sys/native.js'
 import {formatNetList} from './args.js'
 import {makeHostsFile, makeResolvConf} from './dns.js'
@@ -275,11 +275,17 @@ async function makePod(
 
 /** Mounts the pod's overlays (stage1 rootfs, then each app's rootfs inside it) when it was prepared for them. */
 function mountPod(pod: Pod): void {
+  try {
+    mountPodLayers(pod)
+  } catch (err) {
+    throw wrap(`cannot mount the root file systems of pod ${pod.uuid}`, err)
+  }
+}
+
+function mountPodLayers(pod: Pod): void {
   pod.store.ensure() // a pod prepared by an older rkt: its pods directory may not be unbindable yet
   const p = pod.paths
-  // A copy (--no-overlay) is bound on itself: the engine binds it on (nspawn's root), and nothing under
-  // the unbindable pods directory can be bound from anything but a mount of its own.
-  if (!fs.existsSync(p.overlayPrepared)) return ensureMountPoint(p.stage1Rootfs)
+  if (!fs.existsSync(p.overlayPrepared)) return
   const store = ImageStore.open(pod.store.dataDir)
   const trees = new TreeStore(store)
   const stage1Tree = fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim()

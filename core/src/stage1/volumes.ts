@@ -8,7 +8,7 @@ import path from 'node:path'
 import type {AppMount} from './mounts.js'
 
 import {mount, MS} from '../sys/native.js'
-import {ensureMountPoint, readMountinfo} from '../sys/mounts.js'
+import {readMountinfo} from '../sys/mounts.js'
 import {checkMountTarget} from './mounts.js'
 
 /**
@@ -95,8 +95,6 @@ export function mountVolumes(rootfs: string, mounts: readonly AppMount[]): void 
       fs.chownSync(m.source, m.empty?.uid ?? 0, m.empty?.gid ?? 0)
       if (m.prefill) prefillVolume(path.join(rootfs, m.target), m.source)
     }
-    // The pod's sharedVolumes/ is in the unbindable pods directory: its volumes are bound from a mount of its own.
-    if (m.kind === 'empty') ensureMountPoint(path.dirname(m.source))
     const isDir = fs.statSync(m.source).isDirectory()
     const target = prepareMountTarget(rootfs, m.target, isDir, `volume ${m.volume}`)
     bindMount(m.source, target, m.recursive)

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {RktError} from '../errors.js'
-import {MNT_DETACH, mount, MS, umount2} from './native.js'
+import {MNT_DETACH, mount, umount2} from './native.js'
 
 /** One line of /proc/self/mountinfo (the fields pods need). */
 export interface MountEntry {
@@ -75,20 +75,6 @@ export function unmountTree(dir: string): MountEntry[] {
     }
   }
   return mountsUnder(dir)
-}
-
-/** True when `dir` is a mount point of this mount namespace. */
-export function isMountPoint(dir: string, entries: readonly MountEntry[] = readMountinfo()): boolean {
-  const p = path.resolve(dir)
-  return entries.some((m) => m.mountPoint === p)
-}
-
-/**
- * Makes `dir` a mount of its own (bound on itself) unless it is one: something under an unbindable mount
- * (the pods directory) can be bound elsewhere only from a mount of its own.
- */
-export function ensureMountPoint(dir: string): void {
-  if (!isMountPoint(dir)) mount(dir, dir, null, MS.BIND)
 }
 
 /** Escapes a path for overlayfs options (':' separates layers, ',' options, '\' escapes). */

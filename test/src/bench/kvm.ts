@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {median, timeCommand} from './timing.js'
+import {median, removeDataDirs, timeCommand} from './timing.js'
 
 const IMAGE = 'bench.example/kvm-hello:1.0'
 const BIG_IMAGE = 'bench.example/kvm-100mib:1.0'
@@ -71,7 +71,7 @@ export function benchKvm(o: {root: string; work: string; runs: number}) {
     return {note: 'unavailable'}
   }
   const data = path.join(dir, 'data')
-  fs.rmSync(data, {recursive: true, force: true})
+  removeDataDirs(data)
   const fetch = (aci: string): string =>
     execFileSync(rkt, [`--dir=${data}`, '--insecure-options=image', 'fetch', '--full', aci], {encoding: 'utf8'}).trim()
   const built = (name: string, exec: string[], extra?: (rootfs: string) => void): string =>

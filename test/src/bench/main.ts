@@ -14,7 +14,6 @@
 //
 // Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement;
 // BENCH_ONLY=run (or a comma list of startup, fetch, render, run, net, kvm, docker) runs only those sections.
-import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -25,7 +24,7 @@ import {benchKvm} from './kvm.js'
 import {benchRender} from './render.js'
 import {benchNet} from './net.js'
 import {benchRun} from './run.js'
-import {median, timeCommand} from './timing.js'
+import {median, removeDataDirs, timeCommand} from './timing.js'
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..')
 const work = path.join(root, '.bench')
@@ -92,4 +91,4 @@ fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, nul
 console.log(`\nresults: ${path.relative(process.cwd(), path.join(work, 'results.json'))}`)
 
 // Delete the per-run directories last, outside every timed section.
-execFileSync('rm', ['-rf', '--one-file-system', path.join(work, 'runs')])
+removeDataDirs(path.join(work, 'runs'))

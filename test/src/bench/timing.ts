@@ -1,7 +1,9 @@
 // Timing helpers for the benchmark: median of several runs, each run preceded by an untimed setup step
 // (a fresh output directory) so that no run pays for another's leftovers. Deletions happen at the very
 // end: on these machines an rm -rf slows file-system work for seconds afterwards (reference/environment.md).
-import {spawnSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
+
+import {unmountTree} from '@rkt/core/sys/mounts'
 
 /** Median of a list of numbers. */
 export function median(xs: readonly number[]): number {
@@ -44,4 +46,13 @@ export async function timeFn(
 /** Formats a row of a results table. */
 export function row(cells: readonly (string | number)[], widths: readonly number[]): string {
   return cells.map((c, i) => String(c).padEnd(widths[i] ?? 10)).join('  ')
+}
+
+/**
+ * Deletes a directory that held rkt data directories: what is mounted under it first (every data
+ * directory's pods/ is a mount of its own), then the files, never crossing into another filesystem.
+ */
+export function removeDataDirs(dir: string): void {
+  unmountTree(dir)
+  execFileSync('rm', ['-rf', '--one-file-system', dir])
 }

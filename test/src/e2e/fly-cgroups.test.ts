@@ -73,7 +73,7 @@ describe('fly pods and their cgroups', () => {
     assert.equal(enter.exitCode, 0, enter.stderr)
     assert.equal(
       enter.stdout,
-      fs.readFileSync(`/proc/${app}/cgroup`, 'utf8'),
+      fs.readFileSync(`/proc/${app}/cgroup`, 'utf8').trimEnd(),
       'the entered process is in the app’s cgroups',
     )
     const stop = await ps.rkt(['stop', pod.uuid])
