@@ -14,6 +14,7 @@ import {
   parseGcArgv,
   readPodCgroups,
   removePodCgroups,
+  RktError,
   umount2,
 } from '@rkt/core/stage1'
 
@@ -25,7 +26,7 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
   const args = parseGcArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
   const cgroups = readPodCgroups(pod.paths.cgroups, detectCgroups(), args.uuid, warn)
-  const survivors = await killPod(cgroups)
+  const survivors = await killPod(cgroups, 10_000) // SIGKILLed processes die; a loaded machine may take its time
   if (survivors.length > 0) warn(`processes of pod ${args.uuid} would not die: ${survivors.join(' ')}`)
   for (const app of pod.apps) {
     const rootfs = path.resolve(app.rootfs)
@@ -40,7 +41,13 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
       }
     }
   }
+  // Cgroups that are still there fail gc, so that stage0 keeps the pod (and its record of them) for the next.
   const left = await removePodCgroups(cgroups)
-  if (left.length > 0) warn(`cannot remove the cgroups ${left.join(', ')}`)
+  if (left.length > 0) {
+    throw new RktError(`cannot remove the cgroups ${left.join(', ')}`, {
+      code: 'EBUSY',
+      hint: `processes of the pod are still in them (${survivors.join(' ') || 'exiting'}); the next rkt gc tries again`,
+    })
+  }
   return 0
 })

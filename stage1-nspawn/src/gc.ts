@@ -13,6 +13,7 @@ import {
   PodPaths,
   readPodCgroups,
   removePodCgroups,
+  RktError,
   teardownPodNetworks,
 } from '@rkt/core/stage1'
 
@@ -27,7 +28,7 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
   const args = parseGcArgv(argv)
   const paths = new PodPaths(process.cwd())
   const cgroups = readPodCgroups(paths.cgroups, detectCgroups(), args.uuid, warn)
-  const survivors = await killPod(cgroups)
+  const survivors = await killPod(cgroups, 10_000) // SIGKILLed processes die; a loaded machine may take its time
   if (survivors.length > 0) warn(`processes of pod ${args.uuid} would not die: ${survivors.join(' ')}`)
 
   unmountEngineMounts(paths)
@@ -41,8 +42,8 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
     netError = err instanceof Error ? err : new Error(String(err))
   }
 
+  // Cgroups that are still there fail gc, so that stage0 keeps the pod (and its record of them) for the next.
   const left = await removePodCgroups(cgroups)
-  if (left.length > 0) warn(`cannot remove the cgroups ${left.join(', ')}`)
   try {
     fs.rmdirSync(propagateDir(args.uuid))
   } catch (err) {
@@ -50,5 +51,11 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
       warn(`cannot remove ${propagateDir(args.uuid)}: ${String(err)}`)
   }
   if (netError !== undefined) throw netError
+  if (left.length > 0) {
+    throw new RktError(`cannot remove the cgroups ${left.join(', ')}`, {
+      code: 'EBUSY',
+      hint: `processes of the pod are still in them (${survivors.join(' ') || 'exiting'}); the next rkt gc tries again`,
+    })
+  }
   return 0
 })

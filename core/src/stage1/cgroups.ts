@@ -388,7 +388,7 @@ export async function removePodCgroups(dirs: readonly string[]): Promise<string[
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code
           if (code === 'ENOENT') break
-          if (code !== 'EBUSY' || i >= 50) {
+          if (code !== 'EBUSY' || i >= 250) {
             left.push(d)
             break
           }

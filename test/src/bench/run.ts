@@ -330,7 +330,16 @@ function mountsUnder(dir: string): string[] {
     .filter((m) => m === dir || m.startsWith(`${dir}/`))
 }
 
-/** Pod cgroups (`<hierarchy>/rkt/<uuid>`) that exist now, to tell which ones a bench left behind. */
+/** The UUIDs of every pod a data directory has (in any state). */
+function podsOf(data: string): string[] {
+  const pods = path.join(data, 'pods')
+  return fs.existsSync(pods) ? fs.readdirSync(pods).flatMap((state) => fs.readdirSync(path.join(pods, state))) : []
+}
+
+/**
+ * Pod cgroups (`<hierarchy>/rkt/<uuid>`) that exist now. Only those of the bench's own pods count as left by
+ * it: whatever else runs on the machine (tests, other data directories) has pods of its own.
+ */
 function rktCgroups(): Set<string> {
   const out = new Set<string>()
   let hierarchies: string[]
@@ -363,7 +372,9 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
   execFileSync(rkt, [`--dir=${data}`, '--insecure-options=image', 'fetch', aci], {stdio: 'ignore'})
   // Exited pods keep their mounts until gc, which runs after the timed batch, never between runs: its
   // deletions slow the disk for seconds (a gc before each run made rkt run 1.5-3 × slower here).
+  const ranPods: string[] = []
   const gc = (): void => {
+    ranPods.push(...podsOf(data))
     const r = spawnSync(rkt, [`--dir=${data}`, 'gc', '--grace-period=0s'], {stdio: ['ignore', 'ignore', 'pipe']})
     if (r.status !== 0) console.log(`   warning: rkt gc failed (${r.status}): ${reason(String(r.stderr))}`)
   }
@@ -441,7 +452,8 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
     gc()
   }
   const leftover = mountsUnder(data)
-  const leftoverCgroups = [...rktCgroups()].filter((c) => !cgroupsBefore.has(c))
+  const benchPods = new Set(ranPods)
+  const leftoverCgroups = [...rktCgroups()].filter((c) => !cgroupsBefore.has(c) && benchPods.has(path.basename(c)))
 
   const ms = (what: string): number | null => rows.find((r) => r.what.startsWith(what))?.ms ?? null
   const chroot = ms('floor: chroot')
