@@ -106,6 +106,12 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
     })
   }
   refuseNetworks(args.net)
+  // Nothing to forward: the app binds the host's ports itself, and a port a host service holds fails its bind.
+  if (pod.manifest.ports.length > 0) {
+    process.stderr.write(
+      'run: warning: --port ignored: fly pods use the host’s network, so the app’s ports are the host’s own\n',
+    )
+  }
   const app = pod.apps[0]!
   const exec = app.app.exec ?? []
   if (exec.length === 0) {

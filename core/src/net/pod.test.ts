@@ -4,6 +4,7 @@ import {execa} from 'execa'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {describe, test} from 'node:test'
@@ -12,7 +13,15 @@ import {RktError} from '../errors.js'
 import {PodPaths} from '../stage1/paths.js'
 import {isRoot, skipUnless} from '../testing.js'
 import {isNetnsMounted} from './netns.js'
-import {cniArgs, forwardingNet, portMappings, setupPodNetworks, teardownPodNetworks, withPortmap} from './pod.js'
+import {
+  cniArgs,
+  forwardingNet,
+  portMappings,
+  setupPodNetworks,
+  shadows,
+  teardownPodNetworks,
+  withPortmap,
+} from './pod.js'
 
 const havePlugins = fs.existsSync('/usr/lib/cni/ptp') || fs.existsSync('/opt/cni/bin/ptp')
 const skip = skipUnless(isRoot && havePlugins, 'needs root and containernetworking-plugins')
@@ -78,6 +87,36 @@ describe('forwarded ports', () => {
   })
 })
 
+describe('a forward and the host’s own sockets', () => {
+  const sock = (address: string, protocol: 'tcp' | 'udp' = 'tcp') => ({protocol, address, port: 5000, inode: 1})
+  const fwd = (hostIP?: string, protocol = 'tcp') => ({
+    hostPort: 5000,
+    containerPort: 80,
+    protocol,
+    ...(hostIP === undefined ? {} : {hostIP}),
+  })
+  test('a forward for every address takes every listener’s traffic, the host’s loopback included', () => {
+    for (const a of ['0.0.0.0', '127.0.0.1', '192.0.2.2', '::', '::1']) assert.ok(shadows(fwd(), sock(a)), a)
+  })
+  test('a wildcard listener gets every address’s traffic: any forward takes it', () => {
+    for (const ip of [undefined, '192.0.2.2', '127.0.0.1']) {
+      assert.ok(shadows(fwd(ip), sock('0.0.0.0')), ip)
+      assert.ok(shadows(fwd(ip), sock('::')), ip)
+    }
+  })
+  test('a forward on one address takes only a listener on that address', () => {
+    assert.ok(shadows(fwd('192.0.2.2'), sock('192.0.2.2')))
+    assert.ok(!shadows(fwd('192.0.2.2'), sock('127.0.0.1')))
+    assert.ok(!shadows(fwd('192.0.2.2'), sock('::1')))
+    assert.ok(shadows(fwd('0:0:0:0:0:0:0:1'), sock('::1')), 'IPv6 compared in one spelling')
+  })
+  test('another port or protocol is no overlap', () => {
+    assert.ok(!shadows(fwd(), {...sock('0.0.0.0'), port: 5001}))
+    assert.ok(!shadows(fwd(undefined, 'udp'), sock('0.0.0.0', 'tcp')))
+    assert.ok(shadows(fwd(undefined, 'udp'), sock('0.0.0.0', 'udp')))
+  })
+})
+
 describe('pod networks (root)', {skip}, () => {
   test('default: ADD gives eth0 an address and the host a veth, rule and lease; DEL removes them', async () => {
     const {data, paths, uuid, localConfig} = podDir()
@@ -114,6 +153,43 @@ describe('pod networks (root)', {skip}, () => {
       // idempotent
       await teardownPodNetworks(paths)
     } finally {
+      await teardownPodNetworks(paths).catch(() => {})
+      fs.rmSync(data, {recursive: true, force: true})
+    }
+  })
+
+  test('a host port a host service listens on is refused, naming it, before anything is made', async () => {
+    const {data, paths, uuid, localConfig} = podDir()
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as net.AddressInfo).port
+      const comm = fs.readFileSync('/proc/self/comm', 'utf8').trim()
+      await assert.rejects(
+        setupPodNetworks(paths, {
+          uuid,
+          netList: 'default',
+          localConfig,
+          ports: [{hostPort: port, containerPort: 80, protocol: 'tcp'}],
+        }),
+        (e) =>
+          e instanceof RktError &&
+          e.code === 'EPORTINUSE' &&
+          e.message ===
+            `host port ${port}/tcp is in use on the host: ${comm} (pid ${process.pid}) listens on 127.0.0.1:${port}` &&
+          /--port=NAME:OTHERPORT/.test(e.hint ?? ''),
+      )
+      assert.deepEqual(fs.readdirSync(paths.root), [], 'no namespace, no state, no lease directory')
+      // The same port on another of the host's addresses is no conflict.
+      const nets = await setupPodNetworks(paths, {
+        uuid,
+        netList: 'default',
+        localConfig,
+        ports: [{hostPort: port, containerPort: 80, protocol: 'tcp', hostIP: '192.0.2.77'}],
+      })
+      assert.ok(nets !== undefined)
+    } finally {
+      server.close()
       await teardownPodNetworks(paths).catch(() => {})
       fs.rmSync(data, {recursive: true, force: true})
     }

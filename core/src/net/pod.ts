@@ -8,17 +8,19 @@ import path from 'node:path'
 import type {NetInfo} from '../pod/info.js'
 import type {ResolvConf} from '../pod/dns.js'
 import type {App, ExposedPort} from '../schema/index.js'
-import type {PodPaths} from '../stage1/paths.js'
 import type {ActiveNet, NetConfList, PluginConf} from './config.js'
+import type {HostSocket, SocketHolder} from './sockets.js'
 
 import {RktError} from '../errors.js'
 import {PodStore} from '../pod/pods.js'
+import {PodPaths} from '../stage1/paths.js'
 import {writeFileAtomic} from '../sys/atomic.js'
 import {FileLock} from '../sys/lock.js'
 import {cniAdd, cniDel} from './cni.js'
 import {CNI_VERSION, findPlugin, loadNetConfs, parseNetList, pluginSearchPath, selectNetworks} from './config.js'
 import {createNetns, isNetnsMounted, removeNetns} from './netns.js'
 import {resultDns, resultIp} from './result.js'
+import {canonicalIp, hostSockets, socketHolders} from './sockets.js'
 
 const LOOPBACK_NET: NetConfList = {
   name: 'lo',
@@ -170,9 +172,47 @@ function collides(a: PortMapping, b: PortMapping): boolean {
   )
 }
 
+const ANY_ADDRESS = ['0.0.0.0', '::']
+
 /**
- * Frees the host ports this pod forwards. An exited pod keeps its networks, port forwards included, until gc
- * (as in rkt), and its DNAT rule would come first and swallow the new pod's traffic: the networks of such a
+ * Whether the forward takes traffic meant for a host socket: same protocol and port, and an address in common.
+ * A forward without HOSTIP takes every address, the host's own 127.0.0.1 included (portmap's snat); a socket on
+ * the wildcard address is meant every address's traffic.
+ */
+export function shadows(p: PortMapping, s: HostSocket): boolean {
+  if (s.protocol !== p.protocol || s.port !== p.hostPort) return false
+  const ip = p.hostIP === undefined ? '0.0.0.0' : canonicalIp(p.hostIP)
+  return ANY_ADDRESS.includes(ip) || ANY_ADDRESS.includes(s.address) || ip === s.address
+}
+
+const holdersText = (hs: readonly SocketHolder[]): string =>
+  hs.length === 0 ? 'a socket no process holds' : hs.map((h) => `${h.comm} (pid ${h.pid})`).join(', ')
+
+/**
+ * Refuses a host port a host service listens on (TCP) or is bound to (UDP): portmap's DNAT comes before the
+ * host's own sockets and would silently take that service's traffic. Read from the namespace rkt runs in,
+ * before anything of the pod's networks exists.
+ */
+function refuseHostListeners(ports: readonly PortMapping[]): void {
+  const tables = new Map<string, HostSocket[]>()
+  for (const p of ports) {
+    if (p.protocol !== 'tcp' && p.protocol !== 'udp') continue
+    const sockets = tables.get(p.protocol) ?? hostSockets(p.protocol)
+    tables.set(p.protocol, sockets)
+    const s = sockets.find((x) => shadows(p, x))
+    if (s === undefined) continue
+    const holders = socketHolders(s.inode)
+    const address = s.address.includes(':') ? `[${s.address}]` : s.address
+    throw new RktError(
+      `host port ${p.hostPort}/${p.protocol} is in use on the host: ${holdersText(holders)} ${holders.length > 1 ? 'listen' : 'listens'} on ${address}:${s.port}`,
+      {code: 'EPORTINUSE', hint: 'forward another host port: --port=NAME:OTHERPORT, or stop that service'},
+    )
+  }
+}
+
+/**
+ * Frees the host ports this pod forwards. A pod that exited by itself keeps its networks, port forwards included,
+ * until gc (as in rkt) or rkt stop, and its DNAT rule would come first and swallow the new pod's traffic: the networks of such a
  * pod are torn down now, under its lock, with a notice. A running pod's forward is a conflict: refused.
  */
 async function releaseHostPorts(paths: PodPaths, uuid: string, ports: readonly PortMapping[]): Promise<void> {
@@ -230,7 +270,10 @@ export async function setupPodNetworks(paths: PodPaths, o: SetupOptions): Promis
       runtimeConfig: i === fwd ? {portMappings: o.ports} : {},
     })),
   }
-  if (fwd >= 0) await releaseHostPorts(paths, o.uuid, o.ports)
+  if (fwd >= 0) {
+    refuseHostListeners(o.ports)
+    await releaseHostPorts(paths, o.uuid, o.ports)
+  }
   fs.mkdirSync(paths.ipamDir, {recursive: true, mode: 0o700})
   saveState(paths, state)
   try {
@@ -298,4 +341,26 @@ export async function teardownPodNetworks(paths: PodPaths): Promise<void> {
   removeNetns(paths.netns)
   if (first !== undefined) throw first
   fs.rmSync(paths.netState, {force: true})
+}
+
+/**
+ * Tears down the networks of a pod that has exited (rkt stop: its host ports are free when stop returns), under
+ * the pod's lock: it waits while gc or a new pod's releaseHostPorts holds it, and then finds their work done.
+ * net-info.json stays, for list and status. Nothing to do for a pod without contained networks (no net-state.json).
+ */
+export async function releasePodNetworks(podDir: string): Promise<void> {
+  let lock: FileLock
+  try {
+    lock = FileLock.onDir(podDir, {exclusive: true, wait: true})
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // collected meanwhile
+    throw err
+  }
+  try {
+    // gc may have moved the pod (run/ to exited-garbage/) or deleted it while we waited: the descriptor knows where.
+    const paths = new PodPaths(fs.readlinkSync(`/proc/self/fd/${lock.fd}`))
+    if (fs.existsSync(paths.netState)) await teardownPodNetworks(paths)
+  } finally {
+    lock.release()
+  }
 }

@@ -1,12 +1,14 @@
 // `rkt enter` and `rkt stop`: both go through the pod's stage1 (its enter and stop entrypoints), which knows
 // how to reach the pod's processes. enter becomes the entered command (same PID); stop waits until the pod
-// has really exited, so that `rkt stop X && rkt rm X` works (rkt#3449).
+// has really exited, so that `rkt stop X && rkt rm X` works (rkt#3449), and then releases the pod's networks,
+// so that its forwarded host ports are free when stop returns.
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Globals} from '../config/globals.js'
 import type {Pod} from './pods.js'
 
 import {RktError} from '../errors.js'
+import {releasePodNetworks} from '../net/pod.js'
 import {enterArgv, stopArgv} from '../stage1/contract.js'
 import {podPid} from '../stage1/status.js'
 import {podManifestOf} from './info.js'
@@ -56,16 +58,35 @@ export async function enterPod(
   return becomeEntrypoint(entry, argv, pod.path)
 }
 
+/**
+ * An exited pod's contained networks go now rather than at gc: its DNAT rules would otherwise keep taking the
+ * traffic of its host ports from whatever binds them next. A failure is said, not fatal: the pod did stop,
+ * and gc tries again (net-state.json stays).
+ */
+async function releaseNetworks(pod: Pod): Promise<string | undefined> {
+  if (!pod.refresh()) return undefined
+  try {
+    await releasePodNetworks(pod.path)
+    return undefined
+  } catch (err) {
+    return `pod ${pod.uuid} stopped, but its networks could not be released (rkt gc tries again): ${(err as Error).message}`
+  }
+}
+
 /** `rkt stop [--force] UUID`: asks the stage1 to stop the pod, then waits until it has exited. */
 export async function stopPod(
   globals: Globals,
   uuid: string,
   force: boolean,
-): Promise<{uuid: string; alreadyStopped: boolean}> {
+): Promise<{uuid: string; alreadyStopped: boolean; warning?: string}> {
   const pod = new PodStore(globals.dir).find(uuid)
   const state = pod.state()
   const afterRun = ['exited', 'exited garbage', 'exited deleting', 'deleting', 'garbage']
-  if (afterRun.includes(state)) return {uuid: pod.uuid, alreadyStopped: true}
+  const done = async (alreadyStopped: boolean) => {
+    const warning = await releaseNetworks(pod)
+    return {uuid: pod.uuid, alreadyStopped, ...(warning === undefined ? {} : {warning})}
+  }
+  if (afterRun.includes(state)) return done(true)
   mustBeRunning(pod)
   const entry = podStage1(pod).entrypoint('stop')
   if (!entry) throw new RktError("rkt stop not implemented for pod's stage1", {code: 'EUNSUPPORTED'})
@@ -80,5 +101,5 @@ export async function stopPod(
     }
     await sleep(20)
   }
-  return {uuid: pod.uuid, alreadyStopped: false}
+  return done(false)
 }

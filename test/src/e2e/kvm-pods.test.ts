@@ -11,6 +11,7 @@ import {before, describe, test} from 'node:test'
 import {readMountinfo} from '@rkt/core/sys/mounts'
 
 import {ACTOOL, ROOT} from '../util/harness.js'
+import {HOST_PAGE, HOST_SERVICE, startHostService} from '../util/host-service.js'
 import {BASE, PodSandbox, sh, waitFor} from '../util/pods.js'
 
 const KVM_ACI = path.join(ROOT, 'core', 'dist', 'stage1-images', 'stage1-kvm.aci')
@@ -132,7 +133,7 @@ describe('stage1-kvm', () => {
     assert.equal(fs.readFileSync(path.join(hostDir, 'copied'), 'utf8'), 'host-data')
   })
 
-  test('--port reaches the guest from the host’s loopback; another kvm pod reaches it; enter and stop work; gc leaves nothing', async (t) => {
+  test('--port reaches the guest from the host’s loopback, not a host service’s port; another kvm pod reaches it; enter and stop work, stop frees the port at once; gc leaves nothing', async (t) => {
     const ps = PodSandbox.create(t)
     const img = await ps.image({
       ...BASE,
@@ -141,6 +142,25 @@ describe('stage1-kvm', () => {
       files: {...BASE.files, 'www/index.html': 'hello-from-the-vm\n'},
     })
     const port = 18000 + Math.floor(Math.random() * 1000)
+    // A port a host service listens on is refused before the VM or its network exists.
+    const svc = await startHostService(t, 'tcp', '::', port)
+    const uuidFile = path.join(ps.s.work, 'refused.uuid')
+    const refused = await ps.rkt([
+      'run',
+      KVM,
+      `--uuid-file-save=${uuidFile}`,
+      `--port=http:${port}`,
+      img.name,
+      ...sh('true'),
+    ])
+    assert.equal(refused.exitCode, 254, refused.stderr)
+    const said = `host port ${port}/tcp is in use on the host: ${HOST_SERVICE} (pid ${svc.pid}) listens on [::]:${port}`
+    assert.ok(refused.stderr.includes(said), refused.stderr)
+    const refusedUuid = fs.readFileSync(uuidFile, 'utf8').trim()
+    assert.ok(!fs.existsSync(path.join(ps.podPath(refusedUuid), 'net-state.json')))
+    assert.deepEqual(qemuOf(refusedUuid), [])
+    await svc.stop()
+
     const web = await ps.start(
       ['run', KVM, `--port=http:${port}`, img.name, ...sh(': > /ready; exec httpd -f -p 80 -h /www')],
       {readyFile: '/ready'},
@@ -170,11 +190,17 @@ describe('stage1-kvm', () => {
     // stop: the guest's supervisor gives the app SIGTERM; rkt run ends with it
     const s = await ps.rkt(['stop', web.uuid])
     assert.equal(s.exitCode, 0, s.stderr)
+    // The port is free at once: a host service bound now gets the host's traffic to it, not the stopped VM.
+    await startHostService(t, 'tcp', '0.0.0.0', port)
+    assert.equal(curl(`http://127.0.0.1:${port}/`), `${HOST_PAGE}\n`)
     const ended = await web.proc
     assert.equal(ended.exitCode, 143, String(ended.stderr))
     assert.equal((await ps.statusJson(web.uuid)).apps?.[0]?.exit_code, 143)
+    const shown = (await ps.statusJson(web.uuid)).networks as {ip: string}[] | undefined
+    assert.equal(shown?.[0]?.ip, ip, 'the stopped pod still shows its network')
     await gc(ps)
     assert.deepEqual(await leftovers(ps, web.uuid), [])
+    assert.deepEqual(await leftovers(ps, refusedUuid), [])
   })
 
   test('stop --force kills QEMU: rkt run and the app’s status say 137', async (t) => {

@@ -8,12 +8,14 @@ import {execa} from 'execa'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {before, describe, test} from 'node:test'
 
 import {readMountinfo} from '@rkt/core/sys/mounts'
 
-import {BASE, killPodCgroups, NSPAWN, PodSandbox, sh, type PodImageSpec} from '../util/pods.js'
+import {HOST_PAGE, HOST_SERVICE, startHostService} from '../util/host-service.js'
+import {BASE, killPodCgroups, NSPAWN, podCgroups, PodSandbox, podTraces, sh, type PodImageSpec} from '../util/pods.js'
 
 const PLUGINS = ['ptp', 'bridge', 'host-local', 'loopback', 'portmap']
 
@@ -252,15 +254,28 @@ describe('fly and networks', () => {
       const r = await ps.rkt(['run', `--net=${net}`, img.name, ...sh('true')])
       assert.equal(r.exitCode, 0, r.stderr)
     }
+    // --port forwards nothing under fly (the app's ports are the host's own): said, and no host service's port
+    // is refused for it.
+    const web = await ps.image(WEB)
+    const port = 18000 + crypto.randomInt(900)
+    await startHostService(t, 'tcp', '0.0.0.0', port)
+    const r = await ps.rkt(['run', `--port=http:${port}`, web.name, ...sh('true')])
+    assert.equal(r.exitCode, 0, r.stderr)
+    assert.match(r.stderr, /--port ignored: fly pods use the host’s network/)
   })
 })
 
-/** An image serving /www on port 80 with busybox httpd, the port named `http`. */
+/** An image serving /www on port 80 with busybox httpd, the port named `http` (and a UDP port `dns`). */
 const WEB: PodImageSpec = {
   name: 'example.com/net-web',
   version: '1.0',
   files: {'/www/index.html': 'hello from the pod\n'},
-  app: {ports: [{name: 'http', protocol: 'tcp', port: 80}]},
+  app: {
+    ports: [
+      {name: 'http', protocol: 'tcp', port: 80},
+      {name: 'dns', protocol: 'udp', port: 53},
+    ],
+  },
 }
 const SERVE = sh(': > /ready; exec httpd -f -p 80 -h /www')
 
@@ -359,5 +374,113 @@ describe('--port and gc (nspawn, CNI)', () => {
     assert.deepEqual(await hostNet(), before)
     assert.deepEqual(leases(ps), [])
     assert.equal(ps.podDir(pod.uuid), undefined, 'the pod is gone')
+  })
+})
+
+/** What curl gets from a URL, at once ('' when nothing answers; execa strips the last newline). */
+async function fetchText(url: string): Promise<string> {
+  return String((await execa('curl', ['-sS', '--max-time', '5', url], {reject: false})).stdout)
+}
+
+/** The host's first IPv4 address other than loopback: a HOSTIP the tests' listeners are not on. */
+function hostAddress(): string {
+  const a = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i?.family === 'IPv4' && !i.internal)?.address
+  assert.ok(a, 'the host has no IPv4 address besides loopback')
+  return a
+}
+
+describe('--port and the host’s own services (nspawn)', () => {
+  test('a host port a host service holds is refused, naming it, before anything is set up; another HOSTIP is not', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(WEB)
+    const port = 18000 + crypto.randomInt(900)
+    const cases = [
+      {proto: 'tcp', addr: '0.0.0.0', port, flag: `--port=http:${port}`},
+      {proto: 'tcp', addr: '127.0.0.1', port: port + 1, flag: `--port=http:${port + 1}`},
+      {proto: 'tcp', addr: '::', port: port + 2, flag: `--port=http:127.0.0.1:${port + 2}`},
+      {proto: 'udp', addr: '0.0.0.0', port: port + 3, flag: `--port=dns:${port + 3}`},
+    ] as const
+    const refused: {uuid: string; dir: string}[] = []
+    for (const c of cases) {
+      const svc = await startHostService(t, c.proto, c.addr, c.port)
+      const uuidFile = path.join(ps.s.work, `${c.port}.uuid`)
+      const r = await ps.rkt(['run', NSPAWN, `--uuid-file-save=${uuidFile}`, c.flag, img.name, ...sh('true')])
+      const shown = c.addr.includes(':') ? `[${c.addr}]` : c.addr
+      assert.equal(r.exitCode, 254, `${c.flag} with ${c.proto} ${shown}:${c.port} held: ${r.stderr}`)
+      const said = `host port ${c.port}/${c.proto} is in use on the host: ${HOST_SERVICE} (pid ${svc.pid}) listens on ${shown}:${c.port}`
+      assert.ok(r.stderr.includes(said), r.stderr)
+      assert.match(r.stderr, /forward another host port: --port=NAME:OTHERPORT, or stop that service/)
+      // Nothing of the pod's networks or cgroups exists: the check comes before them.
+      const uuid = fs.readFileSync(uuidFile, 'utf8').trim()
+      const dir = ps.podPath(uuid)
+      for (const f of ['netns', 'net-state.json', 'net-info.json', 'cgroups'])
+        assert.ok(!fs.existsSync(path.join(dir, f)), `${f} of the refused pod`)
+      assert.ok(!readMountinfo().some((m) => m.fsType === 'nsfs' && m.mountPoint.startsWith(dir)))
+      assert.doesNotMatch((await execa('iptables', ['-t', 'nat', '-S'])).stdout, new RegExp(uuid))
+      assert.deepEqual(podCgroups(uuid), [])
+      refused.push({uuid, dir})
+      await svc.stop()
+    }
+
+    // A forward on another of the host's addresses than the listener's: accepted, and each gets its own traffic.
+    const ip = hostAddress()
+    await startHostService(t, 'tcp', '127.0.0.1', port)
+    const ok = await ps.start(['run', NSPAWN, `--port=http:${ip}:${port}`, img.name, ...SERVE], {readyFile: '/ready'})
+    assert.equal(await fetchText(`http://${ip}:${port}/`), 'hello from the pod')
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/`), HOST_PAGE)
+
+    for (const {uuid} of refused) assert.equal((await ps.statusJson(uuid)).state, 'exited')
+    assert.equal((await ps.rkt(['stop', ok.uuid])).exitCode, 0)
+    await gc(ps)
+    for (const {uuid, dir} of refused) assert.deepEqual(podTraces(uuid, dir), {mounts: [], cgroups: [], processes: []})
+  })
+
+  test('rkt stop frees the pod’s host port at once; status and list still show its network; gc leaves nothing', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(WEB)
+    const before = await hostNet()
+    const port = 18000 + crypto.randomInt(900)
+    const a = await ps.start(['run', NSPAWN, `--port=http:${port}`, img.name, ...SERVE], {readyFile: '/ready'})
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'hello from the pod')
+    const shown = await networks(ps, a.uuid)
+    const ip = shown[0]?.ip ?? ''
+    assert.match(ip, /^172\.16\.28\.\d+$/)
+
+    const stop = await ps.rkt(['stop', a.uuid])
+    assert.equal(stop.exitCode, 0, stop.stderr)
+    // Straight away: a host service takes the port, and the host's own traffic to it reaches that service.
+    const svc = await startHostService(t, 'tcp', '0.0.0.0', port)
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/`), HOST_PAGE)
+    assert.doesNotMatch((await execa('iptables', ['-t', 'nat', '-S'])).stdout, new RegExp(a.uuid))
+    assert.equal((await a.proc).exitCode, 143)
+
+    // The stopped pod is still shown with the network it had.
+    assert.deepEqual(await networks(ps, a.uuid), shown)
+    const status = await ps.rkt(['status', a.uuid])
+    assert.ok(status.stdout.split('\n').includes(`networks=default:ip4=${ip}`), status.stdout)
+    const row = (await ps.rkt(['list', '--full', '--no-legend'])).stdout.split('\n').find((l) => l.startsWith(a.uuid))
+    assert.ok(row?.includes('exited') && row.includes(`default:ip4=${ip}`), row)
+
+    // A new pod forwarding the port (once the host service is gone) finds nothing of the stopped pod to release.
+    await svc.stop()
+    const bFile = path.join(ps.s.work, 'b.uuid')
+    const b = await ps.rkt(['run', NSPAWN, `--uuid-file-save=${bFile}`, `--port=http:${port}`, img.name, ...sh('true')])
+    assert.equal(b.exitCode, 0, b.stderr)
+    assert.doesNotMatch(b.stderr, /releasing host port/)
+    // That pod exited by itself and keeps its networks, as before; rkt stop on it releases them too.
+    const bDir = ps.podPath(fs.readFileSync(bFile, 'utf8').trim())
+    assert.ok(fs.existsSync(path.join(bDir, 'net-state.json')))
+    const again = await ps.rkt(['stop', path.basename(bDir)])
+    assert.match(again.stdout, /is already stopped/)
+    assert.ok(!fs.existsSync(path.join(bDir, 'net-state.json')) && !fs.existsSync(path.join(bDir, 'netns')))
+
+    const collected = await ps.rkt(['gc', '--grace-period=0s'])
+    assert.equal(collected.exitCode, 0, collected.stderr)
+    assert.doesNotMatch(collected.stderr, /fail|error|warning/i)
+    assert.deepEqual(await hostNet(), before)
+    assert.deepEqual(leases(ps), [])
+    assert.equal(ps.podDir(a.uuid), undefined)
   })
 })

@@ -21,6 +21,7 @@ export default class Stop extends RktCommand {
     for (const uuid of uuids) {
       try {
         const r = await stopPod(g, uuid, flags.force)
+        if (r.warning !== undefined) this.warning(r.warning)
         process.stdout.write(r.alreadyStopped ? `pod "${r.uuid}" is already stopped\n` : `"${r.uuid}"\n`)
       } catch (err) {
         failed++
