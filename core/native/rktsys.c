@@ -10,6 +10,9 @@
  *   syncfs(fd)                         one flush for a whole rendered tree instead of one per file
  *   mount(src, target, fstype, flags, data) / umount2(target, flags)
  *                                      overlay and bind mounts of pods, without a process per mount
+ *   idmapBind(src, target, first, count)
+ *                                      an idmapped bind mount (--private-users: the pod's trees seen owned by
+ *                                      its uid range, without a chown of every file)
  *
  * Every function returns 0 (or a value) on success and -errno on failure; the TypeScript wrapper
  * (core/src/sys/native.ts) turns negative numbers into Node-style errors. No function throws.
@@ -26,6 +29,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -446,6 +454,68 @@ static napi_value Umount2(napi_env env, napi_callback_info info) {
   return int_result(env, umount2(target, flags) < 0 ? -errno : 0);
 }
 
+/*
+ * A user namespace whose ids 0..count-1 are the host's first..first+count-1 (uids and gids), as an fd: what
+ * mount_setattr takes to describe an idmapping. A forked child unshares it (a threaded process cannot) and
+ * waits while we write its maps and open it; it then exits, the descriptor keeps the namespace.
+ */
+static int userns_fd(unsigned long first, unsigned long count) {
+  int ready[2], done[2], fd = -1, err = 0;
+  if (pipe2(ready, O_CLOEXEC) < 0) return -errno;
+  if (pipe2(done, O_CLOEXEC) < 0) return err = -errno, close(ready[0]), close(ready[1]), err;
+  pid_t pid = fork();
+  if (pid == 0) { /* only async-signal-safe calls in the child of a threaded process */
+    close(ready[0]);
+    close(done[1]); /* else our own copy would keep the read below from ever seeing EOF */
+    char ok = unshare(CLONE_NEWUSER) == 0;
+    if (write(ready[1], &ok, 1) == 1) (void)!read(done[0], &ok, 1);
+    _exit(0);
+  }
+  close(ready[1]);
+  close(done[0]);
+  char ok = 0, file[64], map[64];
+  if (pid < 0) err = -errno;
+  else if (read(ready[0], &ok, 1) != 1 || !ok) err = -EPERM;
+  int n = snprintf(map, sizeof map, "0 %lu %lu\n", first, count);
+  for (int i = 0; !err && i < 2; i++) {
+    snprintf(file, sizeof file, "/proc/%d/%s", (int)pid, i ? "gid_map" : "uid_map");
+    int m = open(file, O_WRONLY | O_CLOEXEC);
+    if (m < 0 || write(m, map, (size_t)n) != n) err = -errno;
+    if (m >= 0) close(m);
+  }
+  snprintf(file, sizeof file, "/proc/%d/ns/user", (int)pid);
+  if (!err && (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) err = -errno;
+  close(done[1]);
+  close(ready[0]);
+  if (pid > 0)
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  return err ? err : fd;
+}
+
+/* open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount: a recursive bind of src on target, idmapped. */
+static napi_value IdmapBind(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  char src[PATH_BUF], target[PATH_BUF];
+  double first, count;
+  int err;
+  if (get_args(env, info, 4, a)) return int_result(env, -EINVAL);
+  if ((err = get_str(env, a[0], src, sizeof src)) || (err = get_str(env, a[1], target, sizeof target)))
+    return int_result(env, err);
+  if (napi_get_value_double(env, a[2], &first) != napi_ok || napi_get_value_double(env, a[3], &count) != napi_ok ||
+      first < 0 || count < 1 || first + count > 4294967295.0)
+    return int_result(env, -EINVAL);
+  int ns = userns_fd((unsigned long)first, (unsigned long)count);
+  if (ns < 0) return int_result(env, ns);
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
+  err = tree < 0 ? -errno : 0;
+  if (!err && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) err = -errno;
+  if (!err && syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) err = -errno;
+  if (tree >= 0) close(tree);
+  close(ns);
+  return int_result(env, err);
+}
+
 NAPI_MODULE_INIT() {
   struct {
     const char *name;
@@ -453,7 +523,7 @@ NAPI_MODULE_INIT() {
   } fns[] = {
       {"flock", Flock},         {"setCloexec", SetCloexec}, {"execve", Execve}, {"listXattrs", ListXattrs},
       {"getXattr", GetXattr},   {"setXattr", SetXattr},     {"mknod", Mknod},   {"syncfs", Syncfs},
-      {"mount", Mount},         {"umount2", Umount2},
+      {"mount", Mount},         {"umount2", Umount2},       {"idmapBind", IdmapBind},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -106,6 +106,12 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
     })
   }
   refuseNetworks(args.net)
+  if (args.privateUsers) {
+    throw new RktError('--private-users is not supported by the fly stage1: its apps run in the host’s namespaces', {
+      code: 'EUNSUPPORTED',
+      hint: 'use the nspawn stage1 (the default; --stage1-path=stage1-nspawn.aci), or run without --private-users',
+    })
+  }
   // Nothing to forward: the app binds the host's ports itself, and a port a host service holds fails its bind.
   if (pod.manifest.ports.length > 0) {
     process.stderr.write(

@@ -56,8 +56,12 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
       hint: 'drop --ipc=parent',
     })
   }
-  if (args.privateUsers)
-    throw new RktError('--private-users is not implemented by the kvm stage1', {code: 'EUNSUPPORTED'})
+  if (args.privateUsers) {
+    throw new RktError('--private-users is not supported by the kvm stage1: its apps are root in the guest', {
+      code: 'EUNSUPPORTED',
+      hint: 'use the nspawn stage1 (the default; --stage1-path=stage1-nspawn.aci), or run without --private-users',
+    })
+  }
   if (args.mutable) throw new RktError('mutable pods are not implemented by the kvm stage1', {code: 'EUNSUPPORTED'})
   if (args.interactive && pod.apps.length !== 1) {
     throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})

@@ -9,7 +9,8 @@
  * ptrace us or open /proc/<our pid>/exe while we are in its namespaces (CVE-2016-9962, CVE-2019-5736);
  * open /proc/HOSTPID once and everything else through it, so a recycled pid fails instead of naming
  * another process; join the app's cgroups in every hierarchy the host has mounted (CVE-2019-10147); join
- * its ipc, uts, net, pid, cgroup and mount namespaces; fork, since only children enter a pid namespace;
+ * its ipc, uts, net, pid, cgroup and mount namespaces, then its user namespace when it has its own
+ * (--private-users); fork, since only children enter a pid namespace;
  * and in the child apply the app's configuration with the supervisor's own code (isolate.c: env, user,
  * groups, caps, no_new_privs, seccomp, cwd; CVE-2019-10144, CVE-2019-10145), close every fd above 2 on
  * exec and execvp CMD with the app's environment, PATH included. The parent forwards SIGINT, SIGTERM,
@@ -31,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,6 +160,17 @@ static void run_sealed(char **argv) {
   die("can't run the sealed copy of our binary: %s", strerror(errno));
 }
 
+/* The app's user namespace, when it is not ours (a --private-users pod), else -1. */
+static int open_userns(int proc) {
+  struct stat app, self;
+  int fd = openat(proc, "ns/user", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &app) < 0 || stat("/proc/self/ns/user", &self) < 0)
+    die("can't open the app's user namespace: %s", strerror(errno));
+  if (app.st_dev != self.st_dev || app.st_ino != self.st_ino) return fd;
+  close(fd);
+  return -1;
+}
+
 int main(int argc, char **argv) {
   run_sealed(argv);
   prctl(PR_SET_DUMPABLE, 0);
@@ -197,11 +210,16 @@ int main(int argc, char **argv) {
     if ((nsfd[j] = openat(proc, path, O_RDONLY | O_CLOEXEC)) < 0)
       die("can't open the app's %s namespace: %s", ns[j].name, strerror(errno));
   }
+  int user = open_userns(proc);
   join_cgroups(proc);
   for (size_t j = 0; j < sizeof ns / sizeof *ns; j++) {
     if (setns(nsfd[j], ns[j].type) < 0) die("can't join the app's %s namespace: %s", ns[j].name, strerror(errno));
     close(nsfd[j]);
   }
+  /* Last: the pod's network namespace may be the host's or a CNI one the host owns, which a process in the
+   * pod's user namespace has no right to join. Our uid, host root, means nothing in there until
+   * isolate_apply sets the app's, which the namespace maps to the pod's range. */
+  if (user >= 0 && setns(user, CLONE_NEWUSER) < 0) die("can't join the app's user namespace: %s", strerror(errno));
   close(proc);
 
   static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};

@@ -74,7 +74,8 @@ static int mount_dir(const char *dir, const char *src, const char *type, unsigne
   snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
   int r = mount(src, target, type, flags, data), err = errno;
   close(fd);
-  return r < 0 ? isolate_fail(err, "can't mount %s on \"/%s\"", type ? type : src, dir) : 0;
+  if (r < 0) isolate_fail(err, "can't mount %s on \"/%s\"", type ? type : src, dir), errno = err;
+  return r < 0 ? -1 : 0;
 }
 
 #define NOSUID_NODEV_NOEXEC (MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -105,6 +106,21 @@ static int mount_cgroups(void) {
   if (d) closedir(d);
   if (mount(NULL, "sys/fs/cgroup", NULL, MS_REMOUNT | MS_RDONLY | NOSUID_NODEV_NOEXEC, "mode=755") < 0)
     return isolate_fail(errno, "can't make /sys/fs/cgroup read-only");
+  return 0;
+}
+
+/*
+ * A fresh read-only sysfs. A user namespace that does not own the network namespace (a --private-users pod on
+ * the host's network or a CNI one) may not mount one (EPERM): the container's own /sys, which nspawn set up
+ * read-only, is bound instead, with its submounts (a non-recursive bind of locked mounts is refused).
+ */
+static int mount_sys(void) {
+  struct statvfs vfs;
+  if (mount_dir("sys", "sysfs", "sysfs", MS_RDONLY | NOSUID_NODEV_NOEXEC, NULL) == 0) return 0;
+  if (errno != EPERM || mount_dir("sys", "/sys", NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
+  if (statvfs("sys", &vfs) < 0 ||
+      mount(NULL, "sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (vfs.f_flag & NOSUID_NODEV_NOEXEC), NULL) < 0)
+    return isolate_fail(errno, "can't make /sys read-only");
   return 0;
 }
 
@@ -178,7 +194,7 @@ static int setup(const struct app *a) {
   if (mount(a->root, a->root, NULL, MS_BIND | MS_REC, NULL) < 0 || chdir(a->root) < 0)
     return isolate_fail(errno, "can't bind the app's root \"%s\"", a->root);
   if (mount_dir("proc", "proc", "proc", NOSUID_NODEV_NOEXEC, NULL) < 0) return -1;
-  if (mount_dir("sys", "sysfs", "sysfs", MS_RDONLY | NOSUID_NODEV_NOEXEC, NULL) < 0 || mount_cgroups() < 0) return -1;
+  if (mount_sys() < 0 || mount_cgroups() < 0) return -1;
   if (mount_dev() < 0 || mount_tmp() < 0 || (a->mask_paths && mask_paths() < 0)) return -1;
   /* pivot_root(".", "."), then detach the old root stacked on the new one: no directory needed for it. */
   if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)

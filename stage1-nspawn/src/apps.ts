@@ -8,6 +8,7 @@ import {
   composeEnv,
   findExecutable,
   mountVolumes,
+  parseIdRange,
   portMappings,
   resolveCredentials,
   RktError,
@@ -58,12 +59,19 @@ export function prepareApp(
     },
     appWarn,
   )
-  mountVolumes(app.rootfs, appMounts(pod, app))
+  const range = args.privateUsers === undefined ? undefined : parseIdRange(args.privateUsers)
+  // A negative oom_score_adj takes CAP_SYS_RESOURCE on the host, which the root of a user namespace lacks.
+  let oomScoreAdj = isolation.oomScoreAdj
+  if (range && oomScoreAdj !== undefined && oomScoreAdj < 0) {
+    appWarn(`os/linux/oom-score-adj ${oomScoreAdj} ignored: a --private-users pod cannot set a negative value`)
+    oomScoreAdj = undefined
+  }
+  mountVolumes(app.rootfs, appMounts(pod, app), range)
   bindAppEtc(app.rootfs, etc, appWarn)
   const env = composeEnv(app.app.environment, {...extraEnv, AC_APP_NAME: app.name})
   writeEnvFile(pod.paths.appEnv(app.name), env)
   // Where the supervisor records the app's PID for enter.
-  fs.mkdirSync(path.dirname(pod.paths.appPid(app.name)), {recursive: true, mode: 0o755})
+  fs.mkdirSync(pod.paths.pidsDir, {recursive: true, mode: 0o755})
   const cwd = app.app.workingDirectory ?? '/'
   const program = findExecutable(app.rootfs, exec[0]!, env, cwd)
   const handler = (name: 'pre-start' | 'post-stop'): string[] | undefined => {
@@ -87,7 +95,7 @@ export function prepareApp(
       caps: isolation.caps,
       noNewPrivs: isolation.noNewPrivs,
       seccomp: isolation.seccomp,
-      oomScoreAdj: isolation.oomScoreAdj,
+      oomScoreAdj,
       readonlyRootfs: app.runtime.readOnlyRootFS,
       maskPaths: !args.disablePaths,
       interactive: args.interactive,

@@ -63,7 +63,7 @@ describe('capabilities', () => {
     assert.equal(r.caps, 1n << 5n)
     assert.equal(r.warnings.length, 2)
     assert.match(r.warnings[0]!, /retain-set: unknown capabilities ignored: NOT_A_CAP/)
-    assert.match(r.warnings[1]!, /not available on this host, dropped: CAP_SYS_RESOURCE/)
+    assert.match(r.warnings[1]!, /not available to this pod, dropped: CAP_SYS_RESOURCE/)
   })
 
   test('a non-root app gets no capabilities by default, but those its isolator names', () => {

@@ -56,7 +56,7 @@ function appCaps(isolators: readonly AnyIsolator[], ctx: IsolationContext, warn:
   const isolator = named.find((n) => getIsolator(isolators, n)) ?? 'the default capability set'
   if (unknown.length > 0) warn(`${isolator}: unknown capabilities ignored: ${unknown.join(', ')}`)
   const missing = mask & ~ctx.hostBounding
-  if (missing !== 0n) warn(`${isolator}: not available on this host, dropped: ${capNames(missing).join(', ')}`)
+  if (missing !== 0n) warn(`${isolator}: not available to this pod, dropped: ${capNames(missing).join(', ')}`)
   return mask & ctx.hostBounding
 }
 

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, test} from 'node:test'
 
-import {findNspawn, machineName, netArgs, nspawnArgv, nspawnEnv, propagateDir} from './nspawn.js'
+import {findNspawn, machineName, netArgs, nspawnArgv, nspawnCommand, nspawnEnv, propagateDir} from './nspawn.js'
 
 const UUID = '2f1a1f5c-4a7e-4c89-9b5e-6f2b0f3d9a10'
 const BASE = {
@@ -48,6 +48,25 @@ describe('nspawn', () => {
     assert.ok(argv.includes('--console=interactive'))
     assert.ok(nspawnArgv({...BASE, capabilities: 'all'}).includes('--capability=all'))
     assert.deepEqual(nspawnArgv(BASE).slice(-3), ['--', '/supervisor', '/rkt/supervisor.conf'], 'options before --')
+  })
+
+  test('--private-users: nspawn gets the range and leaves ownership alone; a CNI namespace is joined by nsenter first', () => {
+    const range = {first: 0x120000, count: 65536}
+    const tools = {nspawn: '/usr/bin/systemd-nspawn', nsenter: '/usr/bin/nsenter'}
+    const cni = {...BASE, net: {kind: 'netns' as const, path: '/pod/netns'}, privateUsers: range}
+    const {file, argv} = nspawnCommand(cni, tools)
+    assert.equal(file, '/usr/bin/nsenter')
+    assert.deepEqual(argv.slice(0, 4), ['nsenter', '--net=/pod/netns', '--', '/usr/bin/systemd-nspawn'])
+    assert.ok(argv.includes('--private-users=1179648:65536'))
+    assert.ok(argv.includes('--private-users-ownership=off'))
+    assert.ok(!argv.some((a) => a.startsWith('--network-namespace-path')), 'nspawn could not join it from the pod')
+    assert.deepEqual(argv.slice(4), nspawnArgv(cni).slice(1))
+    // Without private users, or without a CNI namespace: nspawn itself, as before.
+    const plain = nspawnCommand({...cni, privateUsers: undefined}, tools)
+    assert.equal(plain.file, '/usr/bin/systemd-nspawn')
+    assert.ok(plain.argv.includes('--network-namespace-path=/pod/netns'))
+    assert.equal(nspawnCommand({...BASE, privateUsers: range}, tools).file, '/usr/bin/systemd-nspawn')
+    assert.deepEqual(netArgs({kind: 'private'}, range), ['--private-network'])
   })
 
   test('the environment is made from scratch: a caller’s SYSTEMD_* variables never reach nspawn', () => {

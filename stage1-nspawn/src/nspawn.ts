@@ -1,8 +1,9 @@
 // How `rkt run` becomes systemd-nspawn (stage1-nspawn/README.md "Process chain"): the command line, the
 // environment it gets, and the state nspawn leaves on the host that gc may have to remove.
+import {execFileSync} from 'node:child_process'
 import path from 'node:path'
 
-import {DEFAULT_PATH, findHostTool, RktError} from '@rkt/core/stage1'
+import {DEFAULT_PATH, findHostTool, formatIdRange, RktError, type IdRange} from '@rkt/core/stage1'
 
 /** The pod's machine name: nspawn keys its host-side state by it, so each pod gets its own (rkt's name). */
 export function machineName(uuid: string): string {
@@ -26,10 +27,14 @@ export function propagateDir(uuid: string): string {
 export type NspawnNet =
   {readonly kind: 'host'} | {readonly kind: 'private'} | {readonly kind: 'netns'; readonly path: string}
 
-/** The nspawn flags for the pod's network. */
-export function netArgs(net: NspawnNet): string[] {
+/**
+ * The nspawn flags for the pod's network. A pod with private users cannot be given its CNI namespace: nspawn
+ * joins it from inside the pod's user namespace, which has no rights over a namespace the host owns (EPERM).
+ * nspawn is started inside it instead (nspawnCommand) and shares "its host's" network, that one.
+ */
+export function netArgs(net: NspawnNet, privateUsers?: IdRange): string[] {
   if (net.kind === 'private') return ['--private-network']
-  if (net.kind === 'netns') return [`--network-namespace-path=${net.path}`]
+  if (net.kind === 'netns' && privateUsers === undefined) return [`--network-namespace-path=${net.path}`]
   return []
 }
 
@@ -44,6 +49,8 @@ export interface NspawnArgs {
   readonly capabilities: string
   /** The supervisor's configuration, as a path inside the container. */
   readonly conf: string
+  /** --private-users: the pod's ids on the host. */
+  readonly privateUsers?: IdRange | undefined
 }
 
 /**
@@ -67,12 +74,47 @@ export function nspawnArgv(a: NspawnArgs): string[] {
     `--hostname=${a.hostname}`,
     '-D',
     a.rootfs,
-    ...netArgs(a.net),
+    ...netArgs(a.net, a.privateUsers),
+    // The trees are already the range's (stage0's idmapped mounts): nspawn must not chown them.
+    ...(a.privateUsers ? [`--private-users=${formatIdRange(a.privateUsers)}`, '--private-users-ownership=off'] : []),
     ...(a.capabilities === '' ? [] : [`--capability=${a.capabilities}`]),
     '--',
     '/supervisor',
     a.conf,
   ]
+}
+
+/**
+ * What to execve: nspawn itself, or nsenter joining the pod's CNI namespace first when nspawn cannot (see
+ * netArgs). nsenter execs nspawn: the PID stays rkt run's, descriptors and environment pass unchanged.
+ */
+export function nspawnCommand(a: NspawnArgs, tools: {nspawn: string; nsenter: string}): {file: string; argv: string[]} {
+  const argv = nspawnArgv(a)
+  if (a.net.kind !== 'netns' || a.privateUsers === undefined) return {file: tools.nspawn, argv}
+  return {file: tools.nsenter, argv: ['nsenter', `--net=${a.net.path}`, '--', tools.nspawn, ...argv.slice(1)]}
+}
+
+/** nsenter on PATH (what runs nspawn and sysctls inside a --private-users pod's CNI namespace). */
+export function findNsenter(pathEnv: string | undefined): string {
+  return requireTool('nsenter', pathEnv, 'the nspawn stage1 needs it for --private-users pods', {
+    code: 'ENONSENTER',
+    hint: 'install it (Debian: apt-get install util-linux)',
+  })
+}
+
+/**
+ * Lets every process of a --private-users pod bind ports below 1024 in its own CNI namespace: the kernel
+ * asks for CAP_NET_BIND_SERVICE in the namespace's owner, the host's user namespace, which the pod's root
+ * lacks (nspawn drops the capability from such a container). The namespace is the pod's alone.
+ */
+export function allowLowPorts(nsenter: string, netns: string): void {
+  execFileSync(
+    nsenter,
+    [`--net=${netns}`, '--', 'sh', '-c', 'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
 }
 
 /** What nspawn's environment depends on. */
@@ -108,10 +150,19 @@ export function nspawnEnv(e: NspawnEnv): Record<string, string> {
 
 /** systemd-nspawn on PATH, or an error naming the Debian package that has it. */
 export function findNspawn(pathEnv: string | undefined): string {
-  const file = findHostTool('systemd-nspawn', pathEnv ?? '/usr/bin:/bin')
-  if (file !== undefined) return file
-  throw new RktError('systemd-nspawn is not installed: the nspawn stage1 runs each pod in it', {
+  return requireTool('systemd-nspawn', pathEnv, 'the nspawn stage1 runs each pod in it', {
     code: 'ENONSPAWN',
     hint: 'install it (Debian: apt-get install systemd-container), or choose another stage1 with --stage1-path',
   })
+}
+
+function requireTool(
+  name: string,
+  pathEnv: string | undefined,
+  why: string,
+  fix: {code: string; hint: string},
+): string {
+  const file = findHostTool(name, pathEnv ?? '/usr/bin:/bin')
+  if (file !== undefined) return file
+  throw new RktError(`${name} is not installed: ${why}`, fix)
 }

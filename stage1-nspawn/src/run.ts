@@ -3,6 +3,7 @@
 // limits, writes the supervisor's configuration, and becomes systemd-nspawn by execve (same PID: `rkt run` is
 // the pod). nspawn keeps the pod lock to itself and hands the supervisor the cgroup descriptors opened here;
 // no Node process stays in the pod.
+import fs from 'node:fs'
 import path from 'node:path'
 import tty from 'node:tty'
 
@@ -19,6 +20,7 @@ import {
   loadPod,
   metadataUrl,
   openAppFds,
+  parseIdRange,
   parseNetList,
   parseRunArgv,
   podLimits,
@@ -29,16 +31,17 @@ import {
   saveRuntimeConfig,
   setCloexec,
   writePidFile,
+  type IdRange,
 } from '@rkt/core/stage1'
 
 import type {AppConf} from './config.js'
 
 import {prepareApp, setupNetworks, type PreparedApp} from './apps.js'
-import {hostBoundingSet} from './capabilities.js'
+import {capMask, hostBoundingSet} from './capabilities.js'
 import {DEFAULT_GRACE_MS, writeConf} from './config.js'
 import {preparePodEtc} from './etc.js'
 import {nspawnCapabilities} from './isolators.js'
-import {findNspawn, nspawnArgv, nspawnEnv, type NspawnNet} from './nspawn.js'
+import {allowLowPorts, findNsenter, findNspawn, nspawnCommand, nspawnEnv, type NspawnNet} from './nspawn.js'
 
 const warn = (m: string): void => {
   process.stderr.write(`run: warning: ${m}\n`)
@@ -54,9 +57,6 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
         hint: 'drop --ipc=parent (pods get a private IPC namespace), or use the fly stage1, which shares the host’s',
       },
     )
-  }
-  if (args.privateUsers) {
-    throw new RktError('--private-users is not implemented by the nspawn stage1 yet', {code: 'EUNSUPPORTED'})
   }
   if (args.mutable) throw new RktError('mutable pods are not implemented by the nspawn stage1', {code: 'EUNSUPPORTED'})
   if (args.interactive && pod.apps.length !== 1) {
@@ -98,13 +98,25 @@ function makeCgroups(
   return {confs, fds}
 }
 
+/**
+ * With private users, the supervisor is the pod's root (host uid range.first): the files and directories it
+ * reads and writes, made here by host root, become its own: its configuration (0600: apps' environments),
+ * and /rkt, /rkt/status and /rkt/pids, where it writes the statuses, pids and its ready link.
+ */
+function giveSupervisorFiles(pod: LoadedPod, range: IdRange): void {
+  const p = pod.paths
+  for (const f of [p.supervisorConf, p.rktDir, p.statusDir, p.pidsDir]) fs.chownSync(f, range.first, range.first)
+}
+
 export const main = entrypoint('run', import.meta.url, async (argv) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
   const hostname = args.hostname ?? `rkt-${args.uuid}`
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
   refuseUnsupported(args, pod)
+  const range = args.privateUsers === undefined ? undefined : parseIdRange(args.privateUsers)
   const nspawn = findNspawn(process.env['PATH'])
+  const nsenter = range ? findNsenter(process.env['PATH']) : ''
   const netMode = parseNetList(args.net)
   if (netMode.kind !== 'contained' && pod.manifest.ports.length > 0)
     warn(`--port ignored: with --net=${netMode.kind} the pod has no network of its own to forward to`)
@@ -122,9 +134,13 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       : netMode.kind === 'host'
         ? {kind: 'host'}
         : {kind: 'private'}
+  if (range && networks) allowLowPorts(nsenter, networks.netns)
 
   const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode, networks?.dns)
-  const hostBounding = hostBoundingSet()
+  // nspawn withholds CAP_NET_BIND_SERVICE from a user-namespaced container on a network namespace the host owns
+  // (it would not let it bind low ports there; in a CNI namespace allowLowPorts opens them to every uid).
+  const withheld = range && net.kind !== 'private' ? capMask(['CAP_NET_BIND_SERVICE']).mask : 0n
+  const hostBounding = hostBoundingSet() & ~withheld
   // The metadata service (stage0 registered the pod when asked, --mds-register) listens on the host: apps reach
   // it at the host's address on their network, or on loopback with the host's network.
   const mdsHost = networks !== undefined ? networks.hostIp : netMode.kind === 'host' ? '127.0.0.1' : undefined
@@ -136,31 +152,36 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const {confs, fds} = makeCgroups(pod, host, apps)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {graceMs: DEFAULT_GRACE_MS, apps: confs})
+  if (range) giveSupervisorFiles(pod, range)
 
-  const nspawnArgs = nspawnArgv({
-    uuid: pod.uuid,
-    rootfs: pod.paths.stage1Rootfs,
-    hostname,
-    net,
-    // A terminal only for an interactive app on a terminal; otherwise the pod's stdio is ours, as it is.
-    console: args.interactive && tty.isatty(0) ? 'interactive' : 'pipe',
-    capabilities: nspawnCapabilities(
-      apps.map((a) => a.isolation),
-      args.disableCapabilities,
-    ),
-    conf,
-  })
+  const command = nspawnCommand(
+    {
+      uuid: pod.uuid,
+      rootfs: pod.paths.stage1Rootfs,
+      hostname,
+      net,
+      // A terminal only for an interactive app on a terminal; otherwise the pod's stdio is ours, as it is.
+      console: args.interactive && tty.isatty(0) ? 'interactive' : 'pipe',
+      capabilities: nspawnCapabilities(
+        apps.map((a) => a.isolation),
+        args.disableCapabilities,
+      ),
+      conf,
+      privateUsers: range,
+    },
+    {nspawn, nsenter},
+  )
   const env = nspawnEnv({
     path: process.env['PATH'],
     term: process.env['TERM'],
     listenFds: fds.length,
     pid: process.pid,
   })
-  if (args.debug) process.stderr.write(`run: ${nspawnArgs.join(' ')}\n`)
+  if (args.debug) process.stderr.write(`run: ${command.argv.join(' ')}\n`)
 
   // The hand-over: nspawn is this process from here on, hence `ppid`. The lock goes last, after the
   // LISTEN_FDS descriptors: nspawn keeps it open and passes only those on.
   writePidFile(pod.paths.ppid, process.pid)
   setCloexec(lockFd, true)
-  execve(nspawn, nspawnArgs, env, [...fds, lockFd])
+  execve(command.file, command.argv, env, [...fds, lockFd])
 })

@@ -83,6 +83,11 @@ export class PodStore {
     return path.join(this.root, state)
   }
 
+  /** Held while a prepare chooses a `--private-users` range among its pods' (core/src/pod/private-users.ts). */
+  get idRangeLock(): string {
+    return path.join(this.dataDir, 'private-users.lock')
+  }
+
   /** Creates the state directories (pods hold app rootfs trees: not for unprivileged eyes, SEC-20). */
   ensure(): void {
     for (const d of POD_DIRS) fs.mkdirSync(this.dir(d), {recursive: true, mode: 0o700})

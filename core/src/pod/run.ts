@@ -20,15 +20,17 @@ import {classifyImage} from '../fetch/source.js'
 import {registerPodDir} from '../mds/client.js'
 import {parseImageManifest, VALID_OS_ARCH} from '../schema/index.js'
 import {ENV, runArgv} from '../stage1/contract.js'
+import {formatIdRange, type IdRange} from '../stage1/id-range.js'
 import {ImageStore, imageQuery} from '../store/image-store.js'
 import {TreeStore} from '../store/tree-store.js'
 import {writeFileAtomic} from '../sys/atomic.js'
-import {mountOverlay} from '../sys/mounts.js'
-import {setCloexec} from '../sys/native.js'
+import {mountOverlay, mountsUnder} from '../sys/mounts.js'
+import {MNT_DETACH, setCloexec, umount2} from '../sys/native.js'
 import {formatNetList} from './args.js'
 import {makeHostsFile, makeResolvConf} from './dns.js'
 import {buildPodManifest, completePodManifestArg, loadPodManifestArg} from './manifest.js'
 import {type Pod, PodStore} from './pods.js'
+import {checkIdRangeFree, chownShifted, mountShifted, podIdRange, reserveIdRange} from './private-users.js'
 import {becomeEntrypoint, podStage1, resolveStage1} from './stage1-image.js'
 
 /** What the commands print and how (the library never writes to stdout or stderr itself). */
@@ -134,11 +136,19 @@ function stage1ChoiceOf(args: RunArgs): Stage1Choice {
   return s === undefined ? {kind: 'default'} : {kind: s.kind, value: s.location}
 }
 
-/** Copies a tree exactly (ownership, modes, xattrs, links): --no-overlay. */
-async function copyTree(from: string, to: string): Promise<void> {
+/**
+ * Copies a tree exactly (ownership, modes, xattrs, links): --no-overlay. With a uid range, the copy is made
+ * through an idmapped view of the tree (at `view`, unmounted after), so it is the range's from the start.
+ */
+async function copyTree(from: string, to: string, shift?: {range: IdRange; view: string}): Promise<void> {
   fs.mkdirSync(to, {recursive: true})
   const {execa} = await import('execa')
-  await execa('cp', ['-a', '--reflink=auto', `${from}/.`, to])
+  if (shift) mountShifted(from, shift.view, shift.range)
+  try {
+    await execa('cp', ['-a', '--reflink=auto', `${shift ? shift.view : from}/.`, to])
+  } finally {
+    if (shift) umount2(shift.view, MNT_DETACH)
+  }
 }
 
 /** A prepared pod, still locked by this process (in prepare/). */
@@ -250,12 +260,15 @@ async function makePod(
       fs.writeFileSync(p.appInfoManifest(name), store.manifestBytes(images[i]!.key))
       fs.writeFileSync(p.appTreeStoreId(name), appTrees[i]!)
     })
+    const range = args.pod.privateUsers ? reserveIdRange(pods, pod) : undefined
     if (args.pod.noOverlay) {
-      await copyTree(trees.rootfs(stage1Tree), p.stage1Rootfs)
+      const copy = (tree: string, to: string) =>
+        copyTree(trees.rootfs(tree), to, range && {range, view: p.idmappedTree(tree)})
+      await copy(stage1Tree, p.stage1Rootfs)
       for (const [i, name] of appNames.entries()) {
         fs.mkdirSync(p.app(name), {recursive: true})
         fs.writeFileSync(p.appManifest(name), store.manifestBytes(images[i]!.key))
-        await copyTree(trees.rootfs(appTrees[i]!), p.appRootfs(name))
+        await copy(appTrees[i]!, p.appRootfs(name))
       }
     } else {
       fs.writeFileSync(p.overlayPrepared, '')
@@ -273,29 +286,44 @@ async function makePod(
   return {pod, globals}
 }
 
-/** Mounts the pod's overlays (stage1 rootfs, then each app's rootfs inside it) when it was prepared for them. */
-function mountPod(pod: Pod): void {
+/**
+ * Mounts the pod's overlays (stage1 rootfs, then each app's rootfs inside it) when it was prepared for them.
+ * With a uid range, each overlay's lower layer is its store tree seen through an idmapped mount and its upper
+ * directory belongs to the range, so the pod's root owns its trees (copy-ups keep the shifted owners). Host
+ * root still writes the stage1's files through the overlays: an idmapped mount would refuse it (EOVERFLOW),
+ * as its ids lie outside the range. A --no-overlay pod's copies were made shifted (copyTree).
+ */
+function mountPod(pod: Pod, range: IdRange | undefined): void {
   try {
-    mountPodLayers(pod)
+    mountPodLayers(pod, range)
   } catch (err) {
     throw wrap(`cannot mount the root file systems of pod ${pod.uuid}`, err)
   }
 }
 
-function mountPodLayers(pod: Pod): void {
-  pod.store.ensure() // a pod prepared by an older rkt: its pods directory may not be unbindable yet
+function mountPodLayers(pod: Pod, range: IdRange | undefined): void {
+  pod.store.ensure() // a pod prepared by an older rkt: its pods directory may not be fenced yet
   const p = pod.paths
   if (!fs.existsSync(p.overlayPrepared)) return
   const store = ImageStore.open(pod.store.dataDir)
   const trees = new TreeStore(store)
-  const stage1Tree = fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim()
-  fs.mkdirSync(p.stage1Rootfs, {recursive: true})
-  mountOverlay(trees.rootfs(stage1Tree), p.overlay(stage1Tree, 'upper'), p.overlay(stage1Tree, 'work'), p.stage1Rootfs)
+  const overlay = (tree: string, target: string, app?: string): void => {
+    let lower = trees.rootfs(tree)
+    if (range) {
+      const shifted = p.idmappedTree(tree)
+      if (!mountsUnder(shifted).some((m) => m.mountPoint === path.resolve(shifted))) mountShifted(lower, shifted, range)
+      chownShifted(p.overlay(tree, 'upper', app), lower, range)
+      lower = shifted
+    }
+    fs.mkdirSync(target, {recursive: true})
+    mountOverlay(lower, p.overlay(tree, 'upper', app), p.overlay(tree, 'work', app), target)
+  }
+  overlay(fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim(), p.stage1Rootfs)
   for (const name of fs.readdirSync(path.join(pod.path, 'appsinfo'))) {
     const tree = fs.readFileSync(p.appTreeStoreId(name), 'utf8').trim()
-    fs.mkdirSync(p.appRootfs(name), {recursive: true})
+    fs.mkdirSync(p.app(name), {recursive: true})
     fs.copyFileSync(p.appInfoManifest(name), p.appManifest(name))
-    mountOverlay(trees.rootfs(tree), p.overlay(tree, 'upper', name), p.overlay(tree, 'work', name), p.appRootfs(name))
+    overlay(tree, p.appRootfs(name), name)
   }
 }
 
@@ -317,8 +345,10 @@ interface RunFlags {
 async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<number> {
   const {pod, globals} = prep
   const stage1 = podStage1(pod)
+  const range = podIdRange(pod)
+  if (range) checkIdRangeFree(pod, range)
   if (pod.dirState !== 'run') pod.move('run')
-  mountPod(pod)
+  mountPod(pod, range)
   const p = pod.paths
   fs.mkdirSync(p.statusDir, {recursive: true})
   if (flags.dns.mode.resolv === 'stage0') writeFileAtomic(p.resolvConf, makeResolvConf(flags.dns.resolv))
@@ -336,6 +366,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
       debug: globals.debug,
       net: flags.net,
       interactive: flags.interactive,
+      privateUsers: range && formatIdRange(range),
       localConfig: globals.localConfig,
       hostname: flags.hostname,
       disableCapabilities: globals.insecure.has('capabilities'),

@@ -14,6 +14,8 @@ export {
   stopArgv,
 } from './contract.js'
 export type {Entrypoint, HostsMode, IpcMode, ParsedFlags, ResolvMode, RunArgs} from './contract.js'
+export {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange} from './id-range.js'
+export type {IdRange} from './id-range.js'
 export {PodPaths, STAGE2_DIR} from './paths.js'
 export {loadPod, podApp} from './pod.js'
 export type {LoadedPod, PodApp} from './pod.js'

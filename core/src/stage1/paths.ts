@@ -35,6 +35,14 @@ export class PodPaths {
   get overlayPrepared(): string {
     return path.join(this.root, 'overlay-prepared')
   }
+  /** `--private-users`: the pod's uid range, `FIRST:COUNT` (chosen at prepare time; absent without the flag). */
+  get privateUsersPrepared(): string {
+    return path.join(this.root, 'private-users-prepared')
+  }
+  /** overlay/<treeStoreID>/idmapped: the tree seen owned by the pod's uid range, the overlays' lower layer. */
+  idmappedTree(treeStoreId: string): string {
+    return path.join(this.root, 'overlay', treeStoreId, 'idmapped')
+  }
   /** overlay/<treeStoreID>/{upper,work}[/<app>]: upper and work directories of the pod's overlay mounts. */
   overlay(treeStoreId: string, kind: 'upper' | 'work', app?: string): string {
     return path.join(this.root, 'overlay', treeStoreId, kind, ...(app ? [app] : []))
@@ -63,9 +71,13 @@ export class PodPaths {
   appRootfs(app: string): string {
     return path.join(this.app(app), 'rootfs')
   }
+  /** stage1/rootfs/rkt: the engine's own files inside the stage1 rootfs (statuses, pids, configuration). */
+  get rktDir(): string {
+    return path.join(this.stage1Rootfs, 'rkt')
+  }
   /** stage1/rootfs/rkt/status: exit statuses of the apps (decimal text), written by stage1. */
   get statusDir(): string {
-    return path.join(this.stage1Rootfs, 'rkt', 'status')
+    return path.join(this.rktDir, 'status')
   }
   appStatus(app: string): string {
     return path.join(this.statusDir, app)
@@ -82,7 +94,10 @@ export class PodPaths {
   }
   /** stage1/rootfs/rkt/pids/<app>: the app's PID inside the pod's PID namespace (nspawn, for enter). */
   appPid(app: string): string {
-    return path.join(this.stage1Rootfs, 'rkt', 'pids', app)
+    return path.join(this.pidsDir, app)
+  }
+  get pidsDir(): string {
+    return path.join(this.rktDir, 'pids')
   }
   /** stage1/rootfs/rkt/env/<app>: the app's environment, one NAME=value per line. */
   appEnv(app: string): string {

@@ -5,6 +5,7 @@ import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import type {IdRange} from './id-range.js'
 import type {AppMount} from './mounts.js'
 
 import {mount, MS} from '../sys/native.js'
@@ -85,14 +86,16 @@ export function remountReadOnly(target: string, recursive: boolean): void {
 
 /**
  * The pod's volumes (appMounts), bound where the app expects them; an `empty` volume's directory is made
- * first with its mode and owner; read-only ones are remounted read-only (submounts too).
+ * first with its mode and owner (the pod's owner: shifted into the pod's uid range with --private-users);
+ * read-only ones are remounted read-only (submounts too).
  */
-export function mountVolumes(rootfs: string, mounts: readonly AppMount[]): void {
+export function mountVolumes(rootfs: string, mounts: readonly AppMount[], range?: IdRange): void {
+  const shift = range?.first ?? 0
   for (const m of mounts) {
     if (m.kind === 'empty' && !fs.existsSync(m.source)) {
       fs.mkdirSync(m.source, {recursive: true})
       fs.chmodSync(m.source, m.empty?.mode ?? 0o755)
-      fs.chownSync(m.source, m.empty?.uid ?? 0, m.empty?.gid ?? 0)
+      fs.chownSync(m.source, (m.empty?.uid ?? 0) + shift, (m.empty?.gid ?? 0) + shift)
       if (m.prefill) prefillVolume(path.join(rootfs, m.target), m.source)
     }
     const isDir = fs.statSync(m.source).isDirectory()

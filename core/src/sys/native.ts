@@ -17,6 +17,7 @@ interface RktSys {
   syncfs(fd: number): number
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number
   umount2(target: string, flags: number): number
+  idmapBind(source: string, target: string, first: number, count: number): number
 }
 
 /** flock(2) operations. */
@@ -153,4 +154,12 @@ export function mount(
 /** umount2(2). */
 export function umount2(target: string, flags = 0): void {
   check(sys().umount2(target, flags), 'umount2', target)
+}
+
+/**
+ * A recursive bind mount of `source` on `target` through which ids 0..count-1 on disk are seen (and written)
+ * as host ids first..first+count-1, uids and gids alike (an idmapped mount, mount_setattr(2)).
+ */
+export function idmapBind(source: string, target: string, first: number, count: number): void {
+  check(sys().idmapBind(source, target, first, count), 'mount_setattr', target)
 }
