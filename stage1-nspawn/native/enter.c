@@ -173,6 +173,7 @@ static int open_userns(int proc) {
 
 int main(int argc, char **argv) {
   run_sealed(argv);
+  prctl(PR_SET_NAME, "enter"); /* run from a memfd, the kernel named us after its descriptor */
   prctl(PR_SET_DUMPABLE, 0);
   const char *file = NULL, *name = NULL, *pid = NULL;
   int i = 1;

@@ -219,8 +219,13 @@ describe('enter', {skip}, () => {
     const child = enter('b', ['/bin/busybox', 'grep', 'PPid', '/proc/self/status'], {wrap}) // one execve: strace delays each
     const done = collect(child)
     const helper = (): number | undefined => children(child.pid ?? -1)[0]
-    await waitFor('the helper', () => helper() !== undefined && procStatus(helper() ?? 0).get('Name') === 'enter', 5000)
-    await waitFor('its child', () => children(helper() ?? -1).length > 0, 5000)
+    // strace delays each execve by 2 s, the helper's re-execution from its sealed copy included.
+    await waitFor(
+      'the helper',
+      () => helper() !== undefined && procStatus(helper() ?? 0).get('Name') === 'enter',
+      10000,
+    )
+    await waitFor('its child', () => children(helper() ?? -1).length > 0, 10000)
     const cmd = children(helper() ?? -1)[0] ?? -1
     await new Promise((r) => setTimeout(r, 200)) // isolate's work before the execve
     const nspid = procStatus(cmd).get('NSpid')?.split('\t')

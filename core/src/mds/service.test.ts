@@ -246,8 +246,8 @@ describe('registration', () => {
     const socketPath = path.join(tmp, 'run', 'mds.sock')
     const paths = new PodPaths(fs.mkdtempSync(path.join(tmp, 'pod-')))
     fs.writeFileSync(paths.manifest, POD_MANIFEST)
-    fs.mkdirSync(path.dirname(paths.appManifest('web')), {recursive: true})
-    fs.writeFileSync(paths.appManifest('web'), IMAGE_MANIFEST)
+    fs.mkdirSync(path.dirname(paths.appInfoManifest('web')), {recursive: true})
+    fs.writeFileSync(paths.appInfoManifest('web'), IMAGE_MANIFEST)
     const t = await registerPodDir(OTHER, paths, socketPath)
     assert.ok(fs.existsSync(path.join(paths.root, MDS_REGISTERED_FILE)))
     const url = `http://127.0.0.1:${svc.port}/${t}/acMetadata/v1`

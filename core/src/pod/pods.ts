@@ -116,9 +116,12 @@ export class PodStore {
       if (mountsUnder(root, mounts).length > own.length) return
       for (const _ of own) umount2(root, MNT_DETACH) // a fence half made by a killed rkt: start again
       mount(root, root, null, MS.BIND)
+      // Private: on a host whose mounts are shared, the pods' mounts would otherwise propagate to the peers
+      // of the data directory's mount (and into every namespace that is a slave of the host's), doubled.
+      mount(null, root, null, MS.PRIVATE)
       const fence = fs.openSync(root, 'r') // its root, reachable once covered
       try {
-        mount(root, root, null, MS.BIND)
+        mount(root, root, null, MS.BIND) // a copy of a private mount: private too
         mount(null, `/proc/self/fd/${fence}`, null, MS.UNBINDABLE)
       } finally {
         fs.closeSync(fence)

@@ -9,6 +9,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {after, describe, test} from 'node:test'
 
 import {idRangesOverlap, parseIdRange} from '../stage1/id-range.js'
+import {unmountTree} from '../sys/mounts.js'
 import {MNT_DETACH, umount2} from '../sys/native.js'
 import {checkIdRangeFree, chownShifted, mountShifted, podIdRange, reserveIdRange} from './private-users.js'
 import {PodStore} from './pods.js'
@@ -17,7 +18,10 @@ const dirs: string[] = []
 const procs: ChildProcess[] = []
 after(() => {
   for (const p of procs) p.kill('SIGKILL')
-  for (const d of dirs) fs.rmSync(d, {recursive: true, force: true})
+  for (const d of dirs) {
+    unmountTree(d) // the pods/ fence of each data directory
+    fs.rmSync(d, {recursive: true, force: true})
+  }
 })
 
 function tmp(): string {

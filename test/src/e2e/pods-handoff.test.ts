@@ -29,7 +29,10 @@ describe('hand-off: rkt run becomes the pod', () => {
     const me = procInfo(pod.pid)
     assert.ok(me, 'rkt run is alive')
     assert.equal(me.comm, 'fly-exec')
-    assert.equal(me.exe, path.join(dir, 'stage1', 'rootfs', 'fly-exec'), 'the same PID now runs the stage1 supervisor')
+    // From the stage1 image's tree in the store, never from the pod's writable copy of it.
+    const stage1Tree = fs.readFileSync(path.join(dir, 'stage1TreeStoreID'), 'utf8').trim()
+    const fromStore = path.join(ps.data, 'cas', 'tree', stage1Tree, 'rootfs', 'fly-exec')
+    assert.equal(me.exe, fromStore, 'the same PID now runs the stage1 supervisor')
     assert.ok(!fs.readFileSync(`/proc/${pod.pid}/cmdline`, 'utf8').includes('node'))
 
     const appPid = ps.podNumber(pod.uuid, 'pid')

@@ -480,10 +480,14 @@ export function alive(pid: number): boolean {
   return procInfo(pid) !== undefined
 }
 
-/** Mount points at or below `dir` in this mount namespace. */
+/**
+ * Mount points at or below `dir` in this mount namespace, but for a data directory's pods/ fence: the two
+ * binds of pods/ on itself its first pod made, which stay (core/src/pod/pods.ts).
+ */
 export function mountsUnder(dir: string): string[] {
   const root = path.resolve(dir)
   return readMountinfo()
+    .filter((m) => !(m.mountPoint.endsWith('/pods') && m.root === m.mountPoint))
     .map((m) => m.mountPoint)
     .filter((m) => m === root || m.startsWith(`${root}/`))
 }
