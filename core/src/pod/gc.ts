@@ -1,14 +1,15 @@
 // `rkt gc` and `rkt rm` (rkt's pod-lifecycle.md "Garbage collection"): mark exited and failed pods by
 // renaming them into exited-garbage/ or garbage/, then sweep: under the pod's exclusive lock, run the
 // stage1's gc entrypoint, unmount whatever is left, and delete the directory without ever following a
-// symlink or a mount out of it. A pod that cannot be unmounted is left for the next gc (SEC-19).
+// symlink or a mount out of it. A pod that cannot be unmounted or deleted is left, marked, for the next
+// gc (SEC-19); it is reported, and gc goes on with the other pods.
 import fs from 'node:fs'
 import path from 'node:path'
 
 import type {Globals} from '../config/globals.js'
 import type {Pod} from './pods.js'
 
-import {RktError} from '../errors.js'
+import {RktError, wrap} from '../errors.js'
 import {unregisterPodDir} from '../mds/client.js'
 import {parseImageManifest} from '../schema/index.js'
 import {gcArgv} from '../stage1/contract.js'
@@ -32,6 +33,8 @@ export interface GcOptions {
   readonly log: (line: string) => void
   /** The pods collected (rkt prints `Garbage collecting pod "UUID"` on stdout). */
   readonly collected: (uuid: string) => void
+  /** A pod that could not be marked or deleted (the error names it); gc goes on with the others, then fails. */
+  readonly failed: (err: unknown) => void
 }
 
 // Embryos normally live for microseconds: an old one is a crash between mkdir and rename.
@@ -88,8 +91,9 @@ async function stage1Gc(pod: Pod, globals: Globals, log: (line: string) => void)
 }
 
 /**
- * Deletes a marked pod: returns false when another process holds it (it is skipped, as rkt does) or when
- * something under it could not be unmounted (nothing is deleted then; a later gc retries).
+ * Deletes a marked pod: returns false when another process holds it (it is skipped, as rkt does). Throws
+ * when something under it could not be unmounted (nothing is deleted then) or deleted; the pod stays
+ * marked, for a later gc.
  */
 export async function deletePod(pod: Pod, globals: Globals, log: (line: string) => void): Promise<boolean> {
   let locked: boolean
@@ -106,52 +110,89 @@ export async function deletePod(pod: Pod, globals: Globals, log: (line: string) 
     await unregisterPodDir(pod.uuid, pod.paths).catch((err: unknown) =>
       log(`cannot unregister pod "${pod.uuid}" from the metadata service: ${(err as Error).message}`),
     )
-    if (pod.dirState === 'exited-garbage') await stage1Gc(pod, globals, log)
+    // A pod whose deletion failed half-way comes back here with files missing: its stage1 gc may fail, the
+    // deletion must not.
+    if (pod.dirState === 'exited-garbage') {
+      await stage1Gc(pod, globals, log).catch((err: unknown) =>
+        log(`the stage1 gc of pod "${pod.uuid}" failed (${(err as Error).message}); unmounting anyway`),
+      )
+    }
     const left = unmountTree(pod.path)
     if (left.length > 0) {
-      log(`cannot unmount ${left.map((m) => m.mountPoint).join(', ')}: pod "${pod.uuid}" is kept for a later gc`)
-      return false
+      throw new RktError(
+        `cannot remove pod "${pod.uuid}": ${left.map((m) => m.mountPoint).join(', ')} cannot be unmounted; the pod is kept for a later gc`,
+        {code: 'EBUSY'},
+      )
     }
-    removeTree(pod.path)
+    try {
+      removeTree(pod.path)
+    } catch (err) {
+      throw wrap(`cannot remove pod "${pod.uuid}"`, err)
+    }
     return true
   } finally {
     pod.unlock()
   }
 }
 
-/** `rkt gc`: mark, then (unless markOnly) sweep. */
+/** `rkt gc`: mark, then (unless markOnly) sweep; a pod that fails is reported and the others still go. */
 export async function gcPods(globals: Globals, opts: GcOptions): Promise<void> {
   const pods = new PodStore(globals.dir)
+  let failed = 0
+  const fail = (err: unknown): void => {
+    failed++
+    opts.failed(err)
+  }
   for (const pod of pods.list()) {
-    switch (pod.dirState) {
-      case 'run':
-        if (!pod.isLockedElsewhere() && tryMove(pod, 'exited-garbage')) opts.log(`moving pod "${pod.uuid}" to garbage`)
-        break
-      case 'prepare':
-        if (!pod.isLockedElsewhere() && tryMove(pod, 'garbage'))
-          opts.log(`moving failed prepare "${pod.uuid}" to garbage`)
-        break
-      case 'prepared':
-        if (ageMs(pod.path) > opts.expirePreparedMs && tryMove(pod, 'garbage')) {
-          opts.log(`moving expired prepared pod "${pod.uuid}" to garbage`)
-        }
-        break
-      case 'embryo':
-        if (ageMs(pod.path) > EMBRYO_EXPIRY_MS && tryMove(pod, 'garbage'))
-          opts.log(`moving stale embryo "${pod.uuid}" to garbage`)
-        break
-      default:
+    try {
+      mark(pod, opts)
+    } catch (err) {
+      fail(wrap(`cannot mark pod "${pod.uuid}" as garbage`, err))
     }
   }
-  if (opts.markOnly) return
-  for (const pod of pods.list()) {
-    if (pod.dirState === 'exited-garbage' && ageMs(pod.path) < opts.gracePeriodMs) {
-      opts.log(`pod "${pod.uuid}" not removed: still within grace period (${opts.gracePeriodText})`)
-      continue
+  if (!opts.markOnly) {
+    for (const pod of pods.list()) {
+      if (pod.dirState === 'exited-garbage' && ageMs(pod.path) < opts.gracePeriodMs) {
+        opts.log(`pod "${pod.uuid}" not removed: still within grace period (${opts.gracePeriodText})`)
+        continue
+      }
+      if (pod.dirState !== 'exited-garbage' && pod.dirState !== 'garbage') continue
+      opts.collected(pod.uuid)
+      try {
+        await deletePod(pod, globals, opts.log)
+      } catch (err) {
+        fail(err)
+      }
     }
-    if (pod.dirState !== 'exited-garbage' && pod.dirState !== 'garbage') continue
-    opts.collected(pod.uuid)
-    await deletePod(pod, globals, opts.log)
+  }
+  if (failed > 0) {
+    throw new RktError(`${failed} pod(s) could not be collected`, {
+      code: 'EGC',
+      hint: 'each is named above with its cause; the next rkt gc tries again',
+    })
+  }
+}
+
+/** gc's first pass over one pod: exited and failed pods are marked as garbage (moved). */
+function mark(pod: Pod, opts: GcOptions): void {
+  switch (pod.dirState) {
+    case 'run':
+      if (!pod.isLockedElsewhere() && tryMove(pod, 'exited-garbage')) opts.log(`moving pod "${pod.uuid}" to garbage`)
+      break
+    case 'prepare':
+      if (!pod.isLockedElsewhere() && tryMove(pod, 'garbage'))
+        opts.log(`moving failed prepare "${pod.uuid}" to garbage`)
+      break
+    case 'prepared':
+      if (ageMs(pod.path) > opts.expirePreparedMs && tryMove(pod, 'garbage')) {
+        opts.log(`moving expired prepared pod "${pod.uuid}" to garbage`)
+      }
+      break
+    case 'embryo':
+      if (ageMs(pod.path) > EMBRYO_EXPIRY_MS && tryMove(pod, 'garbage'))
+        opts.log(`moving stale embryo "${pod.uuid}" to garbage`)
+      break
+    default:
   }
 }
 
@@ -168,9 +209,7 @@ export async function removePod(globals: Globals, arg: string, log: (line: strin
   if (pod.dirState === 'run') tryMove(pod, 'exited-garbage')
   else if (pod.dirState === 'prepare' || pod.dirState === 'prepared') tryMove(pod, 'garbage')
   if (!(await deletePod(pod, globals, log))) {
-    throw new RktError(`pod ${pod.uuid} could not be removed now`, {
-      hint: 'another rkt is using it, or a mount is busy; try again',
-    })
+    throw new RktError(`pod ${pod.uuid} could not be removed now`, {hint: 'another rkt is using it; try again'})
   }
   return pod.uuid
 }
