@@ -13,18 +13,22 @@
  *   idmapBind(src, target, first, count)
  *                                      an idmapped bind mount (--private-users: the pod's trees seen owned by
  *                                      its uid range, without a chown of every file)
+ *   removeTree(parent, name)           deletes parent/name recursively through directory descriptors: never
+ *                                      follows a symlink, never leaves its mount, no path length limit
  *
  * Every function returns 0 (or a value) on success and -errno on failure; the TypeScript wrapper
  * (core/src/sys/native.ts) turns negative numbers into Node-style errors. No function throws.
  */
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -516,6 +520,301 @@ static napi_value IdmapBind(napi_env env, napi_callback_info info) {
   return int_result(env, err);
 }
 
+/*
+ * removeTree(parent, name): deletes parent/name and everything under it, for trees another (untrusted)
+ * process may be changing at the same time: an app's leftover process swapping a directory of its rootfs
+ * for a symlink to a host directory (renameat2 RENAME_EXCHANGE) in a loop. A walk by path (lstat, then
+ * readdir or unlink of the same path) resolves the path again each time and can be sent through the
+ * symlink; this walk never resolves a path more than one component deep:
+ *
+ *   - each directory is opened relative to its parent's descriptor with O_NOFOLLOW|O_DIRECTORY (a symlink
+ *     or file swapped in fails to open and is unlinked as what it is), and every entry is unlinked relative
+ *     to the descriptor of the directory holding it;
+ *   - every directory must be on the top's mount (statx mount ID: a bind mount of the same filesystem has
+ *     the same st_dev, not the same mount ID); a mount met inside stops the walk with EBUSY, untouched;
+ *   - one directory descriptor is open at a time (plus the parent's): going down closes the parent, going
+ *     up opens ".." and checks it is the directory recorded on the way down (device and inode), so the
+ *     depth is limited by memory, not by PATH_MAX or by descriptors. A directory moved elsewhere meanwhile
+ *     makes ".." another directory: the walk stops with ESTALE rather than delete in the wrong place.
+ *
+ * A missing parent/name is not an error; a non-directory at parent/name is unlinked (a symlink never
+ * followed). The parent path is trusted (rkt's own state directories). Returns 0, or {errno, syscall, path}
+ * with the path of the failing entry relative to parent/name ("" for the top itself).
+ */
+struct rt_level {
+  dev_t dev;
+  ino_t ino;
+  char *name;     /* this directory's name in its parent (NULL for the top) */
+  char **subdirs; /* directory entries found by the last scan, visited one by one */
+  size_t n, cap, next;
+  int scans;
+};
+
+struct rt_walk {
+  struct rt_level *levels;
+  size_t depth, cap;
+  uint64_t mnt;
+  int err;
+  const char *syscall;
+  char *err_path; /* malloc'd, relative to the top */
+};
+
+/* A directory is scanned again when its subdirectories are done, to catch entries added meanwhile; a tree
+ * that keeps growing under the walk is given up on rather than chased forever. */
+#define RT_MAX_SCANS 16
+
+static int rt_identify(int fd, uint64_t *mnt, dev_t *dev, ino_t *ino) {
+  struct statx sx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_MNT_ID, &sx) < 0) return -errno;
+  if (!(sx.stx_mask & STATX_MNT_ID)) return -ENOSYS; /* Linux < 5.8 */
+  *mnt = sx.stx_mnt_id;
+  *dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  *ino = sx.stx_ino;
+  return 0;
+}
+
+/* Appends "/name" (or "name" at the start) at p; returns the new end. */
+static char *rt_append(char *start, char *p, const char *name) {
+  if (p != start) *p++ = '/';
+  size_t n = strlen(name);
+  memcpy(p, name, n);
+  p[n] = '\0';
+  return p + n;
+}
+
+/* Records a failure with the path of `entry` (NULL: the current directory) relative to the top. */
+static void rt_fail(struct rt_walk *w, int err, const char *syscall, const char *entry) {
+  if (w->err) return;
+  w->err = err;
+  w->syscall = syscall;
+  size_t len = 1;
+  for (size_t i = 1; i < w->depth; i++) len += strlen(w->levels[i].name) + 1;
+  if (entry) len += strlen(entry) + 1;
+  char *p = w->err_path = malloc(len);
+  if (!p) return;
+  *p = '\0';
+  for (size_t i = 1; i < w->depth; i++) p = rt_append(w->err_path, p, w->levels[i].name);
+  if (entry) rt_append(w->err_path, p, entry);
+}
+
+static int rt_push(struct rt_walk *w, const char *name, dev_t dev, ino_t ino) {
+  if (w->depth == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 64;
+    struct rt_level *l = realloc(w->levels, cap * sizeof *l);
+    if (!l) return -ENOMEM;
+    w->levels = l;
+    w->cap = cap;
+  }
+  struct rt_level *l = &w->levels[w->depth];
+  memset(l, 0, sizeof *l);
+  l->dev = dev;
+  l->ino = ino;
+  if (name && !(l->name = strdup(name))) return -ENOMEM;
+  w->depth++;
+  return 0;
+}
+
+static void rt_clear_subdirs(struct rt_level *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->subdirs[i]);
+  l->n = l->next = 0;
+}
+
+static void rt_pop(struct rt_walk *w) {
+  struct rt_level *l = &w->levels[--w->depth];
+  rt_clear_subdirs(l);
+  free(l->subdirs);
+  free(l->name);
+}
+
+static int rt_add_subdir(struct rt_level *l, const char *name) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    char **s = realloc(l->subdirs, cap * sizeof *s);
+    if (!s) return -ENOMEM;
+    l->subdirs = s;
+    l->cap = cap;
+  }
+  if (!(l->subdirs[l->n] = strdup(name))) return -ENOMEM;
+  l->n++;
+  return 0;
+}
+
+/* Unlinks every non-directory of the directory at fd and lists its subdirectories (through a description
+ * of its own, so each scan starts at the beginning). Returns 0 or -errno (recorded in w). */
+static int rt_scan(struct rt_walk *w, int fd, struct rt_level *l) {
+  rt_clear_subdirs(l);
+  if (++l->scans > RT_MAX_SCANS) {
+    rt_fail(w, -ENOTEMPTY, "rmdir", NULL);
+    return w->err;
+  }
+  int sfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = sfd < 0 ? NULL : fdopendir(sfd);
+  if (!d) {
+    if (sfd >= 0) close(sfd);
+    rt_fail(w, -errno, "opendir", NULL);
+    return w->err;
+  }
+  int err = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *e = readdir(d);
+    if (!e) {
+      if (errno) rt_fail(w, err = -errno, "readdir", NULL);
+      break;
+    }
+    const char *n = e->d_name;
+    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
+    if (e->d_type != DT_DIR && unlinkat(fd, n, 0) == 0) continue;
+    if (e->d_type == DT_DIR || errno == EISDIR) { /* what d_type said, or a directory swapped in since */
+      if ((err = rt_add_subdir(l, n))) {
+        rt_fail(w, err, "malloc", NULL);
+        break;
+      }
+    } else if (errno != ENOENT) {
+      rt_fail(w, err = -errno, "unlinkat", n);
+      break;
+    }
+  }
+  closedir(d);
+  return err;
+}
+
+static void rt_walk_tree(struct rt_walk *w, int pfd, const char *top) {
+  int fd = openat(pfd, top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    if (errno != ELOOP && errno != ENOTDIR) return rt_fail(w, -errno, "openat", NULL);
+    if (unlinkat(pfd, top, 0) < 0 && errno != ENOENT) rt_fail(w, -errno, "unlinkat", NULL);
+    return;
+  }
+  uint64_t mnt, pmnt;
+  dev_t dev, pdev;
+  ino_t ino, pino;
+  int err = rt_identify(fd, &mnt, &dev, &ino);
+  if (!err) err = rt_identify(pfd, &pmnt, &pdev, &pino);
+  if (err) {
+    close(fd);
+    return rt_fail(w, err, "statx", NULL);
+  }
+  if (mnt != pmnt) { /* the top is itself a mount point: its content belongs to another filesystem */
+    close(fd);
+    return rt_fail(w, -EBUSY, "statx", NULL);
+  }
+  w->mnt = mnt;
+  if ((err = rt_push(w, NULL, dev, ino))) {
+    close(fd);
+    return rt_fail(w, err, "malloc", NULL);
+  }
+  while (w->depth > 0 && !w->err) {
+    struct rt_level *l = &w->levels[w->depth - 1];
+    if (l->next == l->n) {
+      if (rt_scan(w, fd, l)) break;
+    }
+    if (l->next < l->n) { /* down into the next subdirectory */
+      const char *name = l->subdirs[l->next++];
+      int cfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (cfd < 0) {
+        if (errno == ENOENT) continue;
+        if (errno != ELOOP && errno != ENOTDIR) {
+          rt_fail(w, -errno, "openat", name);
+          break;
+        }
+        /* Not a directory any more (a symlink swapped in): remove it as what it is now. A directory swapped
+         * back meanwhile (EISDIR) is found again by the next scan. */
+        if (unlinkat(fd, name, 0) < 0 && errno != ENOENT && errno != EISDIR) {
+          rt_fail(w, -errno, "unlinkat", name);
+          break;
+        }
+        continue;
+      }
+      if ((err = rt_identify(cfd, &mnt, &dev, &ino)) || mnt != w->mnt) {
+        close(cfd);
+        rt_fail(w, err ? err : -EBUSY, "statx", name);
+        break;
+      }
+      if ((err = rt_push(w, name, dev, ino))) {
+        close(cfd);
+        rt_fail(w, err, "malloc", NULL);
+        break;
+      }
+      close(fd);
+      fd = cfd;
+      continue;
+    }
+    /* Empty: up to the parent, checked to be the one we came down through, and remove this directory. */
+    if (w->depth == 1) {
+      close(fd);
+      fd = -1;
+      if (unlinkat(pfd, top, AT_REMOVEDIR) == 0 || errno == ENOENT) {
+        rt_pop(w);
+        break;
+      }
+      if (errno != ENOTEMPTY) {
+        rt_fail(w, -errno, "rmdir", NULL);
+        break;
+      }
+      fd = openat(pfd, top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 || (err = rt_identify(fd, &mnt, &dev, &ino)) || dev != l->dev || ino != l->ino) {
+        rt_fail(w, fd < 0 ? -errno : err ? err : -ESTALE, "openat", NULL);
+        break;
+      }
+      continue; /* something was added meanwhile: scan again */
+    }
+    struct rt_level *up = &w->levels[w->depth - 2];
+    int pfd2 = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd2 < 0) {
+      rt_fail(w, -errno, "openat", "..");
+      break;
+    }
+    if ((err = rt_identify(pfd2, &mnt, &dev, &ino)) || mnt != w->mnt || dev != up->dev || ino != up->ino) {
+      close(pfd2);
+      rt_fail(w, err ? err : -ESTALE, "openat", "..");
+      break;
+    }
+    close(fd);
+    fd = pfd2;
+    /* Not empty any more, or not a directory any more (a symlink swapped in for it, and it now under another
+     * name): the parent's next scan finds what is there. */
+    if (unlinkat(fd, l->name, AT_REMOVEDIR) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != ENOTDIR) {
+      rt_fail(w, -errno, "rmdir", NULL);
+      break;
+    }
+    rt_pop(w);
+  }
+  if (fd >= 0) close(fd);
+}
+
+static napi_value RemoveTree(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  char parent[PATH_BUF], name[NAME_MAX + 1];
+  int err;
+  if (get_args(env, info, 2, a)) return int_result(env, -EINVAL);
+  if ((err = get_str(env, a[0], parent, sizeof parent)) || (err = get_str(env, a[1], name, sizeof name)))
+    return int_result(env, err);
+  if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) return int_result(env, -EINVAL);
+  int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0) return int_result(env, errno == ENOENT ? 0 : -errno);
+  struct rt_walk w = {0};
+  rt_walk_tree(&w, pfd, name);
+  close(pfd);
+  while (w.depth > 0) rt_pop(&w);
+  free(w.levels);
+  if (!w.err) {
+    free(w.err_path);
+    return int_result(env, 0);
+  }
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  napi_create_int32(env, w.err, &v);
+  napi_set_named_property(env, obj, "errno", v);
+  napi_create_string_utf8(env, w.syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, obj, "syscall", v);
+  napi_create_string_utf8(env, w.err_path ? w.err_path : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, obj, "path", v);
+  free(w.err_path);
+  return obj;
+}
+
 NAPI_MODULE_INIT() {
   struct {
     const char *name;
@@ -524,6 +823,7 @@ NAPI_MODULE_INIT() {
       {"flock", Flock},         {"setCloexec", SetCloexec}, {"execve", Execve}, {"listXattrs", ListXattrs},
       {"getXattr", GetXattr},   {"setXattr", SetXattr},     {"mknod", Mknod},   {"syncfs", Syncfs},
       {"mount", Mount},         {"umount2", Umount2},       {"idmapBind", IdmapBind},
+      {"removeTree", RemoveTree},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -2,20 +2,16 @@
 // the app exits, but a SIGKILLed fly-exec could not), unmounts what run mounted inside the app's rootfs
 // (/dev, /proc, /sys, /tmp, volumes, DNS files) and removes the cgroups. stage0 then unmounts its own overlays
 // and deletes the pod; fly has no networks to tear down.
-import path from 'node:path'
-
 import {
   detectCgroups,
   entrypoint,
   killPod,
-  loadPod,
-  MNT_DETACH,
-  mountsUnder,
   parseGcArgv,
+  PodPaths,
   readPodCgroups,
   removePodCgroups,
   RktError,
-  umount2,
+  unmountEngineMounts,
 } from '@rkt/core/stage1'
 
 const warn = (m: string): void => {
@@ -24,23 +20,11 @@ const warn = (m: string): void => {
 
 export const main = entrypoint('gc', import.meta.url, async (argv) => {
   const args = parseGcArgv(argv)
-  const pod = loadPod(process.cwd(), args.uuid)
-  const cgroups = readPodCgroups(pod.paths.cgroups, detectCgroups(), args.uuid, warn)
+  const paths = new PodPaths(process.cwd())
+  const cgroups = readPodCgroups(paths.cgroups, detectCgroups(), args.uuid, warn)
   const survivors = await killPod(cgroups, 10_000) // SIGKILLed processes die; a loaded machine may take its time
   if (survivors.length > 0) warn(`processes of pod ${args.uuid} would not die: ${survivors.join(' ')}`)
-  for (const app of pod.apps) {
-    const rootfs = path.resolve(app.rootfs)
-    for (const m of mountsUnder(rootfs)) {
-      if (m.mountPoint === rootfs) continue // stage0's overlay
-      try {
-        umount2(m.mountPoint, MNT_DETACH)
-      } catch (err) {
-        // already gone with a parent's detach
-        if ((err as NodeJS.ErrnoException).code !== 'EINVAL' && (err as NodeJS.ErrnoException).code !== 'ENOENT')
-          throw err
-      }
-    }
-  }
+  unmountEngineMounts(paths)
   // Cgroups that are still there fail gc, so that stage0 keeps the pod (and its record of them) for the next.
   const left = await removePodCgroups(cgroups)
   if (left.length > 0) {

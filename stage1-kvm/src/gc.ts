@@ -3,8 +3,7 @@
 // SIGKILL leaves no guarantees to trust blindly), unmounts what run bound into the apps' rootfs (stage0
 // then detaches its own overlays and deletes the pod, console log and agent socket with it), and tears
 // down the pod's networks: CNI DEL, then the namespace, and the taps with it.
-import {entrypoint, parseGcArgv, PodPaths, teardownPodNetworks} from '@rkt/core/stage1'
-import {unmountEngineMounts} from '@rkt/stage1-nspawn/binds'
+import {entrypoint, parseGcArgv, PodPaths, teardownPodNetworks, unmountEngineMounts} from '@rkt/core/stage1'
 
 import {killQemu} from './procs.js'
 

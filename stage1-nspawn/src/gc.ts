@@ -15,9 +15,9 @@ import {
   removePodCgroups,
   RktError,
   teardownPodNetworks,
+  unmountEngineMounts,
 } from '@rkt/core/stage1'
 
-import {unmountEngineMounts} from './binds.js'
 import {propagateDir} from './nspawn.js'
 
 const warn = (m: string): void => {

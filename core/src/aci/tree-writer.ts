@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 
 import {RktError, wrap} from '../errors.js'
+import {removeTree} from '../sys/mounts.js'
 import {mknod, setXattr} from '../sys/native.js'
 import {LayoutChecker, layoutError} from './layout.js'
 import type {AciLimits} from './limits.js'
@@ -209,7 +210,7 @@ export class TreeWriter implements TarHandler {
     const st = fs.lstatSync(p)
     if (this.opts.layered !== true) throw this.unsafe(`${JSON.stringify(rel)} already exists (a ${kindOf(st)})`)
     if (st.isDirectory()) {
-      fs.rmSync(p, {recursive: true})
+      removeTree(p)
       // Directories under it may have been cached as verified; start over (rare: only layered renders).
       this.dirOk.clear()
       this.dirOk.add('')

@@ -13,6 +13,7 @@
 import type {Command, Interfaces} from '@oclif/core'
 
 import {Config, Help, Plugin} from '@oclif/core'
+import {constants as osConstants} from 'node:os'
 import path from 'node:path'
 import v8 from 'node:v8'
 
@@ -77,6 +78,29 @@ function restoreExtraCaCerts(): void {
     process.env['NODE_EXTRA_CA_CERTS'] = deferred
     delete process.env['RKT_NODE_EXTRA_CA_CERTS']
   }
+}
+
+/**
+ * Output to a closed pipe (`rkt image list | head -1`) ends the command as it ends coreutils and Go programs
+ * such as rkt: killed by SIGPIPE, without a message (a shell reports 141). Node ignores SIGPIPE and turns
+ * the failed write into an 'error' event, which, unhandled, prints a stack trace and exits 1. Removing the
+ * last listener of a signal makes libuv restore its default action, which the kill then takes; were SIGPIPE
+ * blocked by whoever started us, exit with the status a shell would show. Any other write error on stdout
+ * (ENOSPC on a file) is reported, and fails the command.
+ */
+function endOnClosedOutput(bin: string): void {
+  const onError = (stream: 'stdout' | 'stderr') => (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      const noop = (): void => {}
+      process.on('SIGPIPE', noop).off('SIGPIPE', noop)
+      process.kill(process.pid, 'SIGPIPE')
+      process.exit(128 + osConstants.signals.SIGPIPE)
+    }
+    if (stream === 'stdout') process.stderr.write(`${bin}: cannot write to standard output: ${err.message}\n`)
+    process.exit(254)
+  }
+  process.stdout.on('error', onError('stdout'))
+  process.stderr.on('error', onError('stderr'))
 }
 
 /** Starts a CLI: at snapshot build time prepares it, otherwise runs it on process.argv. */
@@ -168,6 +192,7 @@ function wantsHelp(args: readonly string[]): boolean {
 }
 
 async function run(spec: CliSpec, argv: string[]): Promise<void> {
+  endOnClosedOutput(spec.bin)
   try {
     const config = await (configPromise ?? loadConfig(spec, process.cwd()))
     const help = (words: string[]): Promise<void> => new Help(config).showHelp(words)

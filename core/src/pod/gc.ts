@@ -1,7 +1,8 @@
 // `rkt gc` and `rkt rm` (rkt's pod-lifecycle.md "Garbage collection"): mark exited and failed pods by
 // renaming them into exited-garbage/ or garbage/, then sweep: under the pod's exclusive lock, run the
 // stage1's gc entrypoint, unmount whatever is left, and delete the directory without ever following a
-// symlink or a mount out of it. A pod that cannot be unmounted is left for the next gc (SEC-19).
+// symlink or a mount out of it. A pod that cannot be unmounted or deleted is left, marked, for the next
+// gc (SEC-19); it is reported, and gc goes on with the other pods.
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -9,7 +10,7 @@ import type {Globals} from '../config/globals.js'
 import type {ImageStore} from '../store/image-store.js'
 import type {Pod} from './pods.js'
 
-import {RktError} from '../errors.js'
+import {RktError, wrap} from '../errors.js'
 import {unregisterPodDir} from '../mds/client.js'
 import {gcArgv} from '../stage1/contract.js'
 import {removeTree, unmountTree} from '../sys/mounts.js'
@@ -30,6 +31,8 @@ export interface GcOptions {
   readonly log: (line: string) => void
   /** The pods collected (rkt prints `Garbage collecting pod "UUID"` on stdout). */
   readonly collected: (uuid: string) => void
+  /** A pod that could not be marked or deleted (the error names it); gc goes on with the others, then fails. */
+  readonly failed: (err: unknown) => void
 }
 
 // Embryos normally live for microseconds: an old one is a crash between mkdir and rename.
@@ -56,30 +59,36 @@ function tryMove(pod: Pod, to: Parameters<Pod['move']>[0]): boolean {
 
 /**
  * Runs the stage1's gc entrypoint for a pod that ran, from the stage1's tree in the store (podStage1: never
- * from the pod's own copy, which the pod could have rewritten). A failure is said; stage0's own clean-up goes on.
+ * from the pod's own copy, which the pod could have rewritten). An entrypoint that fails throws: what it had
+ * to undo outside the pod directory (networks, cgroups) is recorded in there, so the pod is kept for the next
+ * gc to try again rather than deleted with those records. A stage1 that cannot be found any more (its tree
+ * gone from the store, a pod half deleted by an earlier gc) is only said: nothing could run it.
  */
 async function stage1Gc(pod: Pod, globals: Globals, log: (line: string) => void): Promise<void> {
   if (!fs.existsSync(pod.paths.stage1Manifest)) return
-  let failure: string | undefined
+  let stage1: ReturnType<typeof podStage1>
   try {
-    const stage1 = podStage1(pod)
-    const entry = stage1.entrypoint('gc')
-    if (entry === undefined) return
-    const args = gcArgv(
-      {uuid: pod.uuid, debug: globals.debug, localConfig: globals.localConfig},
-      stage1.interfaceVersion,
-    )
-    const status = await runEntrypoint(entry, args, pod.path)
-    if (status !== 0) failure = `exit status ${status}`
+    stage1 = podStage1(pod)
   } catch (err) {
-    failure = (err as Error).message
+    log(`skipping the stage1 gc of pod "${pod.uuid}": ${(err as Error).message}`)
+    return
   }
-  if (failure !== undefined) log(`the stage1 gc of pod "${pod.uuid}" failed (${failure}); unmounting anyway`)
+  const entry = stage1.entrypoint('gc')
+  if (entry === undefined) return
+  const args = gcArgv({uuid: pod.uuid, debug: globals.debug, localConfig: globals.localConfig}, stage1.interfaceVersion)
+  const status = await runEntrypoint(entry, args, pod.path)
+  if (status !== 0) {
+    throw new RktError(`the stage1 gc of pod "${pod.uuid}" failed (exit status ${status}): the pod is kept`, {
+      code: 'ESTAGE1GC',
+      hint: 'its cause is above; the next rkt gc tries again',
+    })
+  }
 }
 
 /**
- * Deletes a marked pod: returns false when another process holds it (it is skipped, as rkt does) or when
- * something under it could not be unmounted (nothing is deleted then; a later gc retries).
+ * Deletes a marked pod: returns false when another process holds it (it is skipped, as rkt does). Throws
+ * when something under it could not be unmounted (nothing is deleted then) or deleted; the pod stays
+ * marked, for a later gc.
  */
 export async function deletePod(pod: Pod, globals: Globals, log: (line: string) => void): Promise<boolean> {
   let locked: boolean
@@ -99,49 +108,80 @@ export async function deletePod(pod: Pod, globals: Globals, log: (line: string) 
     if (pod.dirState === 'exited-garbage') await stage1Gc(pod, globals, log)
     const left = unmountTree(pod.path)
     if (left.length > 0) {
-      log(`cannot unmount ${left.map((m) => m.mountPoint).join(', ')}: pod "${pod.uuid}" is kept for a later gc`)
-      return false
+      throw new RktError(
+        `cannot remove pod "${pod.uuid}": ${left.map((m) => m.mountPoint).join(', ')} cannot be unmounted; the pod is kept for a later gc`,
+        {code: 'EBUSY'},
+      )
     }
-    removeTree(pod.path)
+    try {
+      removeTree(pod.path)
+    } catch (err) {
+      throw wrap(`cannot remove pod "${pod.uuid}"`, err)
+    }
     return true
   } finally {
     pod.unlock()
   }
 }
 
-/** `rkt gc`: mark, then (unless markOnly) sweep. */
+/** `rkt gc`: mark, then (unless markOnly) sweep; a pod that fails is reported and the others still go. */
 export async function gcPods(globals: Globals, opts: GcOptions): Promise<void> {
   const pods = new PodStore(globals.dir)
+  let failed = 0
+  const fail = (err: unknown): void => {
+    failed++
+    opts.failed(err)
+  }
   for (const pod of pods.list()) {
-    switch (pod.dirState) {
-      case 'run':
-        if (!pod.isLockedElsewhere() && tryMove(pod, 'exited-garbage')) opts.log(`moving pod "${pod.uuid}" to garbage`)
-        break
-      case 'prepare':
-        if (!pod.isLockedElsewhere() && tryMove(pod, 'garbage'))
-          opts.log(`moving failed prepare "${pod.uuid}" to garbage`)
-        break
-      case 'prepared':
-        if (ageMs(pod.path) > opts.expirePreparedMs && tryMove(pod, 'garbage')) {
-          opts.log(`moving expired prepared pod "${pod.uuid}" to garbage`)
-        }
-        break
-      case 'embryo':
-        if (ageMs(pod.path) > EMBRYO_EXPIRY_MS && tryMove(pod, 'garbage'))
-          opts.log(`moving stale embryo "${pod.uuid}" to garbage`)
-        break
-      default:
+    try {
+      mark(pod, opts)
+    } catch (err) {
+      fail(wrap(`cannot mark pod "${pod.uuid}" as garbage`, err))
     }
   }
-  if (opts.markOnly) return
-  for (const pod of pods.list()) {
-    if (pod.dirState === 'exited-garbage' && ageMs(pod.path) < opts.gracePeriodMs) {
-      opts.log(`pod "${pod.uuid}" not removed: still within grace period (${opts.gracePeriodText})`)
-      continue
+  if (!opts.markOnly) {
+    for (const pod of pods.list()) {
+      if (pod.dirState === 'exited-garbage' && ageMs(pod.path) < opts.gracePeriodMs) {
+        opts.log(`pod "${pod.uuid}" not removed: still within grace period (${opts.gracePeriodText})`)
+        continue
+      }
+      if (pod.dirState !== 'exited-garbage' && pod.dirState !== 'garbage') continue
+      opts.collected(pod.uuid)
+      try {
+        await deletePod(pod, globals, opts.log)
+      } catch (err) {
+        fail(err)
+      }
     }
-    if (pod.dirState !== 'exited-garbage' && pod.dirState !== 'garbage') continue
-    opts.collected(pod.uuid)
-    await deletePod(pod, globals, opts.log)
+  }
+  if (failed > 0) {
+    throw new RktError(`${failed} pod(s) could not be collected`, {
+      code: 'EGC',
+      hint: 'each is named above with its cause; the next rkt gc tries again',
+    })
+  }
+}
+
+/** gc's first pass over one pod: exited and failed pods are marked as garbage (moved). */
+function mark(pod: Pod, opts: GcOptions): void {
+  switch (pod.dirState) {
+    case 'run':
+      if (!pod.isLockedElsewhere() && tryMove(pod, 'exited-garbage')) opts.log(`moving pod "${pod.uuid}" to garbage`)
+      break
+    case 'prepare':
+      if (!pod.isLockedElsewhere() && tryMove(pod, 'garbage'))
+        opts.log(`moving failed prepare "${pod.uuid}" to garbage`)
+      break
+    case 'prepared':
+      if (ageMs(pod.path) > opts.expirePreparedMs && tryMove(pod, 'garbage')) {
+        opts.log(`moving expired prepared pod "${pod.uuid}" to garbage`)
+      }
+      break
+    case 'embryo':
+      if (ageMs(pod.path) > EMBRYO_EXPIRY_MS && tryMove(pod, 'garbage'))
+        opts.log(`moving stale embryo "${pod.uuid}" to garbage`)
+      break
+    default:
   }
 }
 
@@ -158,9 +198,7 @@ export async function removePod(globals: Globals, arg: string, log: (line: strin
   if (pod.dirState === 'run') tryMove(pod, 'exited-garbage')
   else if (pod.dirState === 'prepare' || pod.dirState === 'prepared') tryMove(pod, 'garbage')
   if (!(await deletePod(pod, globals, log))) {
-    throw new RktError(`pod ${pod.uuid} could not be removed now`, {
-      hint: 'another rkt is using it, or a mount is busy; try again',
-    })
+    throw new RktError(`pod ${pod.uuid} could not be removed now`, {hint: 'another rkt is using it; try again'})
   }
   return pod.uuid
 }

@@ -77,6 +77,7 @@ export {
   umount2,
 } from '../sys/native.js'
 export {mountsUnder, readMountinfo, unmountTree} from '../sys/mounts.js'
+export {unmountEngineMounts} from './binds.js'
 export {RktError, UsageError, wrap} from '../errors.js'
 // Contained networking (core/src/net): engines set up and tear down a pod's CNI networks with these.
 export {isNetnsMounted, parseNetList, portMappings, setupPodNetworks, teardownPodNetworks} from '../net/index.js'

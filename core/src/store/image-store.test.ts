@@ -192,7 +192,7 @@ describe('ImageStore.commit', () => {
     )
   })
 
-  test('an orphan blob (crash between blob rename and index write, FI-03) is adopted by the next import', async (t) => {
+  test('an orphan blob (crash between blob rename and index write, FI-03) is replaced by the next import', async (t) => {
     const dir = tempDir(t)
     const {file, id} = await makeAci(dir, {name: 'example.com/orphan'})
     const key = storeKey(id)
@@ -274,6 +274,66 @@ describe('ImageStore.commit', () => {
       assert.equal(r.code, 0, r.stderr)
     }
     assert.equal(lost, 0, 'a fresh staging file was deleted (or stage() failed) under a concurrent sweep')
+  })
+})
+
+describe('ImageStore.removeOrphans', () => {
+  /** A store holding one image, plus the blob and manifest of another that no index entry names. */
+  async function withOrphan(t: {after(fn: () => void): void}) {
+    const dir = tempDir(t)
+    const store = ImageStore.open(path.join(dir, 'data'))
+    const listed = await makeAci(dir, {name: 'example.com/listed'})
+    await fetchInsecure(store, listed.file)
+    const orphan = await makeAci(dir, {name: 'example.com/orphan'})
+    const donor = ImageStore.open(path.join(dir, 'donor'))
+    await fetchInsecure(donor, orphan.file)
+    const key = storeKey(orphan.id)
+    for (const file of [store.blobPath(key), store.layout.manifest(key)]) {
+      fs.mkdirSync(path.dirname(file), {recursive: true})
+      fs.copyFileSync(file.replace(store.layout.dir, donor.layout.dir), file)
+    }
+    return {store, key, listed: storeKey(listed.id)}
+  }
+
+  test('deletes the blobs and manifests no index entry names, and nothing listed', async (t) => {
+    const {store, key, listed} = await withOrphan(t)
+    assert.deepEqual(store.removeOrphans(), [key])
+    assert.ok(!fs.existsSync(store.blobPath(key)))
+    assert.ok(!fs.existsSync(store.layout.manifest(key)))
+    assert.deepEqual(store.blobKeysOnDisk(), [listed])
+    assert.ok(store.manifestBytes(listed).length > 0)
+    assert.deepEqual(store.removeOrphans(), [])
+  })
+
+  test('an orphan whose image lock is held (a commit in flight) is left alone', async (t) => {
+    const {store, key} = await withOrphan(t)
+    const lock = store.lockImage(key, true)
+    try {
+      assert.deepEqual(store.removeOrphans(), [])
+      assert.ok(fs.existsSync(store.blobPath(key)))
+    } finally {
+      lock.release()
+    }
+    assert.deepEqual(store.removeOrphans(), [key])
+  })
+
+  test('a lost index deletes nothing, and no commit writes a new one over the stored images', async (t) => {
+    const {store, key, listed} = await withOrphan(t)
+    fs.rmSync(store.layout.indexFile)
+    assert.deepEqual(store.removeOrphans(), [])
+    assert.deepEqual(store.blobKeysOnDisk().sort(), [key, listed].sort())
+    const other = await makeAci(path.dirname(store.layout.dir), {name: 'example.com/other'})
+    await assert.rejects(fetchInsecure(store, other.file), {
+      code: 'EINDEX',
+      message: /it is missing, yet images are stored/,
+    })
+    assert.ok(!fs.existsSync(store.layout.indexFile))
+  })
+
+  test('a new store has an empty index from the start', (t) => {
+    const store = ImageStore.open(path.join(tempDir(t), 'data'))
+    assert.ok(!store.index.missing())
+    assert.deepEqual(store.list(), [])
   })
 })
 

@@ -1,7 +1,9 @@
 // The content-addressed image store (DESIGN.md §7): blobs are uncompressed ACIs named by their store
 // key, the index says which images exist. Order of commits: blob (fsynced, renamed into place) →
-// manifest copy → index entry. A crash before the index entry leaves an invisible orphan blob, which the
-// next import of the same image adopts; nothing is ever listed whose blob is missing or incomplete.
+// manifest copy → index entry. A crash, or a full disk, before the index entry leaves an invisible orphan
+// blob (and maybe its manifest), which the next import, or `rkt image gc`, deletes under the image's lock
+// (removeOrphans): the orphan holds the very space a new copy of its image needs. Nothing is ever listed
+// whose blob is missing or incomplete.
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -9,8 +11,8 @@ import {RktError, wrap} from '../errors.js'
 import {parseAppString} from '../schema/index.js'
 import {fsyncDir, writeFileAtomic} from '../sys/atomic.js'
 import {FileLock} from '../sys/lock.js'
-import {looksLikeId, parseIdPrefix, shortId, storeKey} from './ids.js'
-import {type ImageRecord, IndexFile} from './index-file.js'
+import {isStoreKey, looksLikeId, parseIdPrefix, shortId, storeKey} from './ids.js'
+import {CorruptIndexError, type ImageRecord, IndexFile} from './index-file.js'
 import {StoreLayout} from './layout.js'
 import {cleanStaleStaging, StagingFile} from './staging.js'
 
@@ -53,6 +55,9 @@ export class ImageStore {
     const store = new ImageStore(dir)
     try {
       store.layout.ensure()
+      // A new store gets its (empty) index at once: from then on a blob the index does not name is an
+      // orphan, and a missing index means a lost one (removeOrphans and commit tell the two apart by this).
+      if (store.index.missing() && store.blobKeysOnDisk().length === 0) store.index.update(() => undefined)
     } catch (err) {
       throw wrap(`cannot open the image store in ${dir}`, err, {
         hint:
@@ -142,10 +147,46 @@ export class ImageStore {
     }
   }
 
-  /** A new staging file for an import; also sweeps staging files of dead processes. */
+  /**
+   * A new staging file for an import; first sweeps staging files of dead processes and orphan blobs, so
+   * that on a nearly full disk the space they hold is there for the new copy.
+   */
   stage(): StagingFile {
     cleanStaleStaging(this.layout.tmpDir)
+    this.removeOrphans()
     return StagingFile.create(this.layout.tmpDir)
+  }
+
+  /**
+   * Deletes the blobs and manifests no index entry names (left by a commit that failed half-way: a crash,
+   * a full disk) and returns their keys. Each is taken under its image's lock without waiting: a locked
+   * one is being committed right now and is left alone; under the lock, an entry found in the index by
+   * then is kept. Nothing is deleted while the index is missing (lost: rkt image rebuild-index recovers
+   * the images from the blobs) or unusable (it throws).
+   */
+  removeOrphans(): string[] {
+    if (this.index.missing()) return []
+    const indexed = new Set(this.list().map((r) => r.key))
+    const removed: string[] = []
+    for (const key of new Set([...this.blobKeysOnDisk(), ...keysOnDisk(this.layout.manifestRoot)])) {
+      if (indexed.has(key)) continue
+      let lock: FileLock
+      try {
+        lock = FileLock.onFile(this.layout.imageLock(key), {exclusive: true, wait: false})
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue
+        throw err
+      }
+      try {
+        if (this.get(key) !== undefined) continue
+        fs.rmSync(this.layout.blob(key), {force: true})
+        fs.rmSync(this.layout.manifest(key), {force: true})
+        removed.push(key)
+      } finally {
+        lock.release()
+      }
+    }
+    return removed
   }
 
   /** Takes the per-image lock (exclusive for import and removal, shared for readers of the blob). */
@@ -161,6 +202,9 @@ export class ImageStore {
     const key = storeKey(s.id)
     const lock = this.lockImage(key, true)
     try {
+      // Writing a fresh index beside stored images would leave them unlisted, as orphans for gc to delete.
+      if (this.index.missing() && this.blobKeysOnDisk().some((k) => k !== key))
+        throw new CorruptIndexError(this.index.file, 'it is missing, yet images are stored')
       s.staging.sync()
       const blob = this.layout.blob(key)
       fs.mkdirSync(path.dirname(blob), {recursive: true, mode: 0o750})
@@ -235,14 +279,18 @@ export class ImageStore {
 
   /** Every blob file present on disk, by store key (whether indexed or not). */
   blobKeysOnDisk(): string[] {
-    const keys: string[] = []
-    for (const sub of safeReaddir(this.layout.blobRoot)) {
-      for (const name of safeReaddir(path.join(this.layout.blobRoot, sub))) {
-        if (/^sha512-[0-9a-f]{64}$/.test(name) && name.slice(7, 9) === sub) keys.push(name)
-      }
-    }
-    return keys
+    return keysOnDisk(this.layout.blobRoot)
   }
+}
+
+/** The store keys of the files under a `<root>/<2 hex>/<key>` tree. */
+function keysOnDisk(root: string): string[] {
+  const keys: string[] = []
+  for (const sub of safeReaddir(root)) {
+    for (const name of safeReaddir(path.join(root, sub)))
+      if (isStoreKey(name) && name.slice(7, 9) === sub) keys.push(name)
+  }
+  return keys
 }
 
 function safeReaddir(dir: string): string[] {

@@ -148,10 +148,12 @@ export function checkRemovable(users: readonly ImageRecord[]): void {
 
 /**
  * `rkt image gc`: removes rendered trees no pod uses, then images unused for longer than the grace
- * period (rkt's order), and sweeps staging files left by dead processes.
+ * period (rkt's order), and sweeps staging files left by dead processes and orphan blobs and manifests
+ * (ImageStore.removeOrphans).
  */
 export function gcImages(store: ImageStore, trees: TreeStore, opts: ImageGcOptions): {trees: number; images: number} {
   cleanStaleStaging(store.layout.tmpDir)
+  for (const key of store.removeOrphans()) opts.log(`removed orphaned files of image "${key}" (no index entry)`)
   let removedTrees = 0
   const before = opts.references()
   for (const treeId of trees.list()) {

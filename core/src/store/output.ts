@@ -11,6 +11,7 @@ import {extractAci} from '../aci/index.js'
 import {RktError, wrap} from '../errors.js'
 import {tempPathFor} from '../sys/atomic.js'
 import {onInterrupt, processAlive} from '../sys/interrupt.js'
+import {removeTree} from '../sys/mounts.js'
 
 function refuseExisting(target: string, overwrite: boolean, what: string): void {
   if (!fs.existsSync(target)) return
@@ -36,7 +37,7 @@ function installDir(tmp: string, target: string): void {
     if (old !== undefined) fs.renameSync(old, target)
     throw err
   }
-  if (old !== undefined) fs.rmSync(old, {recursive: true, force: true})
+  if (old !== undefined) removeTree(old)
 }
 
 /**
@@ -55,7 +56,7 @@ function sweepStaleTemps(target: string): void {
     if (!name.startsWith(prefix)) continue
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1])
     if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
-      fs.rmSync(path.join(path.dirname(target), name), {recursive: true, force: true})
+      removeTree(path.join(path.dirname(target), name))
     }
   }
 }
@@ -74,12 +75,12 @@ function writeDir(target: string, overwrite: boolean, fill: (dir: string) => voi
   sweepStaleTemps(abs)
   const tmp = tempPathFor(abs)
   fs.mkdirSync(tmp, {mode: 0o755})
-  const done = onInterrupt(() => fs.rmSync(tmp, {recursive: true, force: true}))
+  const done = onInterrupt(() => removeTree(tmp))
   try {
     fill(tmp)
     installDir(tmp, abs)
   } catch (err) {
-    fs.rmSync(tmp, {recursive: true, force: true})
+    removeTree(tmp)
     throw err
   } finally {
     done()

@@ -16,6 +16,7 @@ import {RktError, wrap} from '../errors.js'
 import {parseImageManifest, type ImageManifest} from '../schema/index.js'
 import {fsyncDir, writeFileAtomic} from '../sys/atomic.js'
 import {FileLock} from '../sys/lock.js'
+import {removeTree} from '../sys/mounts.js'
 import {getXattr, listXattrs, syncfs} from '../sys/native.js'
 import {isCanonicalId, shortId, storeKey} from './ids.js'
 
@@ -150,7 +151,7 @@ export class TreeStore {
     const lock = FileLock.onFile(this.store.layout.treeLock(plan.treeId), {exclusive: true, wait: true})
     try {
       if (this.isRendered(plan.treeId)) return {treeId: plan.treeId, rootfs, fresh: false}
-      fs.rmSync(dir, {recursive: true, force: true}) // a partial tree from a crashed render
+      removeTree(dir) // a partial tree from a crashed render
       fs.mkdirSync(rootfs, {recursive: true, mode: 0o755})
       fs.chmodSync(dir, 0o700)
       this.extractLayers(plan, rootfs, opts.onProgress)
@@ -168,7 +169,7 @@ export class TreeStore {
       this.store.setTreeStoreSize(key, bytes)
       return {treeId: plan.treeId, rootfs, fresh: true}
     } catch (err) {
-      fs.rmSync(dir, {recursive: true, force: true})
+      removeTree(dir)
       throw err
     } finally {
       lock.release()
@@ -255,7 +256,7 @@ export class TreeStore {
       const dir = this.store.layout.tree(treeId)
       fs.rmSync(path.join(dir, 'rendered'), {force: true})
       if (fs.existsSync(dir)) fsyncDir(dir)
-      fs.rmSync(dir, {recursive: true, force: true})
+      removeTree(dir)
       return true
     } finally {
       lock.release()

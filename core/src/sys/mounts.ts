@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {RktError} from '../errors.js'
-import {MNT_DETACH, mount, umount2} from './native.js'
+import {errnoError, MNT_DETACH, mount, removeTreeAt, umount2} from './native.js'
 
 /** One line of /proc/self/mountinfo (the fields pods need). */
 export interface MountEntry {
@@ -88,42 +88,45 @@ export function mountOverlay(lower: string, upper: string, work: string, target:
   mount('overlay', target, 'overlay', 0, data)
 }
 
+/** A path for messages: a tree thousands of levels deep has paths far too long to read. */
+function shortPath(p: string): string {
+  return p.length <= 512 ? p : `${p.slice(0, 192)}/…/${p.slice(-256)}`
+}
+
+const REASONS: Readonly<Record<string, (where: string) => string>> = {
+  EBUSY: (where) => `${where} is a mount point; nothing in it was touched`,
+  ESTALE: (where) => `${where} was moved while it was being deleted; the deletion stopped there`,
+  ENOTEMPTY: (where) => `${where} kept getting new entries while it was being deleted`,
+}
+
 /**
- * Deletes a directory tree that must hold no mounts: never follows symlinks, never descends into another
- * filesystem (a mount point the unmount missed makes it stop with an error, leaving that part in place).
+ * Deletes a tree of rkt's data (a pod, a rendered tree, a work directory) that must hold no mounts, safely
+ * while another process changes it: the walk goes by directory descriptors (native removeTreeAt), so it
+ * never follows a symlink, even one swapped in for a directory mid-walk, never enters another mount, and
+ * has no path length limit. The parent of `dir` must be trusted (rkt's own directories). A mount found
+ * under it stops the deletion (EBUSY) with that mount and everything beyond it untouched.
  */
 export function removeTree(dir: string): void {
-  let rootDev: number
-  try {
-    rootDev = fs.lstatSync(dir).dev
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw err
-  }
-  const still = mountsUnder(dir)
+  const abs = path.resolve(dir)
+  const still = mountsUnder(abs)
   if (still.length > 0) {
     throw new RktError(
       `refusing to delete ${dir}: ${still.length} mount(s) remain under it (e.g. ${still[0]!.mountPoint})`,
       {
         code: 'EBUSY',
-        hint: 'nothing was deleted; the next `rkt gc` tries again once the mounts are gone',
+        hint: 'nothing was deleted; unmount them first',
       },
     )
   }
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, {withFileTypes: true})) {
-      const p = path.join(d, e.name)
-      const st = fs.lstatSync(p)
-      if (st.dev !== rootDev)
-        throw new RktError(`refusing to delete ${p}: it is on another filesystem`, {code: 'EBUSY'})
-      if (st.isDirectory()) {
-        walk(p)
-        fs.rmdirSync(p)
-      } else {
-        fs.unlinkSync(p)
-      }
-    }
+  try {
+    removeTreeAt(path.dirname(abs), path.basename(abs))
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    const where = shortPath(e.path ? path.join(abs, e.path) : abs)
+    const reason = REASONS[e.code ?? '']
+    throw new RktError(`cannot delete ${dir}${reason ? `: ${reason(where)}` : ''}`, {
+      code: e.code,
+      cause: errnoError(e.errno ?? -1, e.syscall ?? 'removeTree', where),
+    })
   }
-  walk(dir)
-  fs.rmdirSync(dir)
 }

@@ -1,9 +1,10 @@
 // The native addon (core/native/rktsys.c) through its wrapper: locks across descriptions and processes,
-// descriptors across exec, what a program started by execve inherits, xattrs, device nodes, syncfs.
+// descriptors across exec, what a program started by execve inherits, xattrs, device nodes, syncfs, and
+// the deletion of trees through directory descriptors.
 // Child processes load the built addon themselves (process.dlopen), so the kernel sees real processes.
-import {skippingAllowed} from '../testing.js'
+import {isRoot, skipUnless, skippingAllowed} from '../testing.js'
 import assert from 'node:assert/strict'
-import {type ChildProcess, spawn} from 'node:child_process'
+import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {once} from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -21,9 +22,14 @@ import {
   LOCK_SH,
   LOCK_UN,
   mknod,
+  MNT_DETACH,
+  mount,
+  MS,
+  removeTreeAt,
   setCloexec,
   setXattr,
   syncfs,
+  umount2,
 } from './native.js'
 
 const ADDON = path.join(getDistDir(), 'native', 'rktsys.node')
@@ -537,5 +543,159 @@ describe('syncfs', () => {
     const fd = fs.openSync(tmp, 'r')
     fs.closeSync(fd)
     assert.throws(() => syncfs(fd), {code: 'EBADF'})
+  })
+})
+
+describe('removeTreeAt', () => {
+  /** Every entry under `dir` with its content or link target: what must stay as it was. */
+  const snapshot = (dir: string): string[] =>
+    (fs.readdirSync(dir, {recursive: true}) as string[]).sort().map((rel) => {
+      const p = path.join(dir, rel)
+      const st = fs.lstatSync(p)
+      return st.isSymbolicLink()
+        ? `${rel} -> ${fs.readlinkSync(p)}`
+        : st.isDirectory()
+          ? `${rel}/`
+          : `${rel} ${fs.readFileSync(p, 'hex')}`
+    })
+
+  /** A directory outside the tree that the tree's symlinks point at. */
+  function outside(name: string): {dir: string; before: string[]} {
+    const dir = path.join(tmp, name)
+    fs.mkdirSync(path.join(dir, 'sub'), {recursive: true})
+    fs.writeFileSync(path.join(dir, 'precious'), 'host data')
+    fs.writeFileSync(path.join(dir, 'sub', 'f'), 'more')
+    return {dir, before: snapshot(dir)}
+  }
+
+  test('deletes files, directories, symlinks and FIFOs, never what a symlink points at', () => {
+    const victim = outside('rt-victim')
+    const top = path.join(tmp, 'rt-tree')
+    fs.mkdirSync(path.join(top, 'a', 'b', 'c'), {recursive: true})
+    fs.writeFileSync(path.join(top, 'a', 'f'), 'x')
+    fs.writeFileSync(path.join(top, 'a', 'b', 'c', 'g'), 'y')
+    fs.symlinkSync(victim.dir, path.join(top, 'to-dir'))
+    fs.symlinkSync(path.join(victim.dir, 'precious'), path.join(top, 'a', 'to-file'))
+    fs.symlinkSync(`${'../'.repeat(30)}${victim.dir.slice(1)}`, path.join(top, 'a', 'b', 'climbing'))
+    mknod(path.join(top, 'a', 'fifo'), fs.constants.S_IFIFO | 0o600, 0, 0)
+    removeTreeAt(tmp, 'rt-tree')
+    assert.equal(fs.existsSync(top), false)
+    assert.deepEqual(snapshot(victim.dir), victim.before)
+  })
+
+  test('a missing tree is no error; a symlink or file at the top is unlinked, never followed', () => {
+    removeTreeAt(tmp, 'rt-missing')
+    removeTreeAt(path.join(tmp, 'no-such-parent'), 'x')
+    const victim = outside('rt-victim-top')
+    fs.symlinkSync(victim.dir, path.join(tmp, 'rt-link'))
+    removeTreeAt(tmp, 'rt-link')
+    assert.equal(fs.lstatSync(path.join(tmp, 'rt-link'), {throwIfNoEntry: false}), undefined)
+    assert.deepEqual(snapshot(victim.dir), victim.before)
+    fs.writeFileSync(path.join(tmp, 'rt-file'), '')
+    removeTreeAt(tmp, 'rt-file')
+    assert.equal(fs.existsSync(path.join(tmp, 'rt-file')), false)
+  })
+
+  test('a name that is not one path component is EINVAL', () => {
+    for (const name of ['', '.', '..', 'a/b', 'a\0b']) assert.throws(() => removeTreeAt(tmp, name), {code: 'EINVAL'})
+  })
+
+  test('a tree 3000 levels deep (a 300 kB path) goes, with a limit of 24 open descriptors', async () => {
+    const name = 'd'.repeat(100)
+    const top = path.join(tmp, 'rt-deep')
+    fs.mkdirSync(top)
+    const cwd = process.cwd()
+    try {
+      process.chdir(top)
+      for (let i = 0; i < 3000; i++) {
+        fs.mkdirSync(name)
+        process.chdir(name)
+        fs.writeFileSync('f', String(i))
+      }
+    } finally {
+      process.chdir(cwd)
+    }
+    // A child with a descriptor limit a walk holding one descriptor per level could never live with.
+    const child = spawn(
+      'prlimit',
+      [
+        '--nofile=24',
+        process.execPath,
+        '-e',
+        `const m = {exports: {}}; process.dlopen(m, process.env.RKT_ADDON)
+         console.log(JSON.stringify(m.exports.removeTree(process.argv[1], 'rt-deep')))`,
+        tmp,
+      ],
+      {env: {...process.env, RKT_ADDON: ADDON}, stdio: ['ignore', 'pipe', 'pipe']},
+    )
+    children.add(child)
+    const {stdout, stderr, code} = await finish(child)
+    assert.equal(code, 0, stderr)
+    assert.equal(stdout.trim(), '0')
+    assert.equal(fs.existsSync(top), false)
+  })
+
+  test('errors carry errno, syscall and the failing path relative to the top; the rest stays for a retry', (t) => {
+    if (!isRoot && skippingAllowed()) return t.skip('chattr +i needs root')
+    const top = path.join(tmp, 'rt-immutable')
+    const file = path.join(top, 'x', 'y', 'stuck')
+    fs.mkdirSync(path.dirname(file), {recursive: true})
+    fs.writeFileSync(file, '')
+    execFileSync('chattr', ['+i', file])
+    try {
+      assert.throws(() => removeTreeAt(tmp, 'rt-immutable'), {
+        code: 'EPERM',
+        errno: -os.constants.errno.EPERM,
+        syscall: 'unlinkat',
+        path: 'x/y/stuck',
+        message: "EPERM: operation not permitted, unlinkat 'x/y/stuck'",
+      })
+      assert.ok(fs.existsSync(file))
+    } finally {
+      execFileSync('chattr', ['-i', file])
+    }
+    removeTreeAt(tmp, 'rt-immutable')
+    assert.equal(fs.existsSync(top), false)
+  })
+
+  describe('mounts', {skip: skipUnless(isRoot, 'mounting needs root')}, () => {
+    /** With a tmpfs holding a file at `dir`: deleting `tmp/name` fails with EBUSY at `where`, the file kept. */
+    function refusedAtTmpfs(dir: string, name: string, where: string): void {
+      mount('tmpfs', dir, 'tmpfs', 0)
+      try {
+        fs.writeFileSync(path.join(dir, 'inside'), 'kept')
+        assert.throws(() => removeTreeAt(tmp, name), {code: 'EBUSY', path: where})
+        assert.equal(fs.readFileSync(path.join(dir, 'inside'), 'utf8'), 'kept')
+      } finally {
+        umount2(dir, MNT_DETACH)
+      }
+    }
+
+    test('a mount inside (tmpfs, or a bind of the same filesystem: same st_dev) stops it with EBUSY, untouched', () => {
+      const victim = outside('rt-victim-mnt')
+      const top = path.join(tmp, 'rt-mounts')
+      const tmpfs = path.join(top, 'a', 'tmpfs')
+      const bind = path.join(top, 'b', 'bind')
+      fs.mkdirSync(tmpfs, {recursive: true})
+      refusedAtTmpfs(tmpfs, 'rt-mounts', 'a/tmpfs')
+      fs.mkdirSync(bind, {recursive: true}) // (what the walk met before the mount may be gone)
+      mount(victim.dir, bind, null, MS.BIND)
+      try {
+        assert.equal(fs.statSync(bind).dev, fs.statSync(top).dev, 'the bind mount has the same st_dev')
+        assert.throws(() => removeTreeAt(tmp, 'rt-mounts'), {code: 'EBUSY', path: 'b/bind'})
+        assert.deepEqual(snapshot(victim.dir), victim.before)
+      } finally {
+        umount2(bind, MNT_DETACH)
+      }
+      removeTreeAt(tmp, 'rt-mounts')
+      assert.equal(fs.existsSync(top), false)
+      assert.deepEqual(snapshot(victim.dir), victim.before)
+    })
+
+    test('a top that is itself a mount point is EBUSY, its content untouched', () => {
+      const top = path.join(tmp, 'rt-mounted-top')
+      fs.mkdirSync(top)
+      refusedAtTmpfs(top, 'rt-mounted-top', '')
+    })
   })
 })

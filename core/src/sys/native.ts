@@ -2,6 +2,7 @@
 // (core/native/rktsys.c; the choice is explained in core/docs/native-helpers.md).
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
+import {getSystemErrorMap} from 'node:util'
 
 import {RktError} from '../errors.js'
 import {getDistDir} from './dist.js'
@@ -18,6 +19,7 @@ interface RktSys {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number
   umount2(target: string, flags: number): number
   idmapBind(source: string, target: string, first: number, count: number): number
+  removeTree(parent: string, name: string): number | {errno: number; syscall: string; path: string}
 }
 
 /** flock(2) operations. */
@@ -49,10 +51,14 @@ function sys(): RktSys {
 const errnoNames = new Map<number, string>()
 for (const [name, no] of Object.entries(osConstants.errno)) if (!errnoNames.has(no)) errnoNames.set(no, name)
 
-/** A Node-style system error (err.code = 'EAGAIN', err.errno = -11) for a negative errno result. */
+/**
+ * A Node-style system error (err.code = 'EAGAIN', err.errno = -11) for a negative errno result, worded as
+ * Node's own: `EPERM: operation not permitted, unlinkat 'a/b'`.
+ */
 export function errnoError(result: number, syscall: string, file?: string): NodeJS.ErrnoException {
   const code = errnoNames.get(-result) ?? `E${-result}`
-  const err: NodeJS.ErrnoException = new Error(`${code}: ${syscall} failed${file === undefined ? '' : `, '${file}'`}`)
+  const text = getSystemErrorMap().get(result)?.[1] ?? 'failed'
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}${file === undefined ? '' : ` '${file}'`}`)
   err.code = code
   err.errno = result
   err.syscall = syscall
@@ -162,4 +168,15 @@ export function umount2(target: string, flags = 0): void {
  */
 export function idmapBind(source: string, target: string, first: number, count: number): void {
   check(sys().idmapBind(source, target, first, count), 'mount_setattr', target)
+}
+
+/**
+ * Deletes `parent/name` and everything under it through directory descriptors (core/native/rktsys.c
+ * removeTree): never follows a symlink, never enters another mount (EBUSY), no path length limit. A missing
+ * tree is not an error. The error's `path` is the failing entry relative to `parent/name` ('' for the top).
+ */
+export function removeTreeAt(parent: string, name: string): void {
+  const r = sys().removeTree(parent, name)
+  if (typeof r === 'number') check(r, 'removeTree', name)
+  else throw errnoError(r.errno, r.syscall, r.path)
 }

@@ -1,7 +1,9 @@
 // Crash and concurrency safety of the image store through the CLI (reference/security.md §3: FI-01, FI-02,
 // FI-10, FI-18; SEC-45): a fetch or render killed with SIGKILL half-way leaves nothing visible and the next
 // command succeeds; concurrent fetches of one image store it once; a damaged index fails closed with the fix
-// named, and rebuild-index restores it without touching the image files.
+// named, and rebuild-index restores it without touching the image files; a commit that a full disk stops
+// half-way (a rename failing with ENOSPC, injected with strace) leaves an orphan blob that neither blocks the
+// next fetch nor outlives `rkt image gc`.
 import {encodeUstarHeader} from '@rkt/core/aci/index'
 import {execa} from 'execa'
 import assert from 'node:assert/strict'
@@ -9,10 +11,10 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {after, before, describe, test} from 'node:test'
+import {after, before, describe, test, type TestContext} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {ACTOOL, makeLayout, Sandbox} from '../util/harness.js'
+import {ACTOOL, makeLayout, requireTool, RKT, Sandbox} from '../util/harness.js'
 
 const MiB = 1024 * 1024
 const BIG_FILES = 20
@@ -374,5 +376,127 @@ describe('crash safety', () => {
     assert.equal(violation, undefined, `the output was seen half-deleted: ${violation} of ${N} files`)
     assert.equal(r.exitCode, 0, String(r.stderr))
     assert.equal(count(), N)
+  })
+})
+
+describe('a commit stopped half-way by a full disk (ENOSPC on a rename)', () => {
+  // A fetch commits in three renames: the staged blob into cas/blob, then the manifest copy, then the index.
+  const RENAMES = {manifest: 2, index: 3} as const
+
+  /** `rkt fetch` under strace, the Nth rename(2) of the whole process tree failing with ENOSPC. */
+  async function fetchFailingRename(s: Sandbox, aci: string, nth: number) {
+    const r = await execa(
+      'strace',
+      [
+        '-f',
+        '-o',
+        '/dev/null',
+        '-e',
+        `inject=rename,renameat,renameat2:error=ENOSPC:when=${nth}`,
+        RKT,
+        ...s.globals,
+        '--insecure-options=image',
+        'fetch',
+        aci,
+      ],
+      {reject: false, stdin: 'ignore'},
+    )
+    return {exitCode: r.exitCode ?? -1, stderr: String(r.stderr)}
+  }
+
+  /** A sandbox whose data directory is a tmpfs of `size` (a nearly full disk), unmounted with the sandbox. */
+  async function smallDisk(t: TestContext, size: string): Promise<Sandbox> {
+    const s = Sandbox.create(t)
+    fs.mkdirSync(s.data)
+    await execa('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', s.data])
+    return s
+  }
+
+  for (const [step, nth] of Object.entries(RENAMES)) {
+    test(`ENOSPC renaming the ${step}: the orphan blob is not listed, and the next fetch succeeds on a disk with room for one copy`, async (t) => {
+      await requireTool(t, 'strace')
+      // 24 MiB of random data in a 40 MiB store: one copy of the image fits, the orphan and a new copy do not.
+      const s = await smallDisk(t, '40m')
+      const first = await smallImage(s, 'example.com/first', {'/etc/first': 'first\n'})
+      assert.equal((await s.rkt(['--insecure-options=image', 'fetch', first])).exitCode, 0)
+      const aci = await smallImage(s, 'example.com/full', {'/data/blob': crypto.randomBytes(24 * MiB)})
+
+      const failed = await fetchFailingRename(s, aci, nth)
+      assert.equal(failed.exitCode, 254, failed.stderr)
+      assert.match(failed.stderr, /ENOSPC: no space left on device, rename/)
+      assert.deepEqual(
+        (await s.images()).map((i) => i.name),
+        ['example.com/first:1.0'],
+      )
+      const blobs = s.storeFiles().filter((f) => f.startsWith('cas/blob/'))
+      assert.equal(blobs.length, 2, `the failed commit left its blob: ${blobs.join(', ')}`)
+
+      const again = await s.rkt(['--insecure-options=image', 'fetch', '--full', aci])
+      assert.equal(again.exitCode, 0, again.stderr)
+      const id = again.stdout.trim()
+      assert.deepEqual((await s.images()).map((i) => i.name).sort(), ['example.com/first:1.0', 'example.com/full:1.0'])
+      const blob = path.join(s.data, 'cas', 'blob', 'sha512', id.slice(7, 9), id.slice(0, 71))
+      assert.equal(`sha512-${sha512File(blob)}`, id, 'the stored blob is the whole image')
+      const cat = await s.rkt(['image', 'cat-manifest', 'example.com/full'])
+      assert.equal(cat.exitCode, 0, cat.stderr)
+    })
+  }
+
+  test('rkt image gc removes orphan blobs and manifests; neither it nor a fetch touches one whose lock is held', async (t) => {
+    await requireTool(t, 'strace')
+    await requireTool(t, 'flock')
+    const s = Sandbox.create(t)
+    const kept = await smallImage(s, 'example.com/kept', {'/etc/kept': 'kept\n'})
+    assert.equal((await s.rkt(['--insecure-options=image', 'fetch', kept])).exitCode, 0)
+    const keptImage = (await s.images())[0]!
+    const blobs = (): string[] => s.storeFiles().filter((f) => f.startsWith('cas/blob/') && !f.includes(keptImage.id))
+    const manifests = (): string[] =>
+      fs
+        .readdirSync(path.join(s.data, 'cas', 'imageManifest', 'sha512'), {recursive: true})
+        .map(String)
+        .filter((f) => /\/sha512-/.test(f) && !f.includes(keptImage.id))
+    /** The orphan blob a fetch failing at `step` leaves. */
+    const failedFetch = async (step: keyof typeof RENAMES): Promise<string> => {
+      const aci = await smallImage(s, `example.com/orphan-${step}`, {'/etc/x': `${step}\n`})
+      const before = blobs()
+      assert.equal((await fetchFailingRename(s, aci, RENAMES[step])).exitCode, 254)
+      return blobs().find((f) => !before.includes(f))!
+    }
+
+    // A: a blob without a manifest. While its image lock is held (as a commit of that image holds it), the
+    // next fetch sweeps no orphan it cannot lock: B, a blob and a manifest, is made beside it.
+    const a = await failedFetch('manifest')
+    const locked = path.basename(a)
+    const holder = execa(
+      'flock',
+      ['-x', path.join(s.data, 'cas', 'imagelocks', locked), 'sh', '-c', 'echo; sleep 60'],
+      {
+        reject: false,
+      },
+    )
+    t.after(() => holder.kill('SIGKILL'))
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()))
+    const b = await failedFetch('index')
+    assert.deepEqual(blobs().sort(), [a, b].sort(), 'two orphan blobs')
+    assert.deepEqual(manifests(), [path.relative(path.join('cas', 'blob', 'sha512'), b)], 'and one orphan manifest')
+
+    const busy = await s.rkt(['image', 'gc', '--grace-period=24h'])
+    assert.equal(busy.exitCode, 0, busy.stderr)
+    assert.deepEqual(blobs(), [a], 'gc removed the orphan it could lock, not the locked one')
+    assert.deepEqual(manifests(), [])
+    assert.match(busy.stderr, new RegExp(`removed orphaned files of image "${path.basename(b)}"`))
+    holder.kill('SIGKILL')
+    await holder
+
+    const gc = await s.rkt(['image', 'gc', '--grace-period=24h'])
+    assert.equal(gc.exitCode, 0, gc.stderr)
+    assert.match(gc.stderr, new RegExp(`removed orphaned files of image "${locked}"`))
+    assert.deepEqual(blobs(), [])
+    assert.deepEqual(
+      (await s.images()).map((i) => i.id),
+      [keptImage.id],
+      'the listed image stays',
+    )
+    assert.equal((await s.rkt(['image', 'cat-manifest', 'example.com/kept'])).exitCode, 0)
   })
 })

@@ -1,7 +1,8 @@
 // The CLI launcher (core/native/launch.c) end to end: bin/rkt and bin/actool as users run them. Which
 // program it execs (strace), that it is found through any chain of symlinks, that the process it starts
 // is the one the caller started (same PID, so signals and exit codes pass straight through), the
-// NODE_EXTRA_CA_CERTS hand-over, and what it costs at startup.
+// NODE_EXTRA_CA_CERTS hand-over, what it costs at startup, and how the CLIs end when their output is a
+// pipe nobody reads any more.
 import assert from 'node:assert/strict'
 import {spawn, spawnSync, type SpawnSyncReturns} from 'node:child_process'
 import {once} from 'node:events'
@@ -312,5 +313,47 @@ describe('launcher', () => {
       execs[0]!.env.filter((e) => !e.startsWith('NODE_EXTRA_CA_CERTS=')).sort(),
       'the rest of the environment is passed unchanged',
     )
+  })
+})
+
+describe('output to a pipe whose reader is gone', () => {
+  /** Runs a CLI with its stdout a pipe already closed for reading (a FIFO opened, then closed, by its reader). */
+  async function intoClosedPipe(file: string, args: string[]) {
+    const fifo = path.join(tmp, `fifo-${process.hrtime.bigint()}`)
+    spawnSync('mkfifo', [fifo])
+    const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+    const writer = fs.openSync(fifo, fs.constants.O_WRONLY)
+    fs.closeSync(reader)
+    const child = spawn(file, args, {env: userEnv(), stdio: ['ignore', writer, 'pipe']})
+    fs.closeSync(writer)
+    let stderr = ''
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null]
+    return {code, signal, stderr}
+  }
+
+  // As coreutils and Go programs (rkt among them): killed by SIGPIPE, silently; a shell reports 141.
+  for (const [file, args] of [
+    [RKT, ['image', 'list']],
+    [RKT, ['list']],
+    [RKT, ['version']],
+    [ACTOOL, ['cat-manifest', path.join(DIST, 'stage1-images', 'stage1-fly.aci')]],
+  ] as const) {
+    test(`${path.basename(file)} ${args[0]} ${args[0] === 'image' ? args[1] : ''} dies of SIGPIPE without a word`, async () => {
+      const dir = file === RKT ? [`--dir=${path.join(tmp, 'pipe-store')}`] : []
+      const r = await intoClosedPipe(file, [...args, ...dir])
+      assert.deepEqual(r, {code: null, signal: 'SIGPIPE', stderr: ''})
+    })
+  }
+
+  test('any other write error on stdout is reported, and the command fails', () => {
+    const full = fs.openSync('/dev/full', 'w')
+    try {
+      const r = spawnSync(RKT, ['version'], {env: userEnv(), encoding: 'utf8', stdio: ['ignore', full, 'pipe']})
+      assert.equal(r.status, 254)
+      assert.equal(r.stderr, 'rkt: cannot write to standard output: ENOSPC: no space left on device, write\n')
+    } finally {
+      fs.closeSync(full)
+    }
   })
 })

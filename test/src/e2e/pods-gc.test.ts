@@ -7,10 +7,11 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import {describe, test} from 'node:test'
+import {describe, test, type TestContext} from 'node:test'
 
 import {unmountTree} from '@rkt/core/sys/mounts'
 
+import {requireTool} from '../util/harness.js'
 import {alive, BASE, mountsUnder, PodSandbox, sh} from '../util/pods.js'
 
 const LONG = sh('trap "exit 3" TERM; touch /tmp/ready; while :; do sleep 0.05; done')
@@ -197,6 +198,82 @@ describe('concurrent gc (FI-14)', () => {
     for (const r of both) assert.equal(r.exitCode, 0, r.stderr)
     for (const r of both) assert.doesNotMatch(r.stderr, /ENOENT|no such file/)
     for (const uuid of pods) assert.equal(ps.podDir(uuid), undefined)
+    assert.deepEqual(mountsUnder(ps.data), [])
+  })
+})
+
+describe('a pod that cannot be removed does not stop the others', () => {
+  /**
+   * An app that builds a tree deeper than PATH_MAX: 2000 directories of 100-character names (a 202 kB path),
+   * made 40 levels (4 kB) at a time: busybox's cd fails on a logical path longer than PATH_MAX (-P avoids it).
+   */
+  const DEEP = sh(
+    `n=${'d'.repeat(100)}; c=$n; for j in $(seq 39); do c=$c/$n; done; ` +
+      'i=0; while [ $i -lt 50 ]; do mkdir -p $c && cd -P $c || exit 1; i=$((i+1)); done',
+  )
+
+  interface ThreePods {
+    readonly deep: string
+    readonly stuck: string
+    readonly plain: string
+    /** Takes the immutable flag off, so that the stuck pod can go. */
+    readonly unstick: () => Promise<unknown>
+  }
+
+  /** Three exited pods: one with a tree deeper than PATH_MAX, one with an immutable file, one ordinary. */
+  async function threePods(t: TestContext, ps: PodSandbox): Promise<ThreePods> {
+    await requireTool(t, 'chattr')
+    const img = await ps.image(BASE)
+    const deep = await runPod(ps, [img.name, ...DEEP])
+    const stuck = await runPod(ps, [img.name, ...sh('true')])
+    const plain = await runPod(ps, [img.name, ...sh('true')])
+    // chattr +i: not even root can unlink the file, until the flag is taken off again.
+    const manifest = (): string => path.join(ps.podPath(stuck), 'pod')
+    await execa('chattr', ['+i', manifest()])
+    const unstick = (): Promise<unknown> => execa('chattr', ['-i', manifest()])
+    t.after(async () => {
+      if (ps.podDir(stuck)) await unstick()
+    })
+    return {deep, stuck, plain, unstick}
+  }
+
+  test('gc removes every other pod, a tree deeper than PATH_MAX included, names the failure and its cause, exits 254', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
+    const {deep, stuck, plain, unstick} = await threePods(t, ps)
+    const gc = await ps.rkt(['gc', '--grace-period=0s'])
+    assert.equal(gc.exitCode, 254, gc.stderr)
+    for (const uuid of [deep, stuck, plain]) assert.match(gc.stdout, new RegExp(`Garbage collecting pod "${uuid}"`))
+    assert.equal(ps.podDir(deep), undefined, 'the deep tree is removed')
+    assert.equal(ps.podDir(plain), undefined)
+    assert.equal(ps.podState(stuck), 'exited-garbage', 'the pod that failed stays marked, for a later gc')
+    const failures = gc.stderr.split('\n').filter((l) => l.includes('cannot remove pod'))
+    assert.equal(failures.length, 1, gc.stderr)
+    assert.match(
+      failures[0]!,
+      new RegExp(`^rkt: cannot remove pod "${stuck}": .*EPERM: operation not permitted, unlinkat '.*/pod'$`),
+    )
+    assert.match(gc.stderr, /^rkt: 1 pod\(s\) could not be collected$/m)
+
+    await unstick()
+    const again = await ps.rkt(['gc', '--grace-period=0s'])
+    assert.equal(again.exitCode, 0, again.stderr)
+    assert.equal(again.stdout, `Garbage collecting pod "${stuck}"`)
+    assert.equal(ps.podDir(stuck), undefined)
+    assert.deepEqual(mountsUnder(ps.data), [])
+  })
+
+  test('rm of several pods removes every removable one, reports the other with its cause, exits 254', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'fly'})
+    const {deep, stuck, plain, unstick} = await threePods(t, ps)
+    const rm = await ps.rkt(['rm', deep, stuck, plain])
+    assert.equal(rm.exitCode, 254, rm.stderr)
+    assert.equal(rm.stdout, `"${deep}"\n"${plain}"`)
+    assert.equal(ps.podDir(deep), undefined)
+    assert.equal(ps.podDir(plain), undefined)
+    assert.match(rm.stderr, new RegExp(`^rkt: cannot remove pod "${stuck}": .*EPERM: operation not permitted`, 'm'))
+    assert.match(rm.stderr, /^rkt: failed to remove one or more pods$/m)
+    await unstick()
+    assert.equal((await ps.rkt(['rm', stuck])).exitCode, 0)
     assert.deepEqual(mountsUnder(ps.data), [])
   })
 })

@@ -28,6 +28,7 @@ export default class Gc extends RktCommand {
       markOnly: flags['mark-only'],
       log: (line) => process.stderr.write(`rkt: ${line}\n`),
       collected: (uuid) => process.stdout.write(`Garbage collecting pod "${uuid}"\n`),
+      failed: (err) => this.reportError(err),
     })
   }
 }

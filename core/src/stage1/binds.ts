@@ -1,9 +1,13 @@
-// What a run entrypoint bound into the apps' rootfs on the host (volumes, /etc files), undone at gc. The
-// kvm stage1 shares it: its guest sees those binds through the 9p root.
+// What a run entrypoint mounted under the stage1 rootfs on the host (volumes, /etc files, fly's /dev, /proc,
+// /sys and /tmp), undone by its gc entrypoint: every mount there but stage0's own overlays. It needs nothing
+// but the pod directory's layout, so it also works for a pod an earlier gc half deleted.
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {MNT_DETACH, mountsUnder, umount2, type PodPaths} from '@rkt/core/stage1'
+import type {PodPaths} from './paths.js'
+
+import {mountsUnder} from '../sys/mounts.js'
+import {MNT_DETACH, umount2} from '../sys/native.js'
 
 /** stage0's overlays (the stage1 rootfs, each app's rootfs): gc runs from the first and leaves both to stage0. */
 function stage0Mounts(paths: PodPaths): Set<string> {
