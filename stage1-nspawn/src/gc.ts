@@ -6,14 +6,11 @@
 import fs from 'node:fs'
 
 import {
-  detectCgroups,
+  collectPodCgroups,
   entrypoint,
-  killPod,
   parseGcArgv,
   PodPaths,
-  readPodCgroups,
-  removePodCgroups,
-  RktError,
+  releasePodCgroups,
   teardownPodNetworks,
   unmountEngineMounts,
 } from '@rkt/core/stage1'
@@ -27,9 +24,7 @@ const warn = (m: string): void => {
 export const main = entrypoint('gc', import.meta.url, async (argv) => {
   const args = parseGcArgv(argv)
   const paths = new PodPaths(process.cwd())
-  const cgroups = readPodCgroups(paths.cgroups, detectCgroups(), args.uuid, warn)
-  const survivors = await killPod(cgroups, 10_000) // SIGKILLed processes die; a loaded machine may take its time
-  if (survivors.length > 0) warn(`processes of pod ${args.uuid} would not die: ${survivors.join(' ')}`)
+  const cgroups = await collectPodCgroups(paths.cgroups, args.uuid, warn)
 
   unmountEngineMounts(paths)
 
@@ -42,8 +37,10 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
     netError = err instanceof Error ? err : new Error(String(err))
   }
 
-  // Cgroups that are still there fail gc, so that stage0 keeps the pod (and its record of them) for the next.
-  const left = await removePodCgroups(cgroups)
+  let cgroupError: Error | undefined
+  await releasePodCgroups(cgroups).catch((err: unknown) => {
+    cgroupError = err instanceof Error ? err : new Error(String(err))
+  })
   try {
     fs.rmdirSync(propagateDir(args.uuid))
   } catch (err) {
@@ -51,11 +48,6 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
       warn(`cannot remove ${propagateDir(args.uuid)}: ${String(err)}`)
   }
   if (netError !== undefined) throw netError
-  if (left.length > 0) {
-    throw new RktError(`cannot remove the cgroups ${left.join(', ')}`, {
-      code: 'EBUSY',
-      hint: `processes of the pod are still in them (${survivors.join(' ') || 'exiting'}); the next rkt gc tries again`,
-    })
-  }
+  if (cgroupError !== undefined) throw cgroupError
   return 0
 })

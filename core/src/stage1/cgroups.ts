@@ -404,3 +404,35 @@ export async function removePodCgroups(dirs: readonly string[]): Promise<string[
   }
   return left
 }
+
+/** What gc found of a pod's cgroups (collectPodCgroups), for releasePodCgroups once the rest is undone. */
+export interface PodCgroupsGc {
+  readonly dirs: readonly string[]
+  /** Processes still there after the kill: they keep their cgroups from going. */
+  readonly survivors: readonly number[]
+}
+
+/**
+ * gc's first step for an engine that gives pods cgroups: the cgroups the pod recorded (readPodCgroups) and
+ * every process in them killed (a killed engine can leave a pod's processes running), waiting up to 10 s
+ * for them to go (SIGKILLed processes die; a loaded machine may take its time).
+ */
+export async function collectPodCgroups(file: string, uuid: string, warn: (m: string) => void): Promise<PodCgroupsGc> {
+  const dirs = readPodCgroups(file, detectCgroups(), uuid, warn)
+  const survivors = await killPod(dirs, 10_000)
+  if (survivors.length > 0) warn(`processes of pod ${uuid} would not die: ${survivors.join(' ')}`)
+  return {dirs, survivors}
+}
+
+/**
+ * gc's last step: removes the pod's cgroups. Those still there fail gc, so that stage0 keeps the pod, and
+ * with it the record of them, for the next gc.
+ */
+export async function releasePodCgroups(gc: PodCgroupsGc): Promise<void> {
+  const left = await removePodCgroups(gc.dirs)
+  if (left.length === 0) return
+  throw new RktError(`cannot remove the cgroups ${left.join(', ')}`, {
+    code: 'EBUSY',
+    hint: `processes of the pod are still in them (${gc.survivors.join(' ') || 'exiting'}); the next rkt gc tries again`,
+  })
+}

@@ -45,6 +45,7 @@ export type {Limits} from './limits.js'
 export {
   appCgroups,
   appDir,
+  collectPodCgroups,
   applyLimits,
   createPodCgroups,
   detectCgroups,
@@ -55,12 +56,13 @@ export {
   podDir as podCgroupDir,
   readPodCgroups,
   recordPodCgroups,
+  releasePodCgroups,
   removePodCgroups,
   sharesToWeight,
   signalCgroups,
   stage1Dir,
 } from './cgroups.js'
-export type {AppCgroupFds, CgroupHost, Hierarchy} from './cgroups.js'
+export type {AppCgroupFds, CgroupHost, Hierarchy, PodCgroupsGc} from './cgroups.js'
 export type {EntrypointMain} from './entry.js'
 // The system interfaces engines need (core/docs/native-helpers.md).
 export {
