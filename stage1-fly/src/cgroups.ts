@@ -7,6 +7,7 @@
 import path from 'node:path'
 
 import {
+  appCgroups,
   appDir,
   applyLimits,
   createPodCgroups,
@@ -15,7 +16,7 @@ import {
   hierarchyFor,
   limitsOf,
   podLimits,
-  readPodCgroups,
+  recordedPodCgroups,
   recordPodCgroups,
   type LoadedPod,
   type PodApp,
@@ -53,6 +54,6 @@ export function makePodCgroups(pod: LoadedPod, app: PodApp, warn: (m: string) =>
 }
 
 /** The app's cgroups as the run entrypoint recorded them (none for a pod run without cgroups). */
-export function recordedAppCgroups(paths: PodPaths, uuid: string, app: string, warn: (m: string) => void): string[] {
-  return readPodCgroups(paths.cgroups, detectCgroups(), uuid, warn).map((d) => path.join(d, app))
+export function recordedAppCgroups(paths: PodPaths, uuid: string, warn: (m: string) => void): string[] {
+  return appCgroups(recordedPodCgroups(paths, uuid, warn)) // a fly pod has one app
 }

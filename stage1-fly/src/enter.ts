@@ -20,6 +20,6 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
   const warn = (m: string): void => {
     process.stderr.write(`enter: warning: ${m}\n`)
   }
-  const cgroups = recordedAppCgroups(pod.paths, pod.uuid, app.name, warn)
+  const cgroups = recordedAppCgroups(pod.paths, pod.uuid, warn)
   execFlyExec(import.meta.url, 'enter', {app, creds, workDir, envFile, cgroups}, [], command, process.env)
 })

@@ -7,13 +7,12 @@ import fs from 'node:fs'
 
 import {
   appCgroups,
-  detectCgroups,
   entrypoint,
   killPod,
   parseStopArgv,
   PodPaths,
   readPidFile,
-  readPodCgroups,
+  recordedPodCgroups,
   RktError,
   signalCgroups,
 } from '@rkt/core/stage1'
@@ -34,7 +33,7 @@ export const main = entrypoint('stop', import.meta.url, async (argv) => {
   const warn = (m: string): void => {
     process.stderr.write(`stop: warning: ${m}\n`)
   }
-  const apps = appCgroups(readPodCgroups(paths.cgroups, detectCgroups(), args.uuid, warn))
+  const apps = appCgroups(recordedPodCgroups(paths, args.uuid, warn))
   if (apps.length > 0) {
     if (args.force) await killPod(apps)
     else signalCgroups(apps, 'SIGTERM')

@@ -109,19 +109,24 @@ static int mount_cgroups(void) {
   return 0;
 }
 
+/* A bind remount clears the flags it is not given: keep what the mount has, and add read-only. */
+static int remount_ro(const char *path, const char *what) {
+  struct statvfs vfs;
+  unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+  if (statvfs(path, &vfs) < 0 || mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (vfs.f_flag & keep), NULL) < 0)
+    return isolate_fail(errno, "can't make %s read-only", what);
+  return 0;
+}
+
 /*
  * A fresh read-only sysfs. A user namespace that does not own the network namespace (a --private-users pod on
  * the host's network or a CNI one) may not mount one (EPERM): the container's own /sys, which nspawn set up
  * read-only, is bound instead, with its submounts (a non-recursive bind of locked mounts is refused).
  */
 static int mount_sys(void) {
-  struct statvfs vfs;
   if (mount_dir("sys", "sysfs", "sysfs", MS_RDONLY | NOSUID_NODEV_NOEXEC, NULL) == 0) return 0;
   if (errno != EPERM || mount_dir("sys", "/sys", NULL, MS_BIND | MS_REC, NULL) < 0) return -1;
-  if (statvfs("sys", &vfs) < 0 ||
-      mount(NULL, "sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (vfs.f_flag & NOSUID_NODEV_NOEXEC), NULL) < 0)
-    return isolate_fail(errno, "can't make /sys read-only");
-  return 0;
+  return remount_ro("sys", "/sys");
 }
 
 /* A tmpfs with bind mounts of the container's standard nodes and /dev/pts, and the usual links. */
@@ -199,12 +204,7 @@ static int setup(const struct app *a) {
   /* pivot_root(".", "."), then detach the old root stacked on the new one: no directory needed for it. */
   if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
     return isolate_fail(errno, "can't pivot_root into \"%s\"", a->root);
-  struct statvfs vfs; /* a bind remount would clear the flags it is not given */
-  if (a->readonly_rootfs &&
-      (statvfs("/", &vfs) < 0 ||
-       mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (vfs.f_flag & NOSUID_NODEV_NOEXEC), NULL) < 0))
-    return isolate_fail(errno, "can't make the app's root read-only");
-  return 0;
+  return a->readonly_rootfs ? remount_ro("/", "the app's root") : 0;
 }
 
 static void __attribute__((noreturn)) child(const struct app *a, char **argv, int errfd) {
@@ -242,15 +242,6 @@ static int bind_self(const char *path) {
   return mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ? isolate_fail(errno, "can't bind %s", path) : 0;
 }
 
-/* A bind remount clears the flags it is not given: keep what the mount has, and add read-only. */
-static int remount_ro(const char *path) {
-  struct statvfs vfs;
-  unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
-  if (statvfs(path, &vfs) < 0 || mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (vfs.f_flag & keep), NULL) < 0)
-    return isolate_fail(errno, "can't make %s read-only", path);
-  return 0;
-}
-
 /*
  * Makes the stage1's own files read-only for the rest of the pod's life. The container's root is the pod's
  * stage1 rootfs, which an app holding CAP_SYS_PTRACE reaches as /proc/1/root: without this it could rewrite
@@ -269,9 +260,9 @@ static int seal_stage1(const struct conf *c, const char *conf_file) {
     if (stat(host_files[i], &st) < 0 && errno == ENOENT) continue;
     if (mount(host_files[i], host_files[i], NULL, MS_BIND, NULL) < 0)
       return isolate_fail(errno, "can't bind %s", host_files[i]);
-    if (remount_ro(host_files[i]) < 0) return -1;
+    if (remount_ro(host_files[i], host_files[i]) < 0) return -1;
   }
-  return remount_ro("/");
+  return remount_ro("/", "the stage1's root");
 }
 
 static struct conf conf;

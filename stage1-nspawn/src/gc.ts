@@ -24,7 +24,7 @@ const warn = (m: string): void => {
 export const main = entrypoint('gc', import.meta.url, async (argv) => {
   const args = parseGcArgv(argv)
   const paths = new PodPaths(process.cwd())
-  const cgroups = await collectPodCgroups(paths.cgroups, args.uuid, warn)
+  const cgroups = await collectPodCgroups(paths, args.uuid, warn)
 
   unmountEngineMounts(paths)
 

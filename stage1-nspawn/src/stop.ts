@@ -6,14 +6,13 @@
 // releases as it exits.
 import {
   appCgroups,
-  detectCgroups,
   entrypoint,
   killPod,
   parseStopArgv,
   PodPaths,
   podPid,
   readPidFile,
-  readPodCgroups,
+  recordedPodCgroups,
   RktError,
 } from '@rkt/core/stage1'
 
@@ -45,7 +44,7 @@ export const main = entrypoint('stop', import.meta.url, async (argv) => {
     signal(target, 'SIGTERM')
     return 0
   }
-  const cgroups = readPodCgroups(paths.cgroups, detectCgroups(), args.uuid, warn)
+  const cgroups = recordedPodCgroups(paths, args.uuid, warn)
   if (supervisor === undefined) {
     await killPod(cgroups) // nspawn has no container yet: everything, nspawn included
     return 0

@@ -293,20 +293,17 @@ async function makePod(
  * root still writes the stage1's files through the overlays: an idmapped mount would refuse it (EOVERFLOW),
  * as its ids lie outside the range. A --no-overlay pod's copies were made shifted (copyTree).
  */
-function mountPod(pod: Pod, range: IdRange | undefined): void {
+function mountPod(pod: Pod, trees: TreeStore, range: IdRange | undefined): void {
   try {
-    mountPodLayers(pod, range)
+    mountPodLayers(pod, trees, range)
   } catch (err) {
     throw wrap(`cannot mount the root file systems of pod ${pod.uuid}`, err)
   }
 }
 
-function mountPodLayers(pod: Pod, range: IdRange | undefined): void {
-  pod.store.ensure() // a pod prepared by an older rkt: its pods directory may not be fenced yet
+function mountPodLayers(pod: Pod, trees: TreeStore, range: IdRange | undefined): void {
   const p = pod.paths
   if (!fs.existsSync(p.overlayPrepared)) return
-  const store = ImageStore.open(pod.store.dataDir)
-  const trees = new TreeStore(store)
   const overlay = (tree: string, target: string, app?: string): void => {
     let lower = trees.rootfs(tree)
     if (range) {
@@ -344,11 +341,12 @@ interface RunFlags {
  */
 async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<number> {
   const {pod, globals} = prep
-  const stage1 = podStage1(pod)
+  const trees = new TreeStore(ImageStore.open(globals.dir))
+  const stage1 = podStage1(pod, trees)
   const range = podIdRange(pod)
   if (range) checkIdRangeFree(pod, range)
   if (pod.dirState !== 'run') pod.move('run')
-  mountPod(pod, range)
+  mountPod(pod, trees, range)
   const p = pod.paths
   fs.mkdirSync(p.statusDir, {recursive: true})
   if (flags.dns.mode.resolv === 'stage0') writeFileAtomic(p.resolvConf, makeResolvConf(flags.dns.resolv))
@@ -423,6 +421,7 @@ export async function runPrepared(args: RunPreparedArgs, io: RunIo): Promise<num
   requireRoot('run-prepared')
   const globals = resolveGlobals(args.globals)
   const pods = new PodStore(globals.dir)
+  pods.ensure() // a pod prepared by an older rkt: its pods directory may not be fenced yet
   const pod = pods.find(args.uuid)
   const notPrepared = (): RktError => {
     // Say what the pod is now: after losing a race it has moved on (or is still locked in prepared/ by the

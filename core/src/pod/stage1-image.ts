@@ -208,11 +208,10 @@ export interface PodStage1 extends Pick<Stage1Image, 'interfaceVersion' | 'entry
  * through its 9p root), so that the host never executes anything a pod could have changed. The manifest and
  * the tree ID are stage0's own records in the pod directory, out of the pod's reach.
  */
-export function podStage1(pod: Pod): PodStage1 {
+export function podStage1(pod: Pod, trees = new TreeStore(ImageStore.open(pod.store.dataDir))): PodStage1 {
   const p = pod.paths
   const info = stage1Info(parseImageManifest(fs.readFileSync(p.stage1Manifest)).manifest)
   const tree = fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim()
-  const trees = new TreeStore(ImageStore.open(pod.store.dataDir))
   if (!trees.isRendered(tree)) {
     throw new RktError(`the stage1 image of pod ${pod.uuid} is no longer in the store (tree ${tree})`, {
       code: 'ESTAGE1',

@@ -21,6 +21,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import type {Limits} from './limits.js'
+import type {PodPaths} from './paths.js'
 
 import {RktError} from '../errors.js'
 import {readMountinfo} from '../sys/mounts.js'
@@ -301,6 +302,11 @@ export function readPodCgroups(file: string, host: CgroupHost, uuid: string, war
     })
 }
 
+/** The pod's cgroup directories as its run entrypoint recorded them in the pod (readPodCgroups, on this host). */
+export function recordedPodCgroups(paths: PodPaths, uuid: string, warn: (m: string) => void): string[] {
+  return readPodCgroups(paths.cgroups, detectCgroups(), uuid, warn)
+}
+
 /** The apps' cgroups under the pod's directories (every child cgroup but the stage1's). */
 export function appCgroups(podDirs: readonly string[]): string[] {
   return podDirs.flatMap((d) => {
@@ -417,8 +423,12 @@ export interface PodCgroupsGc {
  * every process in them killed (a killed engine can leave a pod's processes running), waiting up to 10 s
  * for them to go (SIGKILLed processes die; a loaded machine may take its time).
  */
-export async function collectPodCgroups(file: string, uuid: string, warn: (m: string) => void): Promise<PodCgroupsGc> {
-  const dirs = readPodCgroups(file, detectCgroups(), uuid, warn)
+export async function collectPodCgroups(
+  paths: PodPaths,
+  uuid: string,
+  warn: (m: string) => void,
+): Promise<PodCgroupsGc> {
+  const dirs = recordedPodCgroups(paths, uuid, warn)
   const survivors = await killPod(dirs, 10_000)
   if (survivors.length > 0) warn(`processes of pod ${uuid} would not die: ${survivors.join(' ')}`)
   return {dirs, survivors}

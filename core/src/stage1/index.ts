@@ -54,7 +54,7 @@ export {
   killPod,
   openAppFds,
   podDir as podCgroupDir,
-  readPodCgroups,
+  recordedPodCgroups,
   recordPodCgroups,
   releasePodCgroups,
   removePodCgroups,

@@ -101,15 +101,15 @@ export class PodPaths {
   }
   /** stage1/rootfs/rkt/env/<app>: the app's environment, one NAME=value per line. */
   appEnv(app: string): string {
-    return path.join(this.stage1Rootfs, 'rkt', 'env', app)
+    return path.join(this.rktDir, 'env', app)
   }
   /** Symlink to `ready` once the pod supervisor is up (status --wait-ready). */
   get supervisorStatus(): string {
-    return path.join(this.stage1Rootfs, 'rkt', 'supervisor-status')
+    return path.join(this.rktDir, 'supervisor-status')
   }
   /** nspawn: the configuration of the pod's supervisor (stage1-nspawn/README.md). */
   get supervisorConf(): string {
-    return path.join(this.stage1Rootfs, 'rkt', 'supervisor.conf')
+    return path.join(this.rktDir, 'supervisor.conf')
   }
   /** The pod's hostname (rkt writes it whole, without a newline), bound on each app's /etc/hostname. */
   get hostname(): string {

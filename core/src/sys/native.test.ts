@@ -635,28 +635,31 @@ describe('removeTreeAt', () => {
     assert.equal(fs.existsSync(top), false)
   })
 
-  test('errors carry errno, syscall and the failing path relative to the top; the rest stays for a retry', (t) => {
-    if (!isRoot && skippingAllowed()) return t.skip('chattr +i needs root')
-    const top = path.join(tmp, 'rt-immutable')
-    const file = path.join(top, 'x', 'y', 'stuck')
-    fs.mkdirSync(path.dirname(file), {recursive: true})
-    fs.writeFileSync(file, '')
-    execFileSync('chattr', ['+i', file])
-    try {
-      assert.throws(() => removeTreeAt(tmp, 'rt-immutable'), {
-        code: 'EPERM',
-        errno: -os.constants.errno.EPERM,
-        syscall: 'unlinkat',
-        path: 'x/y/stuck',
-        message: "EPERM: operation not permitted, unlinkat 'x/y/stuck'",
-      })
-      assert.ok(fs.existsSync(file))
-    } finally {
-      execFileSync('chattr', ['-i', file])
-    }
-    removeTreeAt(tmp, 'rt-immutable')
-    assert.equal(fs.existsSync(top), false)
-  })
+  test(
+    'errors carry errno, syscall and the failing path relative to the top; the rest stays for a retry',
+    {skip: skipUnless(isRoot, 'chattr +i needs root')},
+    () => {
+      const top = path.join(tmp, 'rt-immutable')
+      const file = path.join(top, 'x', 'y', 'stuck')
+      fs.mkdirSync(path.dirname(file), {recursive: true})
+      fs.writeFileSync(file, '')
+      execFileSync('chattr', ['+i', file])
+      try {
+        assert.throws(() => removeTreeAt(tmp, 'rt-immutable'), {
+          code: 'EPERM',
+          errno: -os.constants.errno.EPERM,
+          syscall: 'unlinkat',
+          path: 'x/y/stuck',
+          message: "EPERM: operation not permitted, unlinkat 'x/y/stuck'",
+        })
+        assert.ok(fs.existsSync(file))
+      } finally {
+        execFileSync('chattr', ['-i', file])
+      }
+      removeTreeAt(tmp, 'rt-immutable')
+      assert.equal(fs.existsSync(top), false)
+    },
+  )
 
   describe('mounts', {skip: skipUnless(isRoot, 'mounting needs root')}, () => {
     /** With a tmpfs holding a file at `dir`: deleting `tmp/name` fails with EBUSY at `where`, the file kept. */
