@@ -278,6 +278,69 @@ describe('a pod that cannot be removed does not stop the others', () => {
   })
 })
 
+describe('a stage1 gc that fails keeps its pod', () => {
+  /**
+   * A CNI plugin chained after ptp that passes ADD's result on and refuses DEL while `refuse` exists, noting each
+   * DEL in `log`: what a plugin whose teardown fails (a missing binary, a busy device) does to gc.
+   */
+  function stickyNetwork(ps: PodSandbox): {refuse: string; log: string} {
+    const netd = path.join(ps.s.localConfig, 'net.d')
+    const refuse = path.join(ps.s.work, 'refuse-del')
+    const log = path.join(ps.s.work, 'del.log')
+    fs.mkdirSync(netd, {recursive: true})
+    fs.writeFileSync(
+      path.join(netd, 'deldeny'),
+      `#!${process.execPath}
+const fs = require('fs')
+const conf = JSON.parse(fs.readFileSync(0, 'utf8'))
+const cmd = process.env.CNI_COMMAND
+if (cmd === 'ADD') process.stdout.write(JSON.stringify(conf.prevResult))
+if (cmd === 'DEL') {
+  fs.appendFileSync(conf.log, 'DEL\\n')
+  if (fs.existsSync(conf.refuse)) {
+    process.stdout.write(JSON.stringify({cniVersion: conf.cniVersion, code: 11, msg: 'DEL refused'}))
+    process.exit(1)
+  }
+}
+`,
+      {mode: 0o755},
+    )
+    fs.writeFileSync(
+      path.join(netd, '10-sticky.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'sticky',
+        plugins: [
+          {type: 'ptp', ipam: {type: 'host-local', subnet: '10.213.43.0/24'}},
+          {type: 'deldeny', refuse, log},
+        ],
+      }),
+    )
+    fs.writeFileSync(refuse, '')
+    return {refuse, log}
+  }
+
+  test('a network that cannot be torn down: gc keeps the pod and its record, names the cause, and the next gc finishes', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'nspawn'})
+    const img = await ps.image(BASE)
+    const {refuse, log} = stickyNetwork(ps)
+    const uuid = await runPod(ps, ['--net=sticky', img.name, ...sh('true')])
+    const gc = await ps.rkt(['gc', '--grace-period=0s'])
+    assert.equal(gc.exitCode, 254, gc.stderr)
+    assert.match(gc.stderr, /DEL refused/)
+    assert.match(gc.stderr, new RegExp(`the stage1 gc of pod "${uuid}" failed .*: the pod is kept`))
+    assert.equal(ps.podState(uuid), 'exited-garbage', 'the pod stays, for the next gc')
+    assert.ok(fs.existsSync(path.join(ps.podPath(uuid), 'net-state.json')), 'with what its networks still need')
+
+    fs.rmSync(refuse)
+    const again = await ps.rkt(['gc', '--grace-period=0s'])
+    assert.equal(again.exitCode, 0, again.stderr)
+    assert.equal(ps.podDir(uuid), undefined)
+    assert.equal(fs.readFileSync(log, 'utf8'), 'DEL\nDEL\n', 'the second gc tore the network down')
+    assert.deepEqual(mountsUnder(ps.data), [])
+  })
+})
+
 describe('rkt image gc and pods', () => {
   test('keeps the images and trees that pods use: a prepared pod still runs; once the pods are gone they go', async (t) => {
     const ps = PodSandbox.create(t, {stage1: 'fly'})
