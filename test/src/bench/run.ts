@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {mountsUnder} from '../util/pods.js'
 import {median, timeCommand} from './timing.js'
 
 const IMAGE = 'bench.example/busybox:1.0'
@@ -319,15 +320,6 @@ async function runcOverhead(bundle: string, id: string): Promise<Overhead> {
     await finish(child, exited)
     spawnSync('runc', ['delete', '-f', id], {stdio: 'ignore'})
   }
-}
-
-/** Mount points at or under dir in our mount namespace (mountinfo escapes spaces and such as \ooo). */
-function mountsUnder(dir: string): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
 }
 
 /** The UUIDs of every pod a data directory has (in any state). */
