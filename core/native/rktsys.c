@@ -13,6 +13,7 @@
  *   idmapBind(src, target, first, count)
  *                                      an idmapped bind mount (--private-users: the pod's trees seen owned by
  *                                      its uid range, without a chown of every file)
+ *   mountId(path)                      the ID of the mount holding path, without reading mountinfo
  *   removeTree(parent, name)           deletes parent/name recursively through directory descriptors: never
  *                                      follows a symlink, never leaves its mount, no path length limit
  *
@@ -420,6 +421,22 @@ static napi_value Syncfs(napi_env env, napi_callback_info info) {
   return int_result(env, syncfs(fd) < 0 ? -errno : 0);
 }
 
+/* The ID of the mount holding path (statx STATX_MNT_ID, symlinks not followed): which mount a path is on,
+ * without reading /proc/self/mountinfo, whose cost grows with every mount on the host. */
+static napi_value MountId(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  char path[PATH_BUF];
+  int err;
+  if (get_args(env, info, 1, a)) return int_result(env, -EINVAL);
+  if ((err = get_str(env, a[0], path, sizeof path))) return int_result(env, err);
+  struct statx sx;
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) return int_result(env, -errno);
+  if (!(sx.stx_mask & STATX_MNT_ID)) return int_result(env, -ENOSYS); /* Linux < 5.8 */
+  napi_value v;
+  napi_create_double(env, (double)sx.stx_mnt_id, &v);
+  return v;
+}
+
 /* Reads an optional string argument: null/undefined → NULL (mount(2) takes NULL for "none"). */
 static int get_opt_str(napi_env env, napi_value v, char *buf, size_t cap, char **out) {
   napi_valuetype t;
@@ -823,7 +840,7 @@ NAPI_MODULE_INIT() {
       {"flock", Flock},         {"setCloexec", SetCloexec}, {"execve", Execve}, {"listXattrs", ListXattrs},
       {"getXattr", GetXattr},   {"setXattr", SetXattr},     {"mknod", Mknod},   {"syncfs", Syncfs},
       {"mount", Mount},         {"umount2", Umount2},       {"idmapBind", IdmapBind},
-      {"removeTree", RemoveTree},
+      {"removeTree", RemoveTree}, {"mountId", MountId},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type {IdRange} from './id-range.js'
 import type {AppMount} from './mounts.js'
 
-import {mount, MS} from '../sys/native.js'
+import {mount, mountId, MS} from '../sys/native.js'
 import {readMountinfo} from '../sys/mounts.js'
 import {checkMountTarget} from './mounts.js'
 
@@ -36,11 +36,10 @@ export function prepareMountTarget(rootfs: string, target: string, dir: boolean,
 export function placeGeneratedFile(rootfs: string, target: string, content = ''): string | undefined {
   const host = path.join(rootfs, checkMountTarget(rootfs, target, target))
   if (fs.existsSync(host)) return host
-  const root = path.resolve(rootfs)
-  const volume = readMountinfo().find(
-    (m) => m.mountPoint !== root && m.mountPoint.startsWith(`${root}/`) && host.startsWith(`${m.mountPoint}/`),
-  )
-  if (volume !== undefined) return undefined
+  // Its nearest existing directory on another mount than the root: a volume (or a mount of the engine's).
+  let dir = path.dirname(host)
+  while (!fs.existsSync(dir)) dir = path.dirname(dir)
+  if (mountId(dir) !== mountId(rootfs)) return undefined
   fs.mkdirSync(path.dirname(host), {recursive: true, mode: 0o755})
   const {O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY} = fs.constants
   const fd = fs.openSync(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY, 0o644)

@@ -24,6 +24,7 @@ import {
   mknod,
   MNT_DETACH,
   mount,
+  mountId,
   MS,
   removeTreeAt,
   setCloexec,
@@ -544,6 +545,26 @@ describe('syncfs', () => {
     fs.closeSync(fd)
     assert.throws(() => syncfs(fd), {code: 'EBADF'})
   })
+})
+
+describe('mountId', () => {
+  test(
+    'two paths of one mount share it; a bind mount of the same filesystem has its own',
+    {skip: skipUnless(isRoot, 'mounting needs root')},
+    () => {
+      const dir = path.join(tmp, 'mount-id')
+      fs.mkdirSync(path.join(dir, 'sub'), {recursive: true})
+      assert.equal(mountId(path.join(dir, 'sub')), mountId(tmp))
+      mount(dir, dir, null, MS.BIND)
+      try {
+        assert.equal(fs.statSync(dir).dev, fs.statSync(tmp).dev, 'same st_dev')
+        assert.notEqual(mountId(path.join(dir, 'sub')), mountId(tmp), 'another mount')
+      } finally {
+        umount2(dir, MNT_DETACH)
+      }
+      assert.throws(() => mountId(path.join(tmp, 'none')), {code: 'ENOENT', syscall: 'statx'})
+    },
+  )
 })
 
 describe('removeTreeAt', () => {

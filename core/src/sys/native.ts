@@ -16,6 +16,7 @@ interface RktSys {
   setXattr(file: string, name: string, value: Buffer): number
   mknod(file: string, mode: number, major: number, minor: number): number
   syncfs(fd: number): number
+  mountId(file: string): number
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number
   umount2(target: string, flags: number): number
   idmapBind(source: string, target: string, first: number, count: number): number
@@ -124,6 +125,16 @@ export function mknod(file: string, mode: number, major: number, minor: number):
 /** syncfs(2): flushes the whole filesystem holding fd. */
 export function syncfs(fd: number): void {
   check(sys().syncfs(fd), 'syncfs')
+}
+
+/**
+ * The ID of the mount holding `file` (not following a symlink there): two paths on one mount have the same.
+ * Cheaper than /proc/self/mountinfo, whose size grows with every mount on the host.
+ */
+export function mountId(file: string): number {
+  const r = sys().mountId(file)
+  check(r, 'statx', file)
+  return r
 }
 
 /** mount(2) flags (linux/mount.h). */
