@@ -144,7 +144,9 @@ export class PodSandbox {
     const ready = await this.poll(
       () => {
         try {
-          return opts.readyFile ? fs.existsSync(this.appPath(uuid, opts.readyFile)) : this.supervisorReady(uuid)
+          // The app may make its ready file before the engine has recorded its PID: wait for both.
+          const app = opts.readyFile === undefined || fs.existsSync(this.appPath(uuid, opts.readyFile))
+          return app && this.supervisorReady(uuid)
         } catch {
           return false // not laid out yet
         }
