@@ -4,7 +4,7 @@
 // run and prepare take `[flags] IMAGE [per-app flags] [-- ARGS… [---]] [IMAGE …]`: per-app flags apply to the
 // image before them, "--" starts that image's arguments and a lone "---" ends them. Pod-level and global flags
 // may appear anywhere outside app arguments (rkt hands every word between images to one flag set, so
-// `rkt run IMAGE --net=host` works; reference/rkt.md's "must precede the first image" is stricter than rkt).
+// `rkt run IMAGE --net=host` works, although rkt's help says pod flags must precede the first image).
 // Flags take `--x=v` or `--x v`; booleans `--b` or `--b=BOOL` (Go's strconv.ParseBool spellings); `--net`
 // alone means `default` and never takes the next word. run-prepared takes its flags anywhere and one UUID.
 //
