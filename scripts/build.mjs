@@ -134,7 +134,7 @@ await step('CLI snapshots (node --build-snapshot)', async () => {
   }
 })
 
-// Stage1 images (DESIGN.md §4 "Stage1 packaging"): each engine's entrypoints bundled into single CommonJS
+// Stage1 images (core/docs/stage1.md "Packaging"): each engine's entrypoints bundled into single CommonJS
 // files (no node_modules at run time), with the native helpers they need, packed into stage1-<name>.aci in
 // core/dist/stage1-images/, where rkt finds its default stage1 (beside the CLI, as rkt did). The version label
 // carries a hash of the contents, so a rebuilt stage1 is never mistaken for the one already in a store.

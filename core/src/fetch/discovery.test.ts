@@ -57,7 +57,7 @@ describe('appc discovery', () => {
     assert.equal(prefixCovers('example.com/ap', 'example.com/app'), false)
   })
 
-  test('templates with an unfilled placeholder are skipped (appc D6)', () => {
+  test('templates with an unfilled placeholder are skipped (appc spec/discovery.md)', () => {
     const vars = new Map([
       ['name', 'a/b'],
       ['version', '1.0'],

@@ -1,7 +1,7 @@
-// `rkt prepare`, `rkt run` and `rkt run-prepared` (reference/rkt.md §3.3): resolve the images and the stage1,
-// write the pod manifest, render the trees, lay out the pod directory, and hand the pod to the stage1's run
-// entrypoint with the pod lock in RKT_LOCK_FD. `rkt run` becomes the pod: the stage1 bundle runs in this
-// process (no second Node start) and execs its engine, so the PID that started `rkt run` is the pod's.
+// `rkt prepare`, `rkt run` and `rkt run-prepared` (rkt's stage0/run.go; docs/architecture.md): resolve the images and
+// the stage1, write the pod manifest, render the trees, lay out the pod directory, and hand the pod to the stage1's run
+// entrypoint with the pod lock in RKT_LOCK_FD. `rkt run` becomes the pod: the stage1 bundle runs in this process (no
+// second Node start) and execs its engine, so the PID that started `rkt run` is the pod's.
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -354,7 +354,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
     const fallback = fs.existsSync(p.hostsFallback) ? fs.readFileSync(p.hostsFallback, 'utf8') : undefined
     writeFileAtomic(p.hosts, makeHostsFile(flags.dns.hostsEntries, fallback))
   }
-  // --mds-register (rkt's stage0, reference/rkt.md §3.3 step 5): registered before any app can ask; the run
+  // --mds-register (as rkt's stage0 did, just before exec'ing run): registered before any app can ask; the run
   // entrypoint gets the token and puts AC_METADATA_URL in the apps' environment (core/docs/metadata-service.md).
   const mdsToken = flags.mdsRegister ? await registerPodDir(pod.uuid, p) : undefined
   const argv = runArgv(

@@ -67,7 +67,7 @@ function warns(m: Json, path: string): void {
   )
 }
 
-// appc.md §8, the ✗ list (image manifests).
+// Image manifests appc rejects (its schema code, or its spec text where the code is laxer).
 
 test('✗ acVersion 1.0', () =>
   rejects(
@@ -304,7 +304,7 @@ test('✗ sha256 image ID', () => {
   })
 })
 
-// appc.md §8, the ✓ list (image manifests).
+// Image manifests appc accepts, including forms a stricter reader might wrongly refuse.
 
 test('✓ example.com//app (compat: warning; strict: error)', () =>
   warns(

@@ -55,7 +55,7 @@ function warns(m: Json, path: string): void {
 
 const hostVolume = {name: 'data', kind: 'host', source: '/srv/data'}
 
-// appc.md §8, the ✗ list (pod manifests).
+// Pod manifests appc rejects (its schema code, or its spec text where the code is laxer).
 
 test('✗ duplicate app', () =>
   rejects(
@@ -125,7 +125,7 @@ test('✗ podPort with port 0', () =>
     'ports[0].podPort.port',
   ))
 
-// appc.md §8, the ✓ list (pod manifests).
+// Pod manifests appc accepts, including forms a stricter reader might wrongly refuse.
 
 test('✓ no acVersion (compat: warning; strict: error)', () =>
   warns(

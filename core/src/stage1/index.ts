@@ -1,6 +1,6 @@
-// The stage1 SDK: everything a stage1 engine may use from stage0's code base, and nothing else (DESIGN.md
-// §2: stage1 packages import only this module). The contract itself is documented for engine authors in
-// core/docs/stage1.md.
+// The stage1 SDK: everything a stage1 engine may use from stage0's code base, and nothing else (docs/architecture.md
+// "Dependency rules": stage1 packages import only this module). The contract itself is documented for engine authors
+// in core/docs/stage1.md.
 export {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENV} from './contract.js'
 export {
   enterArgv,
