@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // npm run build: type-check and compile every package, build the native helpers, bundle the CLIs and
 // snapshot them. Each step prints one line with its duration; any failure stops the build.
-import {Buffer} from 'node:buffer'
 import crypto from 'node:crypto'
 import {$, chalk, fs, path} from 'zx'
 import * as esbuild from 'esbuild'
@@ -134,135 +133,19 @@ await step('CLI snapshots (node --build-snapshot)', async () => {
   }
 })
 
-// Stage1 images (core/docs/stage1.md "Packaging"): each engine's entrypoints bundled into single CommonJS
-// files (no node_modules at run time), with the native helpers they need, packed into stage1-<name>.aci in
-// core/dist/stage1-images/, where rkt finds its default stage1 (beside the CLI, as rkt did). The version label
-// carries a hash of the contents, so a rebuilt stage1 is never mistaken for the one already in a store.
-const STAGE1S = [
-  {
-    name: 'fly',
-    interfaceVersion: 5,
-    entrypoints: ['run', 'enter', 'gc', 'stop'],
-    helpers: [['stage1-fly/dist/fly-exec', 'fly-exec']],
-  },
-  {
-    name: 'nspawn',
-    interfaceVersion: 6,
-    entrypoints: ['run', 'enter', 'gc', 'stop'],
-    helpers: [
-      ['stage1-nspawn/dist/supervisor', 'supervisor'],
-      ['stage1-nspawn/dist/enter', 'enter'],
-    ],
-    // systemd-nspawn refuses a directory without /usr and /etc/os-release. hosts-fallback: the /etc/hosts of
-    // apps whose image has none, and the head of the one stage0 writes for --hosts-entry (rkt's file).
-    files: {
-      'usr/.keep': '',
-      'etc/os-release': 'NAME="rkt stage1-nspawn"\nID=rkt-stage1\nPRETTY_NAME="rkt stage1-nspawn"\n',
-      'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
-    },
-    // The default stage1 (defaults.json).
-    default: true,
-  },
-  {
-    name: 'kvm',
-    interfaceVersion: 6,
-    entrypoints: ['run', 'enter', 'gc', 'stop'],
-    // The guest's root is this rootfs (9p): the kernel, its init and busybox, and nspawn's supervisor and
-    // enter helper, which run the apps in the guest exactly as in an nspawn pod.
-    helpers: [
-      ['stage1-kvm/dist/kvm-exec', 'kvm-exec'],
-      ['stage1-kvm/dist/vmlinux', 'kvm/vmlinux'],
-      ['stage1-kvm/dist/kvm-init', 'kvm/init'],
-      ['/bin/busybox', 'kvm/busybox'],
-      ['stage1-nspawn/dist/supervisor', 'supervisor'],
-      ['stage1-nspawn/dist/enter', 'enter'],
-    ],
-    dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
-    files: {
-      'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
-    },
-  },
-]
-
+// Stage1 images: every workspace with an image.mjs is an engine; core's stage1 builder packs it into
+// stage1-<name>.aci in core/dist/stage1-images/, where rkt finds its default stage1 (beside the CLI, as rkt did).
 await step('stage1 images (esbuild + actool build)', async () => {
-  const {buildAci} = await import(path.join(dist, 'aci', 'index.js'))
+  const {buildStage1Image} = await import(path.join(dist, 'stage1-build', 'image.js'))
   const out = path.join(dist, 'stage1-images')
-  await fs.mkdir(out, {recursive: true})
-  for (const s1 of STAGE1S) {
-    const pkg = path.join(root, `stage1-${s1.name}`)
-    const layout = path.join(pkg, 'dist', 'aci')
-    const rootfs = path.join(layout, 'rootfs')
-    await fs.rm(layout, {recursive: true, force: true})
-    for (const d of ['native', 'rkt/status', 'rkt/env', 'etc', 'opt/stage2', ...(s1.dirs ?? [])])
-      await fs.mkdir(path.join(rootfs, d), {recursive: true})
-    for (const e of s1.entrypoints) {
-      await esbuild.build({
-        entryPoints: [path.join(pkg, 'src', `${e}.ts`)],
-        outfile: path.join(rootfs, `${e}.cjs`),
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        banner: {js: "#!/usr/bin/env node\nvar __bundle_url = require('node:url').pathToFileURL(__filename).href;"},
-        define: {'import.meta.url': '__bundle_url'},
-        // Executed directly, the bundle runs its entrypoint; loaded by stage0 in-process, stage0 calls main.
-        footer: {
-          js: 'if (require.main === module) module.exports.main(process.argv.slice(2)).then((c) => { process.exitCode = c })',
-        },
-        minifyWhitespace: true,
-        minifySyntax: true,
-        legalComments: 'none',
-        logLevel: 'warning',
-      })
-      await fs.chmod(path.join(rootfs, `${e}.cjs`), 0o755)
-    }
-    await fs.copyFile(path.join(dist, 'native', 'rktsys.node'), path.join(rootfs, 'native', 'rktsys.node'))
-    for (const [file, text] of Object.entries(s1.files ?? {})) {
-      await fs.mkdir(path.dirname(path.join(rootfs, file)), {recursive: true})
-      await fs.writeFile(path.join(rootfs, file), text)
-    }
-    for (const [from, to] of s1.helpers) {
-      await fs.mkdir(path.dirname(path.join(rootfs, to)), {recursive: true})
-      await fs.copyFile(path.resolve(root, from), path.join(rootfs, to))
-      await fs.chmod(path.join(rootfs, to), 0o755)
-    }
-    const hash = crypto.createHash('sha256')
-    for (const f of (await fs.readdir(rootfs, {recursive: true})).sort()) {
-      const p = path.join(rootfs, f)
-      if ((await fs.stat(p)).isFile())
-        hash
-          .update(f)
-          .update('\0')
-          .update(await fs.readFile(p))
-    }
-    const name = `rkt-ts/stage1-${s1.name}`
-    const version = `1.30.0+${hash.digest('hex').slice(0, 12)}`
-    const annotations = [
-      ...s1.entrypoints.map((e) => ({name: `coreos.com/rkt/stage1/${e}`, value: `/${e}.cjs`})),
-      {name: 'coreos.com/rkt/stage1/interface-version', value: String(s1.interfaceVersion)},
-    ]
-    const manifest = {
-      acKind: 'ImageManifest',
-      acVersion: '0.8.11',
-      name,
-      labels: [
-        {name: 'version', value: version},
-        {name: 'os', value: 'linux'},
-        {name: 'arch', value: 'amd64'},
-      ],
-      annotations,
-    }
-    const text = Buffer.from(JSON.stringify(manifest))
-    await fs.writeFile(path.join(layout, 'manifest'), text)
-    const file = `stage1-${s1.name}.aci`
-    await buildAci({
-      layoutDir: layout,
-      outFile: path.join(out, file),
-      manifest: text,
-      compression: 'none',
-      overwrite: true,
-      ownerRoot: true,
-    })
-    if (s1.default) await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
+  const {workspaces} = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8'))
+  const defaults = []
+  for (const ws of workspaces) {
+    if (!fs.existsSync(path.join(root, ws, 'image.mjs'))) continue
+    const image = await buildStage1Image({pkgDir: path.join(root, ws), outDir: out})
+    if (image.declaration.default) defaults.push(image)
   }
+  if (defaults.length !== 1) throw new Error(`${defaults.length} stage1 images declare default: true; one must`)
+  const {name, version, file} = defaults[0]
+  await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
 })

@@ -16,7 +16,29 @@ export const ANNOTATION = {
   appStop: 'coreos.com/rkt/stage1/app/stop',
   attach: 'coreos.com/rkt/stage1/attach',
   interfaceVersion: 'coreos.com/rkt/stage1/interface-version',
+  /** The behaviours the engine claims, comma-separated (SUPPORT_VOCABULARY); absent claims the required set. */
+  supports: 'rkt-ts/stage1/supports/v1',
 } as const
+
+/**
+ * The support vocabulary, version 1: the behaviours an engine may claim in ANNOTATION.supports, which the
+ * conformance suite tests. Every engine must hold the required ones; the optional ones it claims or not.
+ */
+export const SUPPORT_VOCABULARY = {
+  required: ['exit-codes', 'status', 'env', 'user-group', 'volumes', 'event-handlers', 'stop', 'enter', 'gc-clean'],
+  optional: [
+    'volumes-mountpoint',
+    'limits',
+    'multi-app',
+    'etc-files',
+    'metadata-service',
+    'interactive',
+    'sibling-exit',
+    'private-network',
+  ],
+} as const
+
+export type Behaviour = (typeof SUPPORT_VOCABULARY)['required' | 'optional'][number]
 
 export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop'
 
