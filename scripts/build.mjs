@@ -144,6 +144,8 @@ const STAGE1S = [
     interfaceVersion: 5,
     entrypoints: ['run', 'enter', 'gc', 'stop'],
     helpers: [['stage1-fly/dist/fly-exec', 'fly-exec']],
+    supports:
+      'exit-codes,status,env,user-group,volumes,event-handlers,stop,enter,gc-clean,volumes-mountpoint,limits,metadata-service,interactive',
   },
   {
     name: 'nspawn',
@@ -162,6 +164,8 @@ const STAGE1S = [
     },
     // The default stage1 (defaults.json).
     default: true,
+    supports:
+      'exit-codes,status,env,user-group,volumes,event-handlers,stop,enter,gc-clean,volumes-mountpoint,limits,multi-app,etc-files,metadata-service,interactive,sibling-exit,private-network',
   },
   {
     name: 'kvm',
@@ -181,6 +185,8 @@ const STAGE1S = [
     files: {
       'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
     },
+    supports:
+      'exit-codes,status,env,user-group,volumes,event-handlers,stop,enter,gc-clean,limits,multi-app,etc-files,metadata-service,interactive,sibling-exit,private-network',
   },
 ]
 
@@ -240,6 +246,8 @@ await step('stage1 images (esbuild + actool build)', async () => {
     const annotations = [
       ...s1.entrypoints.map((e) => ({name: `coreos.com/rkt/stage1/${e}`, value: `/${e}.cjs`})),
       {name: 'coreos.com/rkt/stage1/interface-version', value: String(s1.interfaceVersion)},
+      // The behaviours the engine claims (stage1-conformance/README.md), which `rkt stage1 test` checks.
+      {name: 'rkt-ts/stage1/supports/v1', value: s1.supports},
     ]
     const manifest = {
       acKind: 'ImageManifest',
