@@ -115,7 +115,9 @@ function summarise(id: string, required: boolean, claimed: boolean, checks: Chec
   const mine = checks.filter((c) => c.behaviour === id).map(({behaviour: _, ...c}) => c)
   const failed = mine.filter((c) => !c.ok)
   const base = {id, required, claimed, checks: mine}
-  if (!claimed && !required) return {...base, result: 'unsupported', detail: `not claimed in ${SUPPORTS_ANNOTATION}`}
+  // A pod may have looked at it anyway (the probe's mount points): not checked means not reported.
+  if (!claimed && !required)
+    return {...base, checks: [], result: 'unsupported', detail: `not claimed in ${SUPPORTS_ANNOTATION}`}
   const why = failed.map((c) => `${c.check}: expected ${c.expected}, seen ${c.seen}`)
   if (!claimed) why.unshift(`required, but not claimed in ${SUPPORTS_ANNOTATION}`)
   if (mine.length === 0) why.push('no check ran')

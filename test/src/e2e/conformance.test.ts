@@ -10,6 +10,7 @@ import path from 'node:path'
 import {describe, test, type TestContext} from 'node:test'
 
 import {ACTOOL, RKT, ROOT, Sandbox} from '../util/harness.js'
+import {killPodCgroups, removePodCgroups} from '../util/pods.js'
 
 const IMAGES = path.join(ROOT, 'core', 'dist', 'stage1-images')
 const ANNOTATION = 'rkt-ts/stage1/supports/v1'
@@ -90,6 +91,31 @@ describe('rkt stage1 test', () => {
     assert.match(by('status').detail, /^required, but not claimed/)
     assert.deepEqual(r.report.unknownClaims, ['no-such-behaviour'])
     assert.equal(by('exit-codes').result, 'pass', by('exit-codes').detail)
+  })
+
+  test('a stage1 whose gc leaves its pods behind fails gc-clean, naming what is left', async (t) => {
+    // fly with a gc entrypoint that does nothing: the pods' cgroups stay.
+    const s = Sandbox.create(t)
+    const layout = path.join(s.work, 'nogc')
+    fs.mkdirSync(layout)
+    await execa('tar', ['-xf', path.join(IMAGES, 'stage1-fly.aci'), '-C', layout])
+    const m = JSON.parse(fs.readFileSync(path.join(layout, 'manifest'), 'utf8')) as {
+      annotations: {name: string; value: string}[]
+    }
+    m.annotations.find((a) => a.name === 'coreos.com/rkt/stage1/gc')!.value = '/nogc'
+    fs.writeFileSync(path.join(layout, 'manifest'), JSON.stringify(m))
+    fs.writeFileSync(path.join(layout, 'rootfs', 'nogc'), '#!/bin/sh\nexit 0\n', {mode: 0o755})
+    const image = path.join(s.work, 'stage1-fly-nogc.aci')
+    await execa(ACTOOL, ['build', layout, image])
+    const r = await report(image)
+    const gc = r.report.behaviours.find((b) => b.id === 'gc-clean')!
+    for (const uuid of new Set(gc.detail.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g))) {
+      await killPodCgroups(uuid)
+      removePodCgroups(uuid)
+    }
+    assert.equal(r.code, 1, r.stderr)
+    assert.equal(gc.result, 'fail')
+    assert.match(gc.detail, /cgroups: \/sys\/fs\/cgroup\/\S+\/[0-9a-f-]{36}/)
   })
 
   test('the human output is a table of behaviour, result and detail', async (t) => {
