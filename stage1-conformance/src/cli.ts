@@ -1,5 +1,6 @@
 // The CLIs the suite drives, as subprocesses: it sees only what a user sees (exit codes and output).
 import {spawn, type ChildProcess} from 'node:child_process'
+import os from 'node:os'
 
 /** What a finished command gave. `code` is 128+N when it died of signal N, -1 when it timed out. */
 export interface Result {
@@ -17,8 +18,6 @@ export interface Command {
   readonly args?: readonly string[]
   readonly argv0?: string
 }
-
-const SIGNALS: Readonly<Record<string, number>> = {SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15}
 
 /** A started command: its process and its result once it ends. */
 export interface Started {
@@ -64,7 +63,7 @@ export function start(cmd: Command, args: readonly string[], opts: RunOptions = 
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       child.stdin?.destroy()
-      const c = timedOut ? -1 : (code ?? 128 + (SIGNALS[signal ?? ''] ?? 0))
+      const c = timedOut ? -1 : (code ?? 128 + (signal === null ? 0 : os.constants.signals[signal]))
       resolve({code: c, stdout, stderr: timedOut ? `${stderr}(timed out)` : stderr})
     })
   })
