@@ -122,7 +122,7 @@ function summarise(id: string, required: boolean, claimed: boolean, checks: Chec
   if (!claimed) why.unshift(`required, but not claimed in ${SUPPORTS_ANNOTATION}`)
   if (mine.length === 0) why.push('no check ran')
   return why.length === 0
-    ? {...base, result: 'pass', detail: `${mine.length} checks`}
+    ? {...base, result: 'pass', detail: `${mine.length} check${mine.length === 1 ? '' : 's'}`}
     : {...base, result: 'fail', detail: why.join('; ')}
 }
 
