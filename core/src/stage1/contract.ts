@@ -2,6 +2,8 @@
 // stage1 image carries, the environment it receives, and the exact argv of each entrypoint. stage0 builds
 // argv with the *Argv functions and stage1 reads them with the parse* functions, so both sides agree by
 // construction. The order of flags and their gating by interface version follow rkt exactly.
+import {BEHAVIOURS, SUPPORTS_ANNOTATION} from '@rkt/stage1-conformance/vocabulary'
+
 import {UsageError} from '../errors.js'
 
 /** Image manifest annotations of a stage1 image. */
@@ -17,28 +19,20 @@ export const ANNOTATION = {
   attach: 'coreos.com/rkt/stage1/attach',
   interfaceVersion: 'coreos.com/rkt/stage1/interface-version',
   /** The behaviours the engine claims, comma-separated (SUPPORT_VOCABULARY); absent claims the required set. */
-  supports: 'rkt-ts/stage1/supports/v1',
+  supports: SUPPORTS_ANNOTATION,
 } as const
 
 /**
- * The support vocabulary, version 1: the behaviours an engine may claim in ANNOTATION.supports, which the
- * conformance suite tests. Every engine must hold the required ones; the optional ones it claims or not.
+ * The support vocabulary, version 1: the behaviours an engine may claim in ANNOTATION.supports. The
+ * conformance suite that tests them owns the list (@rkt/stage1-conformance/vocabulary); every engine must
+ * hold the required ones and claims the optional ones it holds.
  */
 export const SUPPORT_VOCABULARY = {
-  required: ['exit-codes', 'status', 'env', 'user-group', 'volumes', 'event-handlers', 'stop', 'enter', 'gc-clean'],
-  optional: [
-    'volumes-mountpoint',
-    'limits',
-    'multi-app',
-    'etc-files',
-    'metadata-service',
-    'interactive',
-    'sibling-exit',
-    'private-network',
-  ],
-} as const
+  required: BEHAVIOURS.filter((b) => b.required).map((b) => b.id),
+  optional: BEHAVIOURS.filter((b) => !b.required).map((b) => b.id),
+}
 
-export type Behaviour = (typeof SUPPORT_VOCABULARY)['required' | 'optional'][number]
+export type Behaviour = string
 
 export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop'
 
