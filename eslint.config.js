@@ -1,6 +1,31 @@
+import fs from 'node:fs'
+import path from 'node:path'
+
 import js from '@eslint/js'
 import prettier from 'eslint-config-prettier'
 import tseslint from 'typescript-eslint'
+
+// The engines are the workspaces that declare a stage1 image (image.mjs). No stage1-* package imports an
+// engine other than itself, by package name or by a relative path into its folder: what two engines share
+// lives in a package of its own (@rkt/stage1-supervisor) or in the SDK (@rkt/core/stage1).
+const packages = fs.readdirSync(import.meta.dirname).filter((dir) => dir.startsWith('stage1-'))
+const engines = packages.filter((dir) => fs.existsSync(path.join(import.meta.dirname, dir, 'image.mjs')))
+const engineIsolation = packages.map((pkg) => ({
+  files: [`${pkg}/**`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: engines
+          .filter((other) => other !== pkg)
+          .map((other) => ({
+            regex: `(^|/)${other}(/|$)`,
+            message: `${pkg} imports the engine ${other}: no engine imports another; move what both need to @rkt/stage1-supervisor or the SDK (@rkt/core/stage1).`,
+          })),
+      },
+    ],
+  },
+}))
 
 export default tseslint.config(
   {ignores: ['**/dist/**', '**/node_modules/**', '.bench/**']},
@@ -29,6 +54,7 @@ export default tseslint.config(
     files: ['**/*.test.ts'],
     rules: {'@typescript-eslint/no-floating-promises': 'off'},
   },
+  ...engineIsolation,
   {
     files: ['core/src/trust/verify.ts'],
     rules: {'no-restricted-syntax': 'off'},

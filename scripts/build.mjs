@@ -42,15 +42,14 @@ await step('native helpers (gcc)', async () => {
   await $`gcc ${cflags} -o ${dist}/bin/launch core/native/launch.c`
   await fs.mkdir(path.join(root, 'stage1-fly', 'dist'), {recursive: true})
   await $`gcc ${cflags} -o stage1-fly/dist/fly-exec stage1-fly/native/fly-exec.c`
-  // nspawn's supervisor and enter helper run inside the pod, whose root has no libc: linked statically
-  // (libseccomp too). isolate.c is the app set-up both share, so `rkt enter` gets exactly the app's isolation.
-  await fs.mkdir(path.join(root, 'stage1-nspawn', 'dist'), {recursive: true})
-  const nspawnC = (name) => [
-    `stage1-nspawn/native/${name}.c`,
-    ...(fs.existsSync(path.join(root, 'stage1-nspawn/native/isolate.c')) ? ['stage1-nspawn/native/isolate.c'] : []),
-  ]
-  await $`gcc ${cflags} -static -o stage1-nspawn/dist/supervisor ${nspawnC('supervisor')} -lseccomp`
-  await $`gcc ${cflags} -static -o stage1-nspawn/dist/enter ${nspawnC('enter')} -lseccomp`
+  // The supervisor and enter helper (nspawn's and kvm's) run inside the pod, whose root has no libc: linked
+  // statically (libseccomp too). isolate.c is the app set-up both share, so `rkt enter` gets exactly the app's
+  // isolation.
+  await fs.mkdir(path.join(root, 'stage1-supervisor', 'dist'), {recursive: true})
+  for (const name of ['supervisor', 'enter']) {
+    const sources = [`stage1-supervisor/native/${name}.c`, 'stage1-supervisor/native/isolate.c']
+    await $`gcc ${cflags} -static -o stage1-supervisor/dist/${name} ${sources} -lseccomp`
+  }
   // kvm: kvm-exec runs on the host; kvm-init is the guest's PID 1, on a root with no libc (static).
   await fs.mkdir(path.join(root, 'stage1-kvm', 'dist'), {recursive: true})
   await $`gcc ${cflags} -o stage1-kvm/dist/kvm-exec stage1-kvm/native/kvm-exec.c`

@@ -48,12 +48,10 @@ if (explicit.length > 0) {
 }
 const unitOnly = args.includes('--unit')
 const e2eOnly = args.includes('--e2e')
+// Every workspace's compiled tests are unit tests, but the test workspace's own e2e ones.
+const {workspaces} = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 const unit = [
-  ...findTests(path.join(root, 'core', 'dist')),
-  ...findTests(path.join(root, 'stage1-conformance', 'dist')),
-  ...findTests(path.join(root, 'stage1-fly', 'dist')),
-  ...findTests(path.join(root, 'stage1-nspawn', 'dist')),
-  ...findTests(path.join(root, 'stage1-kvm', 'dist')),
+  ...workspaces.filter((w) => w !== 'test').flatMap((w) => findTests(path.join(root, w, 'dist'))),
   ...findTests(path.join(root, 'test', 'dist', 'unit')),
 ]
 const e2e = findTests(path.join(root, 'test', 'dist', 'e2e'))

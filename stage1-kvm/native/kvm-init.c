@@ -6,18 +6,18 @@
  * we are up ("booted" on org.rkt.ctl), give the pod's stdio the two consoles (hvc0: stdout, and stdin and
  * the controlling terminal when interactive; hvc1: stderr), and run /kvm/start.sh with the guest's
  * busybox: it configures the network, makes the apps' cgroups and opens their descriptors, then execs
- * nspawn's supervisor, which runs the apps exactly as under nspawn and records their statuses in /rkt
- * (on the host, through 9p). When it exits we report "exit N" on org.rkt.ctl and reboot, which ends QEMU
- * (-no-reboot). Meanwhile we reap orphans, pass "term" from the host on to the supervisor as SIGTERM and
- * "winsize ROWS COLS" to hvc0, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
+ * the supervisor (stage1-supervisor/), which runs the apps exactly as under nspawn and records their
+ * statuses in /rkt (on the host, through 9p). When it exits we report "exit N" on org.rkt.ctl and reboot,
+ * which ends QEMU (-no-reboot). Meanwhile we reap orphans, pass "term" from the host on to the supervisor as
+ * SIGTERM and "winsize ROWS COLS" to hvc0, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
  * a child (agent_session) so this loop never blocks.
  *
  * Agent frames, both ways: a type byte, a 4-byte big-endian length, the payload.
  *   host → guest: 'R' NUL-terminated tokens APP, TTY(0|1), ROWS, COLS, ARG...; 'I' stdin bytes; 'E' stdin
  *                 closed; 'W' "ROWS COLS".
  *   guest → host: 'O' stdout bytes; 'e' stderr bytes; 'X' the exit code in decimal, last.
- * The session runs nspawn's /enter helper with the app's guest PID (/rkt/pids/APP), so an entered command
- * gets exactly the app's namespaces, cgroup, credentials, capabilities and seccomp filter.
+ * The session runs the supervisor's /enter helper with the app's guest PID (/rkt/pids/APP), so an entered
+ * command gets exactly the app's namespaces, cgroup, credentials, capabilities and seccomp filter.
  */
 #define _GNU_SOURCE
 #include "io.h"

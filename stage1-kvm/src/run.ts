@@ -25,10 +25,10 @@ import {
   type LoadedPod,
   type RunArgs,
 } from '@rkt/core/stage1'
-import {prepareApp, setupNetworks} from '@rkt/stage1-nspawn/apps'
-import {CAPABILITIES} from '@rkt/stage1-nspawn/capabilities'
-import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-nspawn/config'
-import {preparePodEtc} from '@rkt/stage1-nspawn/etc'
+import {prepareApp, setupNetworks} from '@rkt/stage1-supervisor/apps'
+import {CAPABILITIES} from '@rkt/stage1-supervisor/capabilities'
+import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
+import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
 import {guestFds, startScript} from './guest.js'

@@ -5,7 +5,17 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, test} from 'node:test'
 
-import {findNspawn, machineName, netArgs, nspawnArgv, nspawnCommand, nspawnEnv, propagateDir} from './nspawn.js'
+import {
+  findNspawn,
+  machineName,
+  NSPAWN_DEFAULT_CAPS,
+  netArgs,
+  nspawnArgv,
+  nspawnCapabilities,
+  nspawnCommand,
+  nspawnEnv,
+  propagateDir,
+} from './nspawn.js'
 
 const UUID = '2f1a1f5c-4a7e-4c89-9b5e-6f2b0f3d9a10'
 const BASE = {
@@ -93,6 +103,13 @@ describe('nspawn', () => {
   test('machine name and the propagate directory a killed nspawn leaves', () => {
     assert.equal(machineName(UUID), `rkt-${UUID}`)
     assert.equal(propagateDir(UUID), `/run/systemd/nspawn/propagate/rkt-${UUID}`)
+  })
+
+  test('nspawn is asked only for what apps keep beyond its own default set, or all when insecure', () => {
+    assert.equal(nspawnCapabilities([0xa80425fbn], false), '')
+    assert.equal(NSPAWN_DEFAULT_CAPS & 0xa80425fbn, 0xa80425fbn, 'appc’s defaults are within nspawn’s')
+    assert.equal(nspawnCapabilities([1n << 12n, 1n << 17n], false), 'CAP_NET_ADMIN,CAP_SYS_RAWIO')
+    assert.equal(nspawnCapabilities([0n], true), 'all')
   })
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-nspawn-path-'))

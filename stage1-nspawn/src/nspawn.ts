@@ -4,6 +4,7 @@ import {execFileSync} from 'node:child_process'
 import path from 'node:path'
 
 import {DEFAULT_PATH, findHostTool, formatIdRange, RktError, type IdRange} from '@rkt/core/stage1'
+import {capNames} from '@rkt/stage1-supervisor/capabilities'
 
 /** The pod's machine name: nspawn keys its host-side state by it, so each pod gets its own (rkt's name). */
 export function machineName(uuid: string): string {
@@ -18,6 +19,19 @@ export function machineName(uuid: string): string {
  */
 export function propagateDir(uuid: string): string {
   return path.join('/run/systemd/nspawn/propagate', machineName(uuid))
+}
+
+/** What systemd-nspawn 252 leaves its container without --capability (measured on Debian 12). */
+export const NSPAWN_DEFAULT_CAPS = 0xfcecafffn
+
+/**
+ * nspawn's --capability value: `all` under --insecure-options=capabilities, else the capabilities some app
+ * keeps (its supervisor `caps` mask) beyond nspawn's own default set (empty: the flag is not needed).
+ */
+export function nspawnCapabilities(appCaps: readonly bigint[], disableCapabilities: boolean): string {
+  if (disableCapabilities) return 'all'
+  const wanted = appCaps.reduce((m, c) => m | c, 0n) & ~NSPAWN_DEFAULT_CAPS
+  return capNames(wanted).join(',')
 }
 
 /**

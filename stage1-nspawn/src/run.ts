@@ -34,14 +34,20 @@ import {
   type IdRange,
 } from '@rkt/core/stage1'
 
-import type {AppConf} from './config.js'
+import {prepareApp, setupNetworks, type PreparedApp} from '@rkt/stage1-supervisor/apps'
+import {capMask, hostBoundingSet} from '@rkt/stage1-supervisor/capabilities'
+import {DEFAULT_GRACE_MS, writeConf, type AppConf} from '@rkt/stage1-supervisor/config'
+import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
 
-import {prepareApp, setupNetworks, type PreparedApp} from './apps.js'
-import {capMask, hostBoundingSet} from './capabilities.js'
-import {DEFAULT_GRACE_MS, writeConf} from './config.js'
-import {preparePodEtc} from './etc.js'
-import {nspawnCapabilities} from './isolators.js'
-import {allowLowPorts, findNsenter, findNspawn, nspawnCommand, nspawnEnv, type NspawnNet} from './nspawn.js'
+import {
+  allowLowPorts,
+  findNsenter,
+  findNspawn,
+  nspawnCapabilities,
+  nspawnCommand,
+  nspawnEnv,
+  type NspawnNet,
+} from './nspawn.js'
 
 const warn = (m: string): void => {
   process.stderr.write(`run: warning: ${m}\n`)
@@ -163,7 +169,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       // A terminal only for an interactive app on a terminal; otherwise the pod's stdio is ours, as it is.
       console: args.interactive && tty.isatty(0) ? 'interactive' : 'pipe',
       capabilities: nspawnCapabilities(
-        apps.map((a) => a.isolation),
+        apps.map((a) => a.isolation.caps),
         args.disableCapabilities,
       ),
       conf,

@@ -107,7 +107,7 @@ export class PodPaths {
   get supervisorStatus(): string {
     return path.join(this.rktDir, 'supervisor-status')
   }
-  /** nspawn: the configuration of the pod's supervisor (stage1-nspawn/README.md). */
+  /** nspawn, kvm: the configuration of the pod's supervisor (stage1-supervisor/README.md). */
   get supervisorConf(): string {
     return path.join(this.rktDir, 'supervisor.conf')
   }

@@ -183,8 +183,8 @@ describe('nspawn: rkt enter', () => {
     const binaries = [
       path.join(dir, 'stage1', 'rootfs', 'supervisor'),
       path.join(dir, 'stage1', 'rootfs', 'enter'),
-      path.join(ROOT, 'stage1-nspawn', 'dist', 'supervisor'),
-      path.join(ROOT, 'stage1-nspawn', 'dist', 'enter'),
+      path.join(ROOT, 'stage1-supervisor', 'dist', 'supervisor'),
+      path.join(ROOT, 'stage1-supervisor', 'dist', 'enter'),
       fs.realpathSync(RKT),
       fs.realpathSync(process.execPath),
       fs.realpathSync('/usr/bin/systemd-nspawn'),

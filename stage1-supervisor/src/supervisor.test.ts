@@ -1,4 +1,4 @@
-// The nspawn supervisor (native/supervisor.c, native/isolate.c) run for real as PID 1 of a systemd-nspawn
+// The supervisor (native/supervisor.c, native/isolate.c) run for real as PID 1 of a systemd-nspawn
 // container, as run.cjs runs it, with busybox apps. Each test asserts what an app or the host can observe.
 // Needs root, systemd-nspawn, busybox-static and `npm run build`; the OOM test needs cgroup v1 memory.
 import assert from 'node:assert/strict'

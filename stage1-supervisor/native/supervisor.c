@@ -1,5 +1,5 @@
 /*
- * supervisor: PID 1 of an nspawn pod (stage1-nspawn/README.md is the contract).
+ * supervisor: PID 1 of an nspawn pod, and of a kvm pod's guest (stage1-supervisor/README.md is the contract).
  *
  *   /supervisor /rkt/supervisor.conf
  *

@@ -1,5 +1,5 @@
 // Isolator translation: appc's default capability set and the retain/remove sets as masks, what the host
-// and nspawn can grant, no_new_privs, oom_score_adj, cgroup limits, and a warning for everything ignored
+// can grant, no_new_privs, oom_score_adj, cgroup limits, and a warning for everything ignored
 // or modified (appc: an executor MUST say so).
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
@@ -8,8 +8,8 @@ import type {AnyIsolator} from '@rkt/core/stage1'
 
 import {parseQuantity} from '@rkt/core/schema/index'
 
-import {capMask, capNames, hostBoundingSet, NSPAWN_DEFAULT_CAPS} from './capabilities.js'
-import {appIsolation, type IsolationContext, nspawnCapabilities} from './isolators.js'
+import {capMask, capNames, hostBoundingSet} from './capabilities.js'
+import {appIsolation, type IsolationContext} from './isolators.js'
 import {DEFAULT_FILTER} from './seccomp.js'
 
 /** The test machines' bounding set: every capability but CAP_SYS_RESOURCE (CapEff 1fffeffffff). */
@@ -76,14 +76,6 @@ describe('capabilities', () => {
     const r = translate([caps('os/linux/capabilities-retain-set', ['CAP_KILL'])], {disableCapabilities: true})
     assert.equal(r.caps, HOST)
     assert.match(r.warnings[0]!, /capabilities-retain-set ignored: --insecure-options=capabilities/)
-  })
-
-  test('nspawn is asked only for what apps keep beyond its own default set, or all when insecure', () => {
-    const app = (mask: bigint) => ({...translate([]), caps: mask})
-    assert.equal(nspawnCapabilities([app(0xa80425fbn)], false), '')
-    assert.equal(NSPAWN_DEFAULT_CAPS & 0xa80425fbn, 0xa80425fbn, 'appc’s defaults are within nspawn’s')
-    assert.equal(nspawnCapabilities([app(1n << 12n), app(1n << 17n)], false), 'CAP_NET_ADMIN,CAP_SYS_RAWIO')
-    assert.equal(nspawnCapabilities([app(0n)], true), 'all')
   })
 
   test('capMask takes names with or without CAP_, any case; hostBoundingSet reads CapBnd', () => {

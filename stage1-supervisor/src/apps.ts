@@ -1,5 +1,5 @@
-// An app made ready on the host for nspawn's supervisor: the part of the run entrypoint that the kvm stage1
-// shares, since its guest runs the same supervisor over the same stage1 rootfs (stage1-kvm/README.md).
+// An app made ready on the host for the supervisor: the part of the run entrypoint nspawn and kvm share, since
+// kvm's guest runs the same supervisor over the same stage1 rootfs (stage1-kvm/README.md).
 import fs from 'node:fs'
 import path from 'node:path'
 

@@ -1,6 +1,6 @@
 /*
- * isolate: what the nspawn supervisor and the enter helper share: the supervisor configuration
- * (stage1-nspawn/README.md, "The supervisor configuration") and the credentials and isolation of an app,
+ * isolate: what the supervisor and the enter helper share: the supervisor configuration
+ * (stage1-supervisor/README.md, "The supervisor configuration") and the credentials and isolation of an app,
  * applied by the same code when the app starts and when `rkt enter` runs a command in it.
  */
 #ifndef RKT_ISOLATE_H

@@ -1,7 +1,7 @@
 // Capability sets as the supervisor takes them: one mask (bit N = capability N, linux/capability.h), from an
 // app's os/linux/capabilities-{retain,remove}-set isolators or appc's default set (0xa80425fb), narrowed to
-// what this host can grant at all. nspawn gives its container a set of its own (0xfcecafff on systemd 252,
-// measured on Debian 12): a capability an app keeps beyond it must be asked of nspawn by name.
+// what this host can grant at all. The container the supervisor runs in may hold fewer (nspawn's own set):
+// the engine asks for the rest (stage1-nspawn/src/nspawn.ts, nspawnCapabilities).
 import fs from 'node:fs'
 
 /** Linux capability numbers (linux/capability.h), by name. */
@@ -48,9 +48,6 @@ export const CAPABILITIES: Readonly<Record<string, number>> = {
   CAP_BPF: 39,
   CAP_CHECKPOINT_RESTORE: 40,
 }
-
-/** What systemd-nspawn 252 leaves its container without --capability (measured on Debian 12). */
-export const NSPAWN_DEFAULT_CAPS = 0xfcecafffn
 
 /** A mask from capability names (`CAP_NET_ADMIN`, also `net_admin`); names this table lacks are returned apart. */
 export function capMask(names: readonly string[]): {mask: bigint; unknown: string[]} {

@@ -1,4 +1,4 @@
-// Test support for the nspawn stage1's C programs (supervisor.test.ts, enter.test.ts): a throwaway stage1
+// Test support for the supervisor's C programs (supervisor.test.ts, enter.test.ts): a throwaway stage1
 // root with busybox apps, the supervisor configuration written token by token, and the pod run for real as
 // `systemd-nspawn … -- /supervisor /rkt/supervisor.conf`, the way run.cjs runs it. Needs root.
 import {spawn, type ChildProcess} from 'node:child_process'

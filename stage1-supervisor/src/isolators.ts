@@ -5,12 +5,12 @@ import type {AnyIsolator} from '@rkt/core/stage1'
 
 import {effectiveCapabilities, getIsolator, isIsolator, limitsOf, RktError, type Limits} from '@rkt/core/stage1'
 
-import {capMask, capNames, NSPAWN_DEFAULT_CAPS} from './capabilities.js'
+import {capMask, capNames} from './capabilities.js'
 import {seccompFilter, type SeccompFilter} from './seccomp.js'
 
 /** Everything the supervisor applies to one app besides its root, argv, environment and credentials. */
 export interface AppIsolation {
-  /** Bounding, permitted, effective and inheritable set (stage1-nspawn/README.md, key `caps`). */
+  /** Bounding, permitted, effective and inheritable set (README.md, key `caps`). */
   readonly caps: bigint
   readonly noNewPrivs: boolean
   readonly seccomp: SeccompFilter
@@ -40,7 +40,7 @@ function appCaps(isolators: readonly AnyIsolator[], ctx: IsolationContext, warn:
   const named = ['os/linux/capabilities-retain-set', 'os/linux/capabilities-remove-set'] as const
   if (ctx.disableCapabilities) {
     for (const n of named) if (getIsolator(isolators, n)) warn(`${n} ignored: --insecure-options=capabilities`)
-    return ctx.hostBounding // everything nspawn --capability=all passes on
+    return ctx.hostBounding // all the engine can pass on (nspawn: --capability=all)
   }
   if (ctx.uid !== 0 && !named.some((n) => getIsolator(isolators, n))) return 0n
   let names: string[]
@@ -111,14 +111,4 @@ export function appIsolation(
     ...(oom === undefined ? {} : {oomScoreAdj: oom.value}),
     limits: limitsOf(isolators, warn),
   }
-}
-
-/**
- * nspawn's --capability value: `all` under --insecure-options=capabilities, else the capabilities some app
- * keeps beyond nspawn's own default set (empty: the flag is not needed).
- */
-export function nspawnCapabilities(apps: readonly AppIsolation[], disableCapabilities: boolean): string {
-  if (disableCapabilities) return 'all'
-  const wanted = apps.reduce((m, a) => m | a.caps, 0n) & ~NSPAWN_DEFAULT_CAPS
-  return capNames(wanted).join(',')
 }

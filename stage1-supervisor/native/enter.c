@@ -1,5 +1,6 @@
 /*
- * enter: runs a command in an app of a running nspawn pod, with exactly the app's isolation (`rkt enter`).
+ * enter: runs a command in an app of a running pod (nspawn, or a kvm guest), with exactly the app's
+ * isolation (`rkt enter`).
  *
  *   enter --conf FILE --app NAME --pid HOSTPID -- CMD [ARGS...]
  *

@@ -1,4 +1,4 @@
-// The nspawn enter helper (native/enter.c, native/isolate.c) run for real from the host against the apps of
+// The enter helper (native/enter.c, native/isolate.c) run for real from the host against the apps of
 // a pod started as run.cjs starts it (systemd-nspawn, the supervisor as PID 1): the entered command must get
 // exactly the app's isolation (rkt's CVE-2019-10144, -10145, -10147) and must not expose the helper
 // (CVE-2019-5736). Needs root, systemd-nspawn, busybox-static, strace, cgroup v1 memory and `npm run build`.

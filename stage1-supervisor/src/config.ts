@@ -1,5 +1,5 @@
 // The supervisor's configuration, <pod>/stage1/rootfs/rkt/supervisor.conf: NUL-terminated tokens, each key
-// followed by exactly one value (the table in stage1-nspawn/README.md is the contract; the C side reads it in
+// followed by exactly one value (the table in stage1-supervisor/README.md is the contract; the C side reads it in
 // native/supervisor.c and native/enter.c). No escaping: a token holds any byte but NUL, so arguments with
 // newlines or spaces pass as they are.
 import fs from 'node:fs'
