@@ -93,7 +93,7 @@ await step('CLI bundles (esbuild)', async () => {
   await fs.mkdir(path.join(dist, 'cli'), {recursive: true})
   for (const name of ['rkt', 'actool']) {
     await esbuild.build({
-      entryPoints: [path.join(root, 'core', 'src', 'cli', `${name}.ts`)],
+      entryPoints: [path.join(root, 'core', 'src', 'commands', name, 'main.ts')],
       outfile: path.join(dist, 'cli', `${name}.cjs`),
       bundle: true,
       platform: 'node',

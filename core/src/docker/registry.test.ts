@@ -5,7 +5,7 @@ import path from 'node:path'
 import {describe, test} from 'node:test'
 
 import {causeChain} from '../errors.js'
-import {httpClientFor} from '../fetch/http.js'
+import {httpClientFor} from '../http/client.js'
 import {TreeStore} from '../store/tree-store.js'
 import {fetchDockerImage} from './import.js'
 import {parseChallenge} from './registry.js'

@@ -1,13 +1,13 @@
 // A Docker Registry HTTP API v2 client (distribution's spec/api.md, spec/auth/token.md), just enough to pull:
 // ping `/v2/`, answer a Bearer or Basic challenge, resolve a tag or digest to an image manifest (an index or
 // manifest list picks linux/amd64), and stream the config and layer blobs with their sha256 verified. All
-// requests go through the HttpClient of fetch/http.ts, which owns the TLS, redirect and credential rules.
+// requests go through the HttpClient of http/client.ts, which owns the TLS, redirect and credential rules.
 import type {Readable} from 'node:stream'
 
 import type {Globals} from '../config/globals.js'
 import type {Credentials} from '../config/stage0.js'
-import type {HttpClient, HttpResponse} from '../fetch/http.js'
-import {basicAuthorization} from '../fetch/http.js'
+import type {HttpClient, HttpResponse} from '../http/client.js'
+import {basicAuthorization} from '../http/client.js'
 
 import {configLayers} from '../config/globals.js'
 import {loadStage0Config} from '../config/stage0.js'

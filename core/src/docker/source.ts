@@ -5,7 +5,7 @@ import {Transform} from 'node:stream'
 import type {Readable, TransformCallback} from 'node:stream'
 
 import {RktError} from '../errors.js'
-import {readBounded} from '../fetch/http.js'
+import {readBounded} from '../http/client.js'
 
 /** The parts of the image config (OCI image-spec config.md, Docker image JSON) the conversion uses. */
 export interface ImageConfig {

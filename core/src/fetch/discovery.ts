@@ -6,7 +6,7 @@ import type {AppReference} from '../schema/index.js'
 
 import {RktError} from '../errors.js'
 import {prefixCovers} from '../trust/names.js'
-import {HttpClient} from './http.js'
+import {HttpClient} from '../http/client.js'
 
 /** Where an image and its signature can be downloaded. */
 export interface AciEndpoint {

@@ -14,12 +14,11 @@ import type {ImageManifest, SchemaWarning} from '../schema/index.js'
 import type {ImageRecord} from '../store/index-file.js'
 import type {Signer} from '../trust/index.js'
 
-import {AciValidator, ImageIdHasher, decompressAci, limitsFromEnv} from '../aci/index.js'
-import type {AciLimits, AciValidation} from '../aci/index.js'
+import {decompressAci, limitsFromEnv} from '../aci/index.js'
 import {RktError, wrap} from '../errors.js'
 import {parseImageManifest} from '../schema/index.js'
 import type {ImageStore} from '../store/image-store.js'
-import type {StagingFile} from '../store/staging.js'
+import {StagingWriter} from '../store/staging.js'
 import {onInterrupt} from '../sys/interrupt.js'
 import {assertTrustedFor, Keystore, verifyDetached} from '../trust/index.js'
 import {defaultSignaturePath} from './source.js'
@@ -52,35 +51,6 @@ export interface FetchResult {
   readonly manifest: ImageManifest
   /** The signer, or undefined when verification was disabled with --insecure-options=image. */
   readonly signer: Signer | undefined
-}
-
-/**
- * Writes an image's uncompressed tar to a staging file while hashing it (the image ID) and validating every
- * entry: one pass, shared by every import (local files, URLs, converted Docker layers).
- */
-export class StagingWriter {
-  private readonly hasher = new ImageIdHasher()
-  private readonly validator: AciValidator
-
-  constructor(
-    readonly staging: StagingFile,
-    limits: Partial<AciLimits>,
-  ) {
-    this.validator = new AciValidator({limits})
-  }
-
-  write(chunk: Buffer): void {
-    this.hasher.update(chunk)
-    this.validator.push(chunk)
-    let off = 0
-    while (off < chunk.length) off += fs.writeSync(this.staging.fd, chunk, off)
-  }
-
-  /** The image ID and what validation found (throws if the tar is incomplete). */
-  finish(): {id: string; checked: AciValidation} {
-    const checked = this.validator.finish()
-    return {id: this.hasher.digest(), checked}
-  }
 }
 
 async function* counted(stream: fs.ReadStream, total: number, onProgress?: (d: number, t: number) => void) {

@@ -14,7 +14,7 @@ import {storeKey} from '../store/ids.js'
 import {ImageStore, imageQuery} from '../store/image-store.js'
 import {discoverEndpoints} from './discovery.js'
 import {fetchFile} from './file.js'
-import {httpClientFor, type HttpClient} from './http.js'
+import {httpClientFor, type HttpClient} from '../http/client.js'
 import {fetchRemoteAci, notInStore} from './remote.js'
 import {classifyImage} from './source.js'
 
@@ -23,6 +23,8 @@ export type {FetchResult, FetchTimings, FileFetchOptions} from './file.js'
 export {classifyImage, defaultSignaturePath} from './source.js'
 export type {ImageSource} from './source.js'
 export type {PullPolicy} from './remote.js'
+export {trustKeys} from './trust-keys.js'
+export type {TrustKeysOptions} from './trust-keys.js'
 
 export interface FetchRequest {
   readonly image: string
@@ -130,7 +132,7 @@ class Fetcher {
     }
     const labels = {os: 'linux', arch: appcArch(), ...app.labels}
     if (opts.globals.trustKeysFromHttps && !opts.globals.insecure.has('image')) {
-      const {trustDiscoveredKeys} = await import('../trust/trust-keys.js')
+      const {trustDiscoveredKeys} = await import('./trust-keys.js')
       await trustDiscoveredKeys(app.name, opts.globals, this.http, (m) => opts.onWarning?.(m))
     }
     const found = await discoverEndpoints(

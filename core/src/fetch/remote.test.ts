@@ -13,9 +13,9 @@ import {ImageStore} from '../store/image-store.js'
 import {Remotes} from '../store/remotes.js'
 import {Gpg} from '../trust/gpg-fixture.js'
 import {Keystore} from '../trust/keystore.js'
-import {HttpClient} from './http.js'
+import {HttpClient} from '../http/client.js'
 import {fetchRemoteAci, signatureUrlOf, type PullPolicy} from './remote.js'
-import {fileRoute, startTestServer, type TestServer} from './tls-fixture.js'
+import {fileRoute, startTestServer, type TestServer} from '../http/tls-fixture.js'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-remote-'))
 let server: TestServer

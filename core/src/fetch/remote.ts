@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import type {ImageRecord} from '../store/index-file.js'
 import type {ImageStore} from '../store/image-store.js'
 import type {FileFetchOptions} from './file.js'
-import type {HttpClient} from './http.js'
+import type {HttpClient} from '../http/client.js'
 
 import {RktError, wrap} from '../errors.js'
 import {parseMaxAge, Remotes} from '../store/remotes.js'

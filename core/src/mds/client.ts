@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {PodPaths} from '../stage1/paths.js'
+import type {PodPaths} from '../contract/paths.js'
 
 import {RktError, wrap} from '../errors.js'
 import {parsePodManifest} from '../schema/pod-manifest.js'

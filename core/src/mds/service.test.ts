@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, mock, test} from 'node:test'
 
-import {PodPaths} from '../stage1/paths.js'
+import {PodPaths} from '../contract/paths.js'
 import {
   MDS_REGISTERED_FILE,
   registerApp,

@@ -10,7 +10,7 @@ import path from 'node:path'
 import {describe, test} from 'node:test'
 
 import {RktError} from '../errors.js'
-import {PodPaths} from '../stage1/paths.js'
+import {PodPaths} from '../contract/paths.js'
 import {isRoot, skipUnless} from '../testing.js'
 import {isNetnsMounted} from './netns.js'
 import {

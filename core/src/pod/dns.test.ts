@@ -3,6 +3,7 @@ import {describe, test} from 'node:test'
 
 import type {DnsFlagValues} from './dns.js'
 
+import {makeResolvConf} from '../contract/resolv-conf.js'
 import {UsageError} from '../errors.js'
 import {parseRunArgs} from '../cli/run-args/parse.js'
 import {
@@ -11,7 +12,6 @@ import {
   RKT_HOSTS_PATH,
   RKT_RESOLV_CONF_PATH,
   makeHostsFile,
-  makeResolvConf,
   parseDnsFlags,
   stage0DnsFiles,
 } from './dns.js'

@@ -12,7 +12,7 @@ import type {Pod} from './pods.js'
 
 import {RktError, wrap} from '../errors.js'
 import {unregisterPodDir} from '../mds/client.js'
-import {gcArgv} from '../stage1/contract.js'
+import {gcArgv} from '../contract/entrypoints.js'
 import {removeTree, unmountTree} from '../sys/mounts.js'
 import {podManifestOf} from './info.js'
 import {PodStore} from './pods.js'

@@ -7,7 +7,7 @@ import type {PodManifest} from '../schema/index.js'
 import type {Pod, PodState} from './pods.js'
 
 import {parseImageManifest, parsePodManifest} from '../schema/index.js'
-import {podPid, readAppStatus} from '../stage1/status.js'
+import {podPid, readAppStatus} from '../contract/status.js'
 
 /** rkt's v1.Mount. */
 export interface MountInfo {

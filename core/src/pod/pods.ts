@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {RktError, UsageError} from '../errors.js'
-import {PodPaths} from '../stage1/paths.js'
+import {PodPaths} from '../contract/paths.js'
 import {FileLock} from '../sys/lock.js'
 import {type MountEntry, mountsUnder, readMountinfo} from '../sys/mounts.js'
 import {MNT_DETACH, mount, MS, umount2} from '../sys/native.js'

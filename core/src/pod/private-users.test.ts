@@ -8,7 +8,7 @@ import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {after, describe, test} from 'node:test'
 
-import {idRangesOverlap, parseIdRange} from '../stage1/id-range.js'
+import {idRangesOverlap, parseIdRange} from '../contract/id-range.js'
 import {unmountTree} from '../sys/mounts.js'
 import {MNT_DETACH, umount2} from '../sys/native.js'
 import {checkIdRangeFree, chownShifted, mountShifted, podIdRange, reserveIdRange} from './private-users.js'

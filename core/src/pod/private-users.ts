@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import type {Pod, PodStore} from './pods.js'
 
 import {RktError} from '../errors.js'
-import {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange, type IdRange} from '../stage1/id-range.js'
+import {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange, type IdRange} from '../contract/id-range.js'
 import {writeFileAtomic} from '../sys/atomic.js'
 import {FileLock} from '../sys/lock.js'
 import {idmapBind} from '../sys/native.js'

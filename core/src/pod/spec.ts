@@ -2,7 +2,7 @@
 // library's input. cli/run-args/ parses a command line into it; pod/manifest.ts and pod/run.ts consume it.
 import type {PullPolicy} from '../fetch/index.js'
 import type {Quantity, Volume} from '../schema/index.js'
-import type {IpcMode} from '../stage1/contract.js'
+import type {IpcMode} from '../contract/entrypoints.js'
 import type {DnsConfig} from './dns.js'
 
 /** The three commands this parser serves. */

@@ -11,7 +11,7 @@ import * as esbuild from 'esbuild'
 
 import {buildAci} from '../aci/build.js'
 import {RktError} from '../errors.js'
-import {ANNOTATION, SUPPORT_VOCABULARY, type Behaviour} from '../stage1/contract.js'
+import {ANNOTATION, SUPPORT_VOCABULARY, type Behaviour} from '../contract/entrypoints.js'
 import {getDistDir} from '../sys/dist.js'
 
 /** What `image.mjs` exports as its default. */

@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {PodPaths} from './paths.js'
+import type {PodPaths} from '../contract/paths.js'
 
 import {mountsUnder} from '../sys/mounts.js'
 import {MNT_DETACH, umount2} from '../sys/native.js'

@@ -21,7 +21,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import type {Limits} from './limits.js'
-import type {PodPaths} from './paths.js'
+import type {PodPaths} from '../contract/paths.js'
 
 import {RktError} from '../errors.js'
 import {readMountinfo} from '../sys/mounts.js'

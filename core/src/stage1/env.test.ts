@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import {describe, test} from 'node:test'
 
-import {composeEnv, DEFAULT_PATH, readEnvFile, writeEnvFile} from './env.js'
+import {composeEnv, DEFAULT_PATH} from './env.js'
 
 describe('composeEnv', () => {
   test("rkt's defaults fill in what the app does not set", () => {
@@ -31,25 +28,4 @@ describe('composeEnv', () => {
       ['AC_APP_NAME=web'],
     )
   })
-  test('env files round-trip', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-env-'))
-    try {
-      const file = path.join(dir, 'rkt', 'env', 'app')
-      const env = composeEnv([{name: 'A', value: 'x=y z'}], {AC_APP_NAME: 'app'})
-      writeEnvFile(file, env)
-      assert.deepEqual(readEnvFile(file), env)
-    } finally {
-      fs.rmSync(dir, {recursive: true})
-    }
-  })
-})
-
-test('a value with a newline is refused, not split into two variables', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-env-'))
-  try {
-    assert.throws(() => writeEnvFile(path.join(dir, 'e'), ['A=1\nB=2']), /A has a newline/)
-    assert.ok(!fs.existsSync(path.join(dir, 'e')))
-  } finally {
-    fs.rmSync(dir, {recursive: true})
-  }
 })

@@ -20,7 +20,7 @@ import path from 'node:path'
 import type {PodApp} from './pod.js'
 
 import {RktError} from '../errors.js'
-import {readEnvFile} from './env.js'
+import {readEnvFile} from '../contract/env-file.js'
 import {DEFAULT_PATH} from './env.js'
 import {hostPathInRoot} from './root-path.js'
 

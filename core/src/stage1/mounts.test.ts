@@ -10,7 +10,7 @@ import type {MountsApp, MountsPod} from './mounts.js'
 import {RktError} from '../errors.js'
 import {isRoot, skipUnless} from '../testing.js'
 import {appMounts, checkMountTarget, isForbiddenTarget} from './mounts.js'
-import {PodPaths} from './paths.js'
+import {PodPaths} from '../contract/paths.js'
 
 let tmp: string
 let rootfs: string

@@ -35,7 +35,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import type {ImageManifest, MountPoint, PodManifest, RuntimeApp, Volume} from '../schema/index.js'
-import type {PodPaths} from './paths.js'
+import type {PodPaths} from '../contract/paths.js'
 import type {SymlinkStep} from './root-path.js'
 
 import {RktError} from '../errors.js'

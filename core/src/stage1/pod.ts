@@ -4,12 +4,12 @@
 import fs from 'node:fs'
 
 import type {App, ImageManifest, PodManifest, RuntimeApp} from '../schema/index.js'
-import type {RuntimeConfig} from './runtime.js'
+import type {RuntimeConfig} from '../contract/runtime.js'
 
 import {RktError, wrap} from '../errors.js'
 import {parseImageManifest, parsePodManifest} from '../schema/index.js'
-import {PodPaths} from './paths.js'
-import {loadRuntimeConfig} from './runtime.js'
+import {PodPaths} from '../contract/paths.js'
+import {loadRuntimeConfig} from '../contract/runtime.js'
 
 /** One app of a pod, as its stage1 sees it. */
 export interface PodApp {

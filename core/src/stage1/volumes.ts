@@ -5,7 +5,7 @@ import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {IdRange} from './id-range.js'
+import type {IdRange} from '../contract/id-range.js'
 import type {AppMount} from './mounts.js'
 
 import {mount, mountId, MS} from '../sys/native.js'

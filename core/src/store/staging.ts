@@ -5,6 +5,9 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import type {AciLimits, AciValidation} from '../aci/index.js'
+
+import {AciValidator, ImageIdHasher} from '../aci/index.js'
 import {flock, LOCK_EX, LOCK_NB} from '../sys/native.js'
 
 /** A locked temporary file in cas/tmp. */
@@ -49,6 +52,35 @@ export class StagingFile {
   discard(): void {
     this.close()
     fs.rmSync(this.path, {force: true})
+  }
+}
+
+/**
+ * Writes an image's uncompressed tar to a staging file while hashing it (the image ID) and validating every
+ * entry: one pass, shared by every import (local files, URLs, converted Docker layers).
+ */
+export class StagingWriter {
+  private readonly hasher = new ImageIdHasher()
+  private readonly validator: AciValidator
+
+  constructor(
+    readonly staging: StagingFile,
+    limits: Partial<AciLimits>,
+  ) {
+    this.validator = new AciValidator({limits})
+  }
+
+  write(chunk: Buffer): void {
+    this.hasher.update(chunk)
+    this.validator.push(chunk)
+    let off = 0
+    while (off < chunk.length) off += fs.writeSync(this.staging.fd, chunk, off)
+  }
+
+  /** The image ID and what validation found (throws if the tar is incomplete). */
+  finish(): {id: string; checked: AciValidation} {
+    const checked = this.validator.finish()
+    return {id: this.hasher.digest(), checked}
   }
 }
 

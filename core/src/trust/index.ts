@@ -17,5 +17,3 @@ export type {AddKeyOptions, KeyLayer, KeystoreOptions, TrustedKey} from './keyst
 export {coveringPrefixes, isACIdentifier, prefixCovers, validatePrefix} from './names.js'
 export {assertTrustedFor, verifyDetached} from './verify.js'
 export type {SignedData, Signer, VerifyDetachedOptions} from './verify.js'
-export {trustKeys} from './trust-keys.js'
-export type {TrustKeysOptions} from './trust-keys.js'

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import {after, before, describe, test, type TestContext} from 'node:test'
 
-import {fileRoute, makeTestCa, startTestServer, type TestCa, type TestServer} from '@rkt/core/fetch/tls-fixture'
+import {fileRoute, makeTestCa, startTestServer, type TestCa, type TestServer} from '@rkt/core/http/tls-fixture'
 import {Gpg} from '@rkt/core/trust/gpg-fixture'
 
 import {makeLayout, requireTool, RKT, ROOT, type Run, Sandbox} from '../util/harness.js'

@@ -1,7 +1,7 @@
 // The flag table of run, prepare and run-prepared, and its twin help table (a test keeps them in step).
 import type {PullPolicy} from '../../fetch/index.js'
 import type {Quantity, Volume} from '../../schema/index.js'
-import type {IpcMode} from '../../stage1/contract.js'
+import type {IpcMode} from '../../contract/entrypoints.js'
 import type {MountFlag, NetEntry, PortFlag, RunCommand, SeccompFlag, Stage1Flag, Stage1Kind} from '../../pod/spec.js'
 
 import {GLOBAL_FLAGS} from '../../config/globals.js'

@@ -35,7 +35,7 @@ export default class Trust extends RktCommand {
     if (flags.prefix !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(flags.prefix)) {
       throw new UsageError(`--prefix must not contain a URL scheme, omit ${flags.prefix.split(':')[0]}://`)
     }
-    const {trustKeys} = await import('../../trust/trust-keys.js')
+    const {trustKeys} = await import('../../fetch/trust-keys.js')
     await trustKeys({
       globals: g,
       scope: flags.root ? {root: true} : {prefix: flags.prefix!},

@@ -7,7 +7,7 @@ import {after, before, describe, test} from 'node:test'
 import type {AuthConfig} from '../config/stage0.js'
 
 import {formatError, hasCode} from '../errors.js'
-import {HttpClient, loadCertificates} from './http.js'
+import {HttpClient, loadCertificates} from './client.js'
 import {makeTestCa, startTestServer, type TestCa, type TestServer} from './tls-fixture.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-http-'))

@@ -2,7 +2,7 @@
 // app/*), with rkt's JSON field names (stage1/common/types/pod.go RuntimePod).
 import fs from 'node:fs'
 
-import type {HostsMode, IpcMode, ResolvMode, RunArgs} from './contract.js'
+import type {HostsMode, IpcMode, ResolvMode, RunArgs} from './entrypoints.js'
 
 import {writeFileAtomic} from '../sys/atomic.js'
 

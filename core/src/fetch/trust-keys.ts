@@ -5,12 +5,12 @@ import fs from 'node:fs'
 import readline from 'node:readline'
 
 import type {Globals} from '../config/globals.js'
-import type {HttpClient} from '../fetch/http.js'
-import type {TrustScope} from './keys.js'
+import type {HttpClient} from '../http/client.js'
+import type {TrustScope} from '../trust/keys.js'
 
 import {RktError, UsageError, wrap} from '../errors.js'
-import {describeKey, fingerprintOf, MAX_KEY_FILE_SIZE, parsePublicKey, quote} from './keys.js'
-import {Keystore} from './keystore.js'
+import {describeKey, fingerprintOf, MAX_KEY_FILE_SIZE, parsePublicKey, quote} from '../trust/keys.js'
+import {Keystore} from '../trust/keystore.js'
 
 export interface TrustKeysOptions {
   readonly globals: Globals
@@ -114,8 +114,8 @@ async function discoverKeys(
   globals: Globals,
   allowHttp: boolean,
 ): Promise<{file: string; bytes: Buffer}[]> {
-  const {httpClientFor} = await import('../fetch/http.js')
-  const {discoverPublicKeys} = await import('../fetch/discovery.js')
+  const {httpClientFor} = await import('../http/client.js')
+  const {discoverPublicKeys} = await import('./discovery.js')
   const g = allowHttp ? {...globals, insecure: new Set([...globals.insecure, 'http' as const])} : globals
   const http = httpClientFor(g)
   try {
@@ -148,7 +148,7 @@ export async function trustDiscoveredKeys(
 ): Promise<void> {
   const keystore = new Keystore({systemDir: globals.systemConfig, localDir: globals.localConfig})
   if ((await keystore.keysForImage(name)).length > 0) return
-  const {discoverPublicKeys} = await import('../fetch/discovery.js')
+  const {discoverPublicKeys} = await import('./discovery.js')
   const found = await discoverPublicKeys({name, labels: {}}, {http})
   for (const url of found.keys) {
     if (!url.startsWith('https://')) continue

@@ -1,7 +1,7 @@
 // Entry of the actool CLI bundle (core/dist/cli/actool.cjs and its snapshot).
-import {ACTOOL_COMMANDS} from '../commands/actool/index.js'
-import {APPC_VERSION} from '../version.js'
-import {startCli} from './main.js'
+import {ACTOOL_COMMANDS} from './index.js'
+import {APPC_VERSION} from '../../version.js'
+import {startCli} from '../../cli/main.js'
 
 startCli({
   bin: 'actool',

@@ -36,6 +36,25 @@ export type Behaviour = string
 
 export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop'
 
+/**
+ * Entrypoints the contract reserves for mutable pods (`rkt app add|start|stop|rm`) and `rkt attach`: an image
+ * may name them with their ANNOTATION, but stage0 calls none of them yet. When it does, they will be given
+ * rkt's argv, listed here, with the pod directory as working directory and a clean environment of `PATH`,
+ * `RKT_STAGE1_ENTERCMD` (the enter entrypoint's path) and `RKT_STAGE1_ENTERPID` (the pod's pid).
+ */
+export const RESERVED_ENTRYPOINTS = {
+  'app/add': {annotation: ANNOTATION.appAdd, argv: '--debug=BOOL --uuid=UUID --app=NAME'},
+  'app/start': {annotation: ANNOTATION.appStart, argv: '--debug=BOOL --app=NAME'},
+  'app/stop': {annotation: ANNOTATION.appStop, argv: '--debug=BOOL --app=NAME'},
+  'app/rm': {annotation: ANNOTATION.appRm, argv: '--debug=BOOL --app=NAME'},
+  attach: {
+    annotation: ANNOTATION.attach,
+    argv: '--action=list|auto-attach|custom-attach --app=NAME --debug=BOOL [--tty-in=BOOL --tty-out=BOOL --stdin=BOOL --stdout=BOOL --stderr=BOOL]',
+  },
+} as const
+
+export type ReservedEntrypoint = keyof typeof RESERVED_ENTRYPOINTS
+
 /** Environment variables of the contract. */
 export const ENV = {
   /** The locked pod directory's descriptor: held by stage1 for the pod's whole life, never passed to apps. */
