@@ -138,6 +138,9 @@ await step('CLI snapshots (node --build-snapshot)', async () => {
 // files (no node_modules at run time), with the native helpers they need, packed into stage1-<name>.aci in
 // core/dist/stage1-images/, where rkt finds its default stage1 (beside the CLI, as rkt did). The version label
 // carries a hash of the contents, so a rebuilt stage1 is never mistaken for the one already in a store.
+// The built-in default and default-restricted networks: net-plugins' net.d files, in the images of the engines
+// that network their pods (read from the pod's stage1 rootfs at run time, where a user can see them).
+const builtinNets = (await import(path.join(root, 'net-plugins', 'dist', 'config.js'))).builtinNetFiles()
 const STAGE1S = [
   {
     name: 'fly',
@@ -159,6 +162,7 @@ const STAGE1S = [
       'usr/.keep': '',
       'etc/os-release': 'NAME="rkt stage1-nspawn"\nID=rkt-stage1\nPRETTY_NAME="rkt stage1-nspawn"\n',
       'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
+      ...builtinNets,
     },
     // The default stage1 (defaults.json).
     default: true,
@@ -180,6 +184,7 @@ const STAGE1S = [
     dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
     files: {
       'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
+      ...builtinNets,
     },
   },
 ]

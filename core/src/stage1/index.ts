@@ -13,7 +13,7 @@ export {
   runArgv,
   stopArgv,
 } from './contract.js'
-export type {Entrypoint, HostsMode, IpcMode, ParsedFlags, ResolvMode, RunArgs} from './contract.js'
+export type {Entrypoint, HostsMode, IpcMode, NetInfo, ParsedFlags, ResolvMode, RunArgs} from './contract.js'
 export {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange} from './id-range.js'
 export type {IdRange} from './id-range.js'
 export {PodPaths, STAGE2_DIR} from './paths.js'
@@ -81,9 +81,10 @@ export {
 export {mountsUnder, readMountinfo, unmountTree} from '../sys/mounts.js'
 export {unmountEngineMounts} from './binds.js'
 export {RktError, UsageError, wrap} from '../errors.js'
-// Contained networking (core/src/net): engines set up and tear down a pod's CNI networks with these.
-export {isNetnsMounted, parseNetList, portMappings, setupPodNetworks, teardownPodNetworks} from '../net/index.js'
-export type {NetMode, PodNetworks, PortMapping} from '../net/index.js'
+// The host ports a pod forwards (its networking is @rkt/net-plugins').
+export {collides, portMappings} from './ports.js'
+export type {PortMapping} from './ports.js'
+export {writeFileAtomic} from '../sys/atomic.js'
 export {makeResolvConf} from '../pod/dns.js'
 export type {ResolvConf} from '../pod/dns.js'
 // Registering a pod with `rkt metadata-service` (core/docs/metadata-service.md).
