@@ -1,4 +1,5 @@
 // The kvm stage1's image (core/src/stage1-build/image.ts builds it).
+import {builtinNetFiles} from '@rkt/net-plugins'
 import {SUPPORT_VOCABULARY} from '@rkt/core/stage1-build'
 import {SUPERVISOR_FILES, SUPERVISOR_HELPERS} from '@rkt/stage1-supervisor/image-parts'
 
@@ -16,7 +17,8 @@ export default {
     ...SUPERVISOR_HELPERS,
   ],
   dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
-  files: SUPERVISOR_FILES,
+  // The built-in default and default-restricted networks (net.d files read from the pod's stage1 rootfs).
+  files: {...SUPERVISOR_FILES, ...builtinNetFiles()},
   // Not volumes-mountpoint: in the guest a volume is a directory of the one 9p root, not a mount point of its
   // own in the app, and the supervisor's mount-ID check cannot tell one under /tmp from the app's tmpfs. Not
   // interactive: the app's stdin is the guest's console, which is no terminal in the app's /dev. Both come

@@ -1,5 +1,6 @@
 // The nspawn stage1's image (core/src/stage1-build/image.ts builds it).
 import {SUPPORT_VOCABULARY} from '@rkt/core/stage1-build'
+import {builtinNetFiles} from '@rkt/net-plugins'
 import {SUPERVISOR_FILES, SUPERVISOR_HELPERS} from '@rkt/stage1-supervisor/image-parts'
 
 export default {
@@ -11,6 +12,8 @@ export default {
   // systemd-nspawn refuses a directory without /usr and /etc/os-release.
   files: {
     ...SUPERVISOR_FILES,
+    // The built-in default and default-restricted networks (net.d files read from the pod's stage1 rootfs).
+    ...builtinNetFiles(),
     'usr/.keep': '',
     'etc/os-release': 'NAME="rkt stage1-nspawn"\nID=rkt-stage1\nPRETTY_NAME="rkt stage1-nspawn"\n',
   },

@@ -20,7 +20,6 @@ import {
   mount,
   mountVolumes,
   MS,
-  parseNetList,
   parseRunArgv,
   placeGeneratedFile,
   readMountinfo,
@@ -33,6 +32,7 @@ import {
   type LoadedPod,
   type PodApp,
 } from '@rkt/core/stage1'
+import {parseNetList} from '@rkt/net-plugins'
 
 import {makePodCgroups} from './cgroups.js'
 import {execFlyExec} from './fly-exec.js'

@@ -3,7 +3,8 @@
 // SIGKILL leaves no guarantees to trust blindly), unmounts what run bound into the apps' rootfs (stage0
 // then detaches its own overlays and deletes the pod, console log and agent socket with it), and tears
 // down the pod's networks: CNI DEL, then the namespace, and the taps with it.
-import {entrypoint, parseGcArgv, PodPaths, teardownPodNetworks, unmountEngineMounts} from '@rkt/core/stage1'
+import {entrypoint, parseGcArgv, PodPaths, unmountEngineMounts} from '@rkt/core/stage1'
+import {teardownPodNetworks} from '@rkt/net-plugins'
 
 import {killQemu} from './procs.js'
 

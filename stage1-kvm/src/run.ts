@@ -14,7 +14,6 @@ import {
   findHostTool,
   loadPod,
   metadataUrl,
-  parseNetList,
   parseRunArgv,
   podLimits,
   RktError,
@@ -25,6 +24,7 @@ import {
   type LoadedPod,
   type RunArgs,
 } from '@rkt/core/stage1'
+import {parseNetList} from '@rkt/net-plugins'
 import {prepareApp, setupNetworks} from '@rkt/stage1-supervisor/apps'
 import {CAPABILITIES} from '@rkt/stage1-supervisor/capabilities'
 import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'

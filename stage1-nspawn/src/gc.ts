@@ -11,9 +11,9 @@ import {
   parseGcArgv,
   PodPaths,
   releasePodCgroups,
-  teardownPodNetworks,
   unmountEngineMounts,
 } from '@rkt/core/stage1'
+import {teardownPodNetworks} from '@rkt/net-plugins'
 
 import {propagateDir} from './nspawn.js'
 

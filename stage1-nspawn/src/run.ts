@@ -21,7 +21,6 @@ import {
   metadataUrl,
   openAppFds,
   parseIdRange,
-  parseNetList,
   parseRunArgv,
   podLimits,
   recordPodCgroups,
@@ -33,6 +32,7 @@ import {
   writePidFile,
   type IdRange,
 } from '@rkt/core/stage1'
+import {parseNetList} from '@rkt/net-plugins'
 
 import {prepareApp, setupNetworks, type PreparedApp} from '@rkt/stage1-supervisor/apps'
 import {capMask, hostBoundingSet} from '@rkt/stage1-supervisor/capabilities'

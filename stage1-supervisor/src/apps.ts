@@ -12,13 +12,12 @@ import {
   portMappings,
   resolveCredentials,
   RktError,
-  setupPodNetworks,
   writeEnvFile,
   type LoadedPod,
   type PodApp,
-  type PodNetworks,
   type RunArgs,
 } from '@rkt/core/stage1'
+import {setupPodNetworks, type PodNetworks} from '@rkt/net-plugins'
 
 import type {AppConf} from './config.js'
 import type {PodEtc} from './etc.js'

@@ -61,7 +61,27 @@ export const ENV = {
   lockFd: 'RKT_LOCK_FD',
   selinuxContext: 'RKT_SELINUX_CONTEXT',
   selinuxMountContext: 'RKT_SELINUX_MOUNT_CONTEXT',
+  /**
+   * The run entrypoint's: the data directory's `networks/`, where host-local IPAM keeps the leases of every pod
+   * of that data directory (each `--dir` its own), so that no two of its pods get one address.
+   */
+  networksDir: 'RKT_NETWORKS_DIR',
 } as const
+
+/**
+ * One network of the pod, as the engine records it in `net-info.json` (PodPaths.netInfo) after setting the
+ * pod's networks up, and as `rkt list` and `rkt status` show it (rkt's v1.NetInfo).
+ */
+export interface NetInfo {
+  netName: string
+  /** The configuration file the network came from. */
+  netConf: string
+  pluginPath: string
+  ifName: string
+  ip: string
+  args: string
+  mask: string
+}
 
 /** Interface version of an image without the annotation (rkt: absent ⇒ 1). */
 export const DEFAULT_INTERFACE_VERSION = 1

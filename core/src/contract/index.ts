@@ -17,6 +17,7 @@ export type {
   Entrypoint,
   HostsMode,
   IpcMode,
+  NetInfo,
   ParsedFlags,
   ReservedEntrypoint,
   ResolvMode,
@@ -26,6 +27,8 @@ export {readEnvFile, writeEnvFile} from './env-file.js'
 export {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange} from './id-range.js'
 export type {IdRange} from './id-range.js'
 export {PodPaths, STAGE2_DIR} from './paths.js'
+export {collides, portMappings} from './ports.js'
+export type {PortMapping} from './ports.js'
 export {isResolvConfEmpty, makeResolvConf, RESOLV_CONF_COMMENT} from './resolv-conf.js'
 export type {ResolvConf} from './resolv-conf.js'
 export {loadRuntimeConfig, runtimeConfigOf, saveRuntimeConfig} from './runtime.js'

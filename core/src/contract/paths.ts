@@ -160,15 +160,12 @@ export class PodPaths {
   get netInfo(): string {
     return path.join(this.root, 'net-info.json')
   }
-  /** What gc needs to undo the pod's networks: each network's exact chain, arguments and ADD result. */
+  /**
+   * What gc needs to undo the pod's networks: each network's exact chain, arguments and ADD result. Its format
+   * is the engine's; its presence is the contract: written before the first network is set up and removed once
+   * the last is torn down, so stage0 knows an exited pod still holds networks (and forwarded host ports).
+   */
   get netState(): string {
     return path.join(this.root, 'net-state.json')
-  }
-  /**
-   * host-local IPAM leases of pods (`<data dir>/networks`): under the data dir rather than the system-wide
-   * /var/lib/cni, so each `--dir` keeps its own. A pod directory is always `<data dir>/pods/<state>/<uuid>`.
-   */
-  get ipamDir(): string {
-    return path.resolve(this.root, '..', '..', '..', 'networks')
   }
 }

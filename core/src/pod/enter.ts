@@ -1,16 +1,18 @@
 // `rkt enter` and `rkt stop`: both go through the pod's stage1 (its enter and stop entrypoints), which knows
 // how to reach the pod's processes. enter becomes the entered command (same PID); stop waits until the pod
-// has really exited, so that `rkt stop X && rkt rm X` works (rkt#3449), and then releases the pod's networks,
-// so that its forwarded host ports are free when stop returns.
+// has really exited, so that `rkt stop X && rkt rm X` works (rkt#3449), and then has the pod's stage1 gc
+// entrypoint release the pod's networks, so that its forwarded host ports are free when stop returns.
+import fs from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {Globals} from '../config/globals.js'
 import type {Pod} from './pods.js'
 
 import {RktError} from '../errors.js'
-import {releasePodNetworks} from '../net/pod.js'
 import {enterArgv, stopArgv} from '../contract/entrypoints.js'
 import {podPid} from '../contract/status.js'
+import {FileLock} from '../sys/lock.js'
+import {stage1Gc} from './gc.js'
 import {podManifestOf} from './info.js'
 import {PodStore} from './pods.js'
 import {becomeEntrypoint, podStage1, runEntrypoint} from './stage1-image.js'
@@ -60,16 +62,30 @@ export async function enterPod(
 
 /**
  * An exited pod's contained networks go now rather than at gc: its DNAT rules would otherwise keep taking the
- * traffic of its host ports from whatever binds them next. A failure is said, not fatal: the pod did stop,
- * and gc tries again (net-state.json stays).
+ * traffic of its host ports from whatever binds them next. Its stage1 gc entrypoint does it, under the pod's
+ * lock: it waits while gc or a new pod's port check holds the lock, and then finds their work done (no
+ * net-state.json). net-info.json stays, for list and status. A failure is said, not fatal: the pod did stop,
+ * and gc tries again.
  */
-async function releaseNetworks(pod: Pod): Promise<string | undefined> {
-  if (!pod.refresh()) return undefined
+async function releaseNetworks(pod: Pod, globals: Globals): Promise<string | undefined> {
+  if (!pod.refresh() || !fs.existsSync(pod.paths.netState)) return undefined
+  let lock: FileLock
   try {
-    await releasePodNetworks(pod.path)
-    return undefined
+    lock = FileLock.onDir(pod.path, {exclusive: true, wait: true})
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined // collected meanwhile
+    throw err
+  }
+  const notes: string[] = []
+  try {
+    // gc may have moved the pod (run/ to exited-garbage/) or deleted it while we waited.
+    if (!pod.refresh() || !fs.existsSync(pod.paths.netState)) return undefined
+    await stage1Gc(pod, globals, (line) => notes.push(line))
+    return notes.length === 0 ? undefined : notes.join('\n')
   } catch (err) {
     return `pod ${pod.uuid} stopped, but its networks could not be released (rkt gc tries again): ${(err as Error).message}`
+  } finally {
+    lock.release()
   }
 }
 
@@ -82,7 +98,7 @@ export async function stopPod(
   const pod = new PodStore(globals.dir).find(uuid)
   const state = pod.state()
   const done = async (alreadyStopped: boolean) => {
-    const warning = await releaseNetworks(pod)
+    const warning = await releaseNetworks(pod, globals)
     return {uuid: pod.uuid, alreadyStopped, ...(warning === undefined ? {} : {warning})}
   }
   if (pod.isStopped(state)) return done(true)

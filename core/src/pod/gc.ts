@@ -64,7 +64,7 @@ function tryMove(pod: Pod, to: Parameters<Pod['move']>[0]): boolean {
  * gc to try again rather than deleted with those records. A stage1 that cannot be found any more (its tree
  * gone from the store, a pod half deleted by an earlier gc) is only said: nothing could run it.
  */
-async function stage1Gc(pod: Pod, globals: Globals, log: (line: string) => void): Promise<void> {
+export async function stage1Gc(pod: Pod, globals: Globals, log: (line: string) => void): Promise<void> {
   if (!fs.existsSync(pod.paths.stage1Manifest)) return
   let stage1: ReturnType<typeof podStage1>
   try {

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import type {PodManifest} from '../schema/index.js'
+import type {NetInfo} from '../contract/entrypoints.js'
 import type {Pod, PodState} from './pods.js'
 
 import {parseImageManifest, parsePodManifest} from '../schema/index.js'
@@ -31,17 +32,6 @@ export interface AppInfo {
   user_labels?: Record<string, string>
   /** Ours, not rkt's: present (true) when the app's cgroup recorded an OOM kill (stage1-nspawn). */
   oom_killed?: boolean
-}
-
-/** rkt's v1.NetInfo (networks come with the networking issue). */
-export interface NetInfo {
-  netName: string
-  netConf: string
-  pluginPath: string
-  ifName: string
-  ip: string
-  args: string
-  mask: string
 }
 
 /** rkt's v1.Pod: `name` is the UUID; pod times in seconds since the epoch. */

@@ -100,6 +100,14 @@ export class PodStore {
     return path.join(this.root, state)
   }
 
+  /**
+   * host-local IPAM leases of the pods (`<data dir>/networks`): under the data dir rather than the system-wide
+   * /var/lib/cni, so each `--dir` keeps its own. The run entrypoint gets it in ENV.networksDir.
+   */
+  get networksDir(): string {
+    return path.resolve(this.dataDir, 'networks')
+  }
+
   /** Held while a prepare chooses a `--private-users` range among its pods' (core/src/pod/private-users.ts). */
   get idRangeLock(): string {
     return path.join(this.dataDir, 'private-users.lock')

@@ -31,6 +31,7 @@ import {makeResolvConf} from '../contract/resolv-conf.js'
 import {makeHostsFile} from './dns.js'
 import {buildPodManifest, completePodManifestArg, loadPodManifestArg} from './manifest.js'
 import {type Pod, PodStore} from './pods.js'
+import {releaseHostPorts} from './ports.js'
 import {checkIdRangeFree, chownShifted, mountShifted, podIdRange, reserveIdRange} from './private-users.js'
 import {becomeEntrypoint, podStage1, resolveStage1} from './stage1-image.js'
 
@@ -346,6 +347,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
   const stage1 = podStage1(pod, trees)
   const range = podIdRange(pod)
   if (range) checkIdRangeFree(pod, range)
+  await releaseHostPorts(pod, globals, io.info)
   if (pod.dirState !== 'run') pod.move('run')
   mountPod(pod, trees, range)
   const p = pod.paths
@@ -384,6 +386,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
   const lockFd = pod.lock!.fd
   setCloexec(lockFd, false)
   process.env[ENV.lockFd] = String(lockFd)
+  process.env[ENV.networksDir] = pod.store.networksDir
   return becomeEntrypoint(entry, argv, pod.path)
 }
 

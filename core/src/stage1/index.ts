@@ -64,9 +64,7 @@ export {
 export {mountsUnder, readMountinfo, unmountTree} from '../sys/mounts.js'
 export {unmountEngineMounts} from './binds.js'
 export {RktError, UsageError, wrap} from '../errors.js'
-// Contained networking (core/src/net): engines set up and tear down a pod's CNI networks with these.
-export {isNetnsMounted, parseNetList, portMappings, setupPodNetworks, teardownPodNetworks} from '../net/index.js'
-export type {NetMode, PodNetworks, PortMapping} from '../net/index.js'
+export {writeFileAtomic} from '../sys/atomic.js'
 // Registering a pod with `rkt metadata-service` (core/docs/metadata-service.md).
 export {
   MDS_PORT,

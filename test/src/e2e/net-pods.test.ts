@@ -14,6 +14,7 @@ import {before, describe, test} from 'node:test'
 
 import {readMountinfo} from '@rkt/core/sys/mounts'
 
+import {ROOT} from '../util/harness.js'
 import {HOST_PAGE, HOST_SERVICE, startHostService} from '../util/host-service.js'
 import {BASE, killPodCgroups, NSPAWN, podCgroups, PodSandbox, podTraces, sh, type PodImageSpec} from '../util/pods.js'
 
@@ -347,6 +348,36 @@ describe('--port and gc (nspawn, CNI)', () => {
     assert.match(c.stderr, new RegExp(`host port ${port}/tcp is forwarded to pod ${b.uuid}, which is running`))
     assert.match(c.stderr, /rkt stop/)
 
+    assert.equal((await ps.rkt(['stop', b.uuid])).exitCode, 0)
+    const ended = await b.proc
+    assert.match(String(ended.stderr), new RegExp(`releasing host port ${port}/tcp from exited pod ${aUuid}`))
+    await gc(ps)
+  })
+
+  test('the check is stage0’s, for every engine: a fly app gets the host port an exited pod forwarded', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(WEB)
+    const port = 18000 + crypto.randomInt(900)
+    const aFile = path.join(ps.s.work, 'a.uuid')
+    const a = await ps.rkt(['run', NSPAWN, `--uuid-file-save=${aFile}`, `--port=http:${port}`, img.name, ...sh('true')])
+    assert.equal(a.exitCode, 0, a.stderr)
+    const aUuid = fs.readFileSync(aFile, 'utf8').trim()
+    assert.ok(fs.existsSync(path.join(ps.podPath(aUuid), 'net-state.json')), 'the exited pod keeps its networks')
+
+    // fly forwards nothing (its app binds the host's port itself), but the exited pod's DNAT rule would take
+    // the host's traffic to that port first: stage0 has that pod's own stage1 gc release it before fly runs.
+    const fly = `--stage1-path=${path.join(ROOT, 'core', 'dist', 'stage1-images', 'stage1-fly.aci')}`
+    const b = await ps.start(
+      ['run', fly, `--port=http:${port}`, img.name, ...sh(`: > /ready; exec httpd -f -p ${port} -h /www`)],
+      {
+        readyFile: '/ready',
+      },
+    )
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'hello from the pod')
+    assert.ok(!fs.existsSync(path.join(ps.podPath(aUuid), 'net-state.json')), 'the exited pod’s networks are gone')
+    assert.ok(!fs.existsSync(path.join(ps.podPath(aUuid), 'netns')))
+    assert.equal((await ps.statusJson(aUuid)).state, 'exited', 'released, not collected')
+    assert.doesNotMatch((await execa('iptables', ['-t', 'nat', '-S'])).stdout, new RegExp(aUuid))
     assert.equal((await ps.rkt(['stop', b.uuid])).exitCode, 0)
     const ended = await b.proc
     assert.match(String(ended.stderr), new RegExp(`releasing host port ${port}/tcp from exited pod ${aUuid}`))

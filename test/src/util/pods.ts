@@ -1,7 +1,8 @@
 // Helpers for the pod end-to-end tests: images built once per test process from busybox-static and fetched
 // into each sandbox, pods started in the background (their processes always killed after the test), and
 // what the host sees of a pod: its directory, its processes, its mounts and its lock.
-import {PodPaths, teardownPodNetworks} from '@rkt/core/stage1'
+import {PodPaths} from '@rkt/core/stage1'
+import {teardownPodNetworks} from '@rkt/net-plugins'
 import {readMountinfo} from '@rkt/core/sys/mounts'
 import {execa} from 'execa'
 import assert from 'node:assert/strict'

@@ -5,7 +5,8 @@ import {execa} from 'execa'
 
 import type {NetConfList, PluginConf} from './config.js'
 
-import {RktError} from '../errors.js'
+import {RktError} from '@rkt/core/stage1'
+
 import {findPlugin} from './config.js'
 
 /** What a plugin call depends on besides the configuration. */

@@ -6,9 +6,7 @@ import {execa} from 'execa'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {RktError} from '../errors.js'
-import {readMountinfo} from '../sys/mounts.js'
-import {MNT_DETACH, umount2} from '../sys/native.js'
+import {MNT_DETACH, readMountinfo, RktError, umount2} from '@rkt/core/stage1'
 
 /** Whether a namespace is bind-mounted on the file (a plain file is not a namespace). */
 export function isNetnsMounted(file: string): boolean {

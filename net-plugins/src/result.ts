@@ -1,6 +1,6 @@
 // What we read from a CNI result: the pod's IPv4 address on the network and the DNS settings. Spec 0.3.0 and
 // later list `ips[]` (with `interface` indices into `interfaces[]`); 0.1.0/0.2.0 have a single `ip4`.
-import type {ResolvConf} from '../contract/resolv-conf.js'
+import type {ResolvConf} from '@rkt/core/stage1'
 
 /** The pod-side IPv4 address of a result. */
 export interface ResultIp {

@@ -9,32 +9,32 @@ import os from 'node:os'
 import path from 'node:path'
 import {describe, test} from 'node:test'
 
-import {RktError} from '../errors.js'
-import {PodPaths} from '../contract/paths.js'
-import {isRoot, skipUnless} from '../testing.js'
+import {ENV, PodPaths, RktError} from '@rkt/core/stage1'
+import {isRoot, skipUnless} from '@rkt/core/testing'
+
+import {builtinNetFiles} from './config.js'
 import {isNetnsMounted} from './netns.js'
-import {
-  cniArgs,
-  forwardingNet,
-  portMappings,
-  setupPodNetworks,
-  shadows,
-  teardownPodNetworks,
-  withPortmap,
-} from './pod.js'
+import {cniArgs, forwardingNet, setupPodNetworks, shadows, teardownPodNetworks, withPortmap} from './pod.js'
 
 const havePlugins = fs.existsSync('/usr/lib/cni/ptp') || fs.existsSync('/opt/cni/bin/ptp')
 const skip = skipUnless(isRoot && havePlugins, 'needs root and containernetworking-plugins')
 
-/** A pod directory laid out as stage0 does: <data>/pods/run/<uuid>. */
+/**
+ * A pod directory laid out as stage0 does, <data>/pods/run/<uuid>, its stage1 rootfs carrying the built-in
+ * networks as an image build puts them there, and the leases directory stage0 names in the environment.
+ */
 function podDir(): {data: string; paths: PodPaths; uuid: string; localConfig: string} {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-net-pod-'))
   const uuid = crypto.randomUUID()
-  const root = path.join(data, 'pods', 'run', uuid)
-  fs.mkdirSync(root, {recursive: true})
+  const paths = new PodPaths(path.join(data, 'pods', 'run', uuid))
+  for (const [file, text] of Object.entries(builtinNetFiles())) {
+    fs.mkdirSync(path.dirname(path.join(paths.stage1Rootfs, file)), {recursive: true})
+    fs.writeFileSync(path.join(paths.stage1Rootfs, file), text)
+  }
   const localConfig = path.join(data, 'config')
   fs.mkdirSync(path.join(localConfig, 'net.d'), {recursive: true})
-  return {data, paths: new PodPaths(root), uuid, localConfig}
+  process.env[ENV.networksDir] = path.join(data, 'networks')
+  return {data, paths, uuid, localConfig}
 }
 
 async function host(cmd: string, args: string[]): Promise<string> {
@@ -58,28 +58,6 @@ describe('forwarded ports', () => {
       () => withPortmap(net('old', true, '0.2.0').net),
       (e) => e instanceof RktError && /cniVersion 0\.3\.0/.test(e.message) && e.hint !== undefined,
     )
-  })
-  test('mappings from the manifest: the app port of that name, or the exposed port’s own', () => {
-    const app = {ports: [{name: 'http', protocol: 'tcp', port: 80, count: 1, socketActivated: false}]}
-    const apps = [app] as unknown as Parameters<typeof portMappings>[1]
-    assert.deepEqual(portMappings([{name: 'http', hostPort: 8080}], apps), [
-      {hostPort: 8080, containerPort: 80, protocol: 'tcp'},
-    ])
-    assert.deepEqual(
-      portMappings(
-        [
-          {
-            name: 'dns',
-            hostPort: 53,
-            hostIP: '127.0.0.1',
-            podPort: {name: 'dns', protocol: 'udp', port: 5353, count: 1, socketActivated: false},
-          },
-        ],
-        apps,
-      ),
-      [{hostPort: 53, containerPort: 5353, protocol: 'udp', hostIP: '127.0.0.1'}],
-    )
-    assert.throws(() => portMappings([{name: 'nope', hostPort: 1}], apps), RktError)
   })
   test('CNI_ARGS let each plugin of a chain ignore the keys of the others', () => {
     assert.equal(cniArgs(''), '')
@@ -179,7 +157,8 @@ describe('pod networks (root)', {skip}, () => {
             `host port ${port}/tcp is in use on the host: ${comm} (pid ${process.pid}) listens on 127.0.0.1:${port}` &&
           /--port=NAME:OTHERPORT/.test(e.hint ?? ''),
       )
-      assert.deepEqual(fs.readdirSync(paths.root), [], 'no namespace, no state, no lease directory')
+      assert.deepEqual(fs.readdirSync(paths.root), ['stage1'], 'no namespace, no state')
+      assert.ok(!fs.existsSync(path.join(data, 'networks')), 'no lease directory')
       // The same port on another of the host's addresses is no conflict.
       const nets = await setupPodNetworks(paths, {
         uuid,
@@ -190,6 +169,44 @@ describe('pod networks (root)', {skip}, () => {
       assert.ok(nets !== undefined)
     } finally {
       server.close()
+      await teardownPodNetworks(paths).catch(() => {})
+      fs.rmSync(data, {recursive: true, force: true})
+    }
+  })
+
+  test('a net.d network named default replaces the built-in: its file, its subnet', async () => {
+    const {data, paths, uuid, localConfig} = podDir()
+    try {
+      const mine = path.join(localConfig, 'net.d', '50-mine.conf')
+      fs.writeFileSync(
+        mine,
+        JSON.stringify({
+          cniVersion: '1.0.0',
+          name: 'default',
+          type: 'ptp',
+          ipam: {type: 'host-local', subnet: '10.213.60.0/24'},
+        }),
+      )
+      await setupPodNetworks(paths, {uuid, netList: 'default', localConfig, ports: []})
+      const info = JSON.parse(fs.readFileSync(paths.netInfo, 'utf8')) as {
+        netName: string
+        netConf: string
+        ip: string
+      }[]
+      assert.deepEqual(
+        info.map((n) => n.netName),
+        ['default'],
+      )
+      assert.equal(info[0]!.netConf, mine)
+      assert.match(info[0]!.ip, /^10\.213\.60\.\d+$/)
+      // Without it, the built-in from the pod's stage1 rootfs.
+      await teardownPodNetworks(paths)
+      fs.rmSync(mine)
+      await setupPodNetworks(paths, {uuid, netList: 'default', localConfig, ports: []})
+      const builtin = JSON.parse(fs.readFileSync(paths.netInfo, 'utf8')) as {netConf: string; ip: string}[]
+      assert.equal(builtin[0]!.netConf, path.join(paths.stage1Rootfs, 'etc/rkt/net.d/90-default.conflist'))
+      assert.match(builtin[0]!.ip, /^172\.16\.28\.\d+$/)
+    } finally {
       await teardownPodNetworks(paths).catch(() => {})
       fs.rmSync(data, {recursive: true, force: true})
     }

@@ -1,10 +1,12 @@
 // Which networks a pod joins (as rkt chose them): the `--net` value the stage1 receives, the network
 // configurations of `<local-config>/net.d` (`*.conf` single plugins and `*.conflist` chains, in filename
-// order) and rkt's two built-in networks, `default` and `default-restricted`.
+// order) and rkt's two built-in networks, `default` and `default-restricted` (net.d files of this package,
+// shipped in the stage1 image).
 import fs from 'node:fs'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 
-import {RktError, UsageError} from '../errors.js'
+import {RktError, UsageError} from '@rkt/core/stage1'
 
 /** The highest CNI spec version Debian's containernetworking-plugins (1.1.1) speak. */
 export const CNI_VERSION = '1.0.0'
@@ -20,7 +22,7 @@ export interface NetConfList {
   readonly name: string
   readonly cniVersion: string
   readonly plugins: readonly PluginConf[]
-  /** The file it came from; `<built-in>` for rkt's own networks. */
+  /** The file it came from. */
   readonly file: string
 }
 
@@ -32,28 +34,27 @@ export interface ActiveNet {
   readonly ifName: string
 }
 
-const BUILTIN_FILE = '<built-in>'
+/** The names of rkt's two built-in networks; a user's net.d entry of either name replaces the built-in. */
+export const DEFAULT_NET = 'default'
+export const DEFAULT_RESTRICTED_NET = 'default-restricted'
 
-/** rkt's 99-default.conf: a veth to the host, addresses from 172.16.28.0/24, masqueraded, default route. */
-export const DEFAULT_NET: NetConfList = {
-  name: 'default',
-  cniVersion: CNI_VERSION,
-  file: BUILTIN_FILE,
-  plugins: [
-    {
-      type: 'ptp',
-      ipMasq: true,
-      ipam: {type: 'host-local', subnet: '172.16.28.0/24', routes: [{dst: '0.0.0.0/0'}]},
-    },
-  ],
+/**
+ * Where a stage1 image carries the built-in networks' net.d files, relative to its rootfs (rkt kept its
+ * 99-default*.conf under the stage1's etc/rkt/net.d too). The files are this package's net.d/; image builds copy
+ * them in (builtinNetFiles), and a pod reads them from its own stage1 rootfs.
+ */
+export const BUILTIN_NET_DIR = 'etc/rkt/net.d'
+
+/** This package's net.d/ (from its dist/): the built-in networks as real CNI configuration files. */
+export function packageNetDir(): string {
+  return fileURLToPath(new URL('../net.d', import.meta.url))
 }
 
-/** rkt's 99-default-restricted.conf: the host only (no route beyond the link, no masquerade). */
-export const DEFAULT_RESTRICTED_NET: NetConfList = {
-  name: 'default-restricted',
-  cniVersion: CNI_VERSION,
-  file: BUILTIN_FILE,
-  plugins: [{type: 'ptp', ipMasq: false, ipam: {type: 'host-local', subnet: '172.31.0.0/16'}}],
+/** The files an image build puts in a stage1 rootfs for the built-in networks: path in the rootfs → text. */
+export function builtinNetFiles(from = packageNetDir()): Record<string, string> {
+  return Object.fromEntries(
+    fs.readdirSync(from).map((f) => [path.join(BUILTIN_NET_DIR, f), fs.readFileSync(path.join(from, f), 'utf8')]),
+  )
 }
 
 /** One item of the --net value: a network name and its CNI_ARGS. */
@@ -157,14 +158,14 @@ export function loadNetConfs(netDir: string): NetConfList[] {
 /**
  * The networks a contained pod joins, in net.d filename order (the built-ins last, as rkt's 99-*.conf), each
  * with its interface eth0, eth1, …. `default-restricted` is added when `default` is not among them (rkt: the
- * host stays reachable, e.g. for the metadata service); a user network of either name replaces the built-in.
+ * host stays reachable, e.g. for the metadata service); a user network of a built-in's name replaces it.
  */
 export function selectNetworks(
   mode: Extract<NetMode, {kind: 'contained'}>,
   configured: readonly NetConfList[],
+  builtins: readonly NetConfList[],
 ): ActiveNet[] {
-  const known = [...configured]
-  for (const b of [DEFAULT_NET, DEFAULT_RESTRICTED_NET]) if (!known.some((n) => n.name === b.name)) known.push(b)
+  const known = [...configured, ...builtins.filter((b) => !configured.some((n) => n.name === b.name))]
   const wanted = new Map<string, string>()
   if (mode.all) for (const n of configured) wanted.set(n.name, '')
   for (const r of mode.nets) {
@@ -175,12 +176,19 @@ export function selectNetworks(
         hint:
           names.length === 0
             ? 'add a CNI configuration naming it to <local-config>/net.d (default /etc/rkt/net.d)'
-            : `configured networks: ${names.join(', ')}, and the built-in default and default-restricted`,
+            : `configured networks: ${names.join(', ')}, and the built-in ${builtins.map((b) => b.name).join(' and ')}`,
       })
     }
     wanted.set(r.name, r.args)
   }
-  if (!wanted.has('default')) wanted.set('default-restricted', wanted.get('default-restricted') ?? '')
+  if (!wanted.has(DEFAULT_NET)) wanted.set(DEFAULT_RESTRICTED_NET, wanted.get(DEFAULT_RESTRICTED_NET) ?? '')
+  const missing = [...wanted.keys()].find((name) => !known.some((n) => n.name === name))
+  if (missing !== undefined) {
+    throw new RktError(`the built-in network "${missing}" is missing from the stage1 image`, {
+      code: 'ENONET',
+      hint: `an image build copies net-plugins' net.d files into ${BUILTIN_NET_DIR}; or configure "${missing}" in <local-config>/net.d`,
+    })
+  }
   return known
     .filter((n) => wanted.has(n.name))
     .map((net, i) => ({net, args: wanted.get(net.name) ?? '', ifName: `eth${i}`}))

@@ -4,12 +4,14 @@ import os from 'node:os'
 import path from 'node:path'
 import {describe, test} from 'node:test'
 
-import {RktError, UsageError} from '../errors.js'
+import {RktError, UsageError} from '@rkt/core/stage1'
+
 import {
-  DEFAULT_NET,
-  DEFAULT_RESTRICTED_NET,
+  BUILTIN_NET_DIR,
+  builtinNetFiles,
   findPlugin,
   loadNetConfs,
+  packageNetDir,
   parseNetConfFile,
   parseNetList,
   pluginSearchPath,
@@ -116,18 +118,43 @@ describe('selectNetworks', () => {
     file: `/n/${name}.conf`,
     plugins: [{type: 'bridge'}],
   })
+  const builtins = loadNetConfs(packageNetDir())
   const pick = (v: string, configured: NetConfList[]) =>
-    selectNetworks(contained(v), configured).map((a) => [a.net.name, a.ifName, a.args])
+    selectNetworks(contained(v), configured, builtins).map((a) => [a.net.name, a.ifName, a.args])
 
   test('default is the built-in ptp network 172.16.28.0/24 with masquerade and a default route', () => {
     assert.deepEqual(pick('default', []), [['default', 'eth0', '']])
-    const ptp = DEFAULT_NET.plugins[0]!
+    const def = builtins[0]!
+    const restricted = builtins[1]!
+    assert.equal(def.name, 'default')
+    const ptp = def.plugins[0]!
     assert.equal(ptp.type, 'ptp')
     assert.equal(ptp['ipMasq'], true)
     assert.deepEqual(ptp['ipam'], {type: 'host-local', subnet: '172.16.28.0/24', routes: [{dst: '0.0.0.0/0'}]})
-    const r = DEFAULT_RESTRICTED_NET.plugins[0]!
+    assert.equal(restricted.name, 'default-restricted')
+    const r = restricted.plugins[0]!
     assert.equal(r['ipMasq'], false)
     assert.deepEqual(r['ipam'], {type: 'host-local', subnet: '172.31.0.0/16'})
+  })
+  test('the built-ins are net.d files an image carries under etc/rkt/net.d, default first', () => {
+    const files = builtinNetFiles()
+    assert.deepEqual(Object.keys(files), [
+      `${BUILTIN_NET_DIR}/90-default.conflist`,
+      `${BUILTIN_NET_DIR}/91-default-restricted.conflist`,
+    ])
+    assert.deepEqual(pick('default,default-restricted', []), [
+      ['default', 'eth0', ''],
+      ['default-restricted', 'eth1', ''],
+    ])
+  })
+  test('an image without the built-in files: default-restricted is said missing, with the fix', () => {
+    assert.throws(
+      () => selectNetworks(contained('a'), [user('a')], []),
+      (e) =>
+        e instanceof RktError &&
+        /built-in network "default-restricted" is missing/.test(e.message) &&
+        /etc\/rkt\/net\.d/.test(e.hint ?? ''),
+    )
   })
   test('default-restricted is added when default is not asked for; interfaces follow filename order', () => {
     assert.deepEqual(pick('b:IP=10.0.0.9,a', [user('a'), user('b')]), [
@@ -142,7 +169,7 @@ describe('selectNetworks', () => {
   })
   test('a user network named default replaces the built-in', () => {
     const mine = user('default')
-    const nets = selectNetworks(contained('default'), [mine])
+    const nets = selectNetworks(contained('default'), [mine], builtins)
     assert.equal(nets.length, 1)
     assert.equal(nets[0]!.net, mine)
   })
@@ -155,9 +182,11 @@ describe('selectNetworks', () => {
   })
   test('an unknown network is an error listing the configured ones', () => {
     assert.throws(
-      () => selectNetworks(contained('nope'), [user('a')]),
+      () => selectNetworks(contained('nope'), [user('a')], builtins),
       (e) =>
-        e instanceof RktError && /"nope" is not configured/.test(e.message) && /a, and the built-in/.test(e.hint ?? ''),
+        e instanceof RktError &&
+        /"nope" is not configured/.test(e.message) &&
+        /a, and the built-in default and default-restricted/.test(e.hint ?? ''),
     )
   })
 })

@@ -5,19 +5,22 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {NetInfo} from '../pod/info.js'
-import type {ResolvConf} from '../contract/resolv-conf.js'
-import type {App, ExposedPort} from '../schema/index.js'
+import type {NetInfo, PodPaths, PortMapping, ResolvConf} from '@rkt/core/stage1'
 import type {ActiveNet, NetConfList, PluginConf} from './config.js'
 import type {HostSocket, SocketHolder} from './sockets.js'
 
-import {RktError} from '../errors.js'
-import {PodStore} from '../pod/pods.js'
-import {PodPaths} from '../contract/paths.js'
-import {writeFileAtomic} from '../sys/atomic.js'
-import {FileLock} from '../sys/lock.js'
+import {ENV, RktError, writeFileAtomic} from '@rkt/core/stage1'
+
 import {cniAdd, cniDel} from './cni.js'
-import {CNI_VERSION, findPlugin, loadNetConfs, parseNetList, pluginSearchPath, selectNetworks} from './config.js'
+import {
+  BUILTIN_NET_DIR,
+  CNI_VERSION,
+  findPlugin,
+  loadNetConfs,
+  parseNetList,
+  pluginSearchPath,
+  selectNetworks,
+} from './config.js'
 import {createNetns, isNetnsMounted, removeNetns} from './netns.js'
 import {resultDns, resultIp} from './result.js'
 import {canonicalIp, hostSockets, socketHolders} from './sockets.js'
@@ -25,39 +28,8 @@ import {canonicalIp, hostSockets, socketHolders} from './sockets.js'
 const LOOPBACK_NET: NetConfList = {
   name: 'lo',
   cniVersion: CNI_VERSION,
-  file: '<built-in>',
+  file: '<loopback>',
   plugins: [{type: 'loopback'}],
-}
-
-/** A forwarded port, as the portmap plugin's `portMappings` capability takes it. */
-export interface PortMapping {
-  readonly hostPort: number
-  readonly containerPort: number
-  readonly protocol: string
-  /** Absent: every host address. */
-  readonly hostIP?: string
-}
-
-/**
- * The pod manifest's forwarded ports as portmap mappings: each names an app port (stage0 checked that exactly
- * one app has it) unless it carries its own podPort.
- */
-export function portMappings(ports: readonly ExposedPort[], apps: readonly App[]): PortMapping[] {
-  return ports.map((ep) => {
-    const pod = ep.podPort ?? apps.flatMap((a) => a.ports).find((p) => p.name === ep.name)
-    if (pod === undefined) {
-      throw new RktError(`port "${ep.name}" is not a port of any app in the pod`, {
-        code: 'EPORT',
-        hint: 'forward only ports the images declare (their app.ports)',
-      })
-    }
-    return {
-      hostPort: ep.hostPort,
-      containerPort: pod.port,
-      protocol: pod.protocol ?? 'tcp',
-      ...(ep.hostIP === undefined ? {} : {hostIP: ep.hostIP}),
-    }
-  })
 }
 
 /** One network in net-state.json. */
@@ -155,21 +127,24 @@ function netInfoOf(n: NetState, searchPath: readonly string[]): NetInfo {
   }
 }
 
+/** Where host-local keeps the leases: stage0 says (ENV.networksDir), one directory for all the pods of a data dir. */
+function networksDir(): string {
+  const dir = process.env[ENV.networksDir]
+  if (dir === undefined || !path.isAbsolute(dir)) {
+    throw new RktError(`${ENV.networksDir} is not set to an absolute path: contained networks need it from stage0`, {
+      code: 'ECONTRACT',
+      hint: 'the stage1 must be started by rkt run, which names the data directory’s networks/ there',
+    })
+  }
+  return dir
+}
+
 export interface SetupOptions {
   readonly uuid: string
   /** The --net value the stage1 was given. */
   readonly netList: string
   readonly localConfig: string
   readonly ports: readonly PortMapping[]
-}
-
-/** Two mappings claim the same host port: same protocol and port, and an address in common. */
-function collides(a: PortMapping, b: PortMapping): boolean {
-  return (
-    a.hostPort === b.hostPort &&
-    a.protocol === b.protocol &&
-    (a.hostIP === undefined || b.hostIP === undefined || a.hostIP === b.hostIP)
-  )
 }
 
 const ANY_ADDRESS = ['0.0.0.0', '::']
@@ -211,45 +186,6 @@ function refuseHostListeners(ports: readonly PortMapping[]): void {
 }
 
 /**
- * Frees the host ports this pod forwards. A pod that exited by itself keeps its networks, port forwards included,
- * until gc (as in rkt) or rkt stop, and its DNAT rule would come first and swallow the new pod's traffic: the networks of such a
- * pod are torn down now, under its lock, with a notice. A running pod's forward is a conflict: refused.
- */
-async function releaseHostPorts(paths: PodPaths, uuid: string, ports: readonly PortMapping[]): Promise<void> {
-  const store = new PodStore(path.resolve(paths.root, '..', '..', '..'))
-  for (const pod of store.list()) {
-    if (pod.uuid === uuid || !['run', 'exited-garbage'].includes(pod.dirState)) continue
-    let other: PodNetState
-    try {
-      other = JSON.parse(fs.readFileSync(pod.paths.netState, 'utf8')) as PodNetState
-    } catch {
-      continue // no networks left (collected, or never had any)
-    }
-    const theirs = other.nets.flatMap((n) => (n.runtimeConfig['portMappings'] as PortMapping[] | undefined) ?? [])
-    const clash = ports.find((p) => theirs.some((q) => collides(p, q)))
-    if (clash === undefined) continue
-    const lock = FileLock.tryOnDir(pod.path, true)
-    if (lock === undefined) {
-      throw new RktError(
-        `host port ${clash.hostPort}/${clash.protocol} is forwarded to pod ${pod.uuid}, which is running`,
-        {
-          code: 'EPORTINUSE',
-          hint: `forward another host port (--port=NAME:PORT), or stop that pod first: rkt stop ${pod.uuid}`,
-        },
-      )
-    }
-    try {
-      process.stderr.write(
-        `rkt: releasing host port ${clash.hostPort}/${clash.protocol} from exited pod ${pod.uuid} (its networks go now rather than at gc)\n`,
-      )
-      await teardownPodNetworks(pod.paths)
-    } finally {
-      lock.release()
-    }
-  }
-}
-
-/**
  * Sets up a contained pod's networks; undefined for --net=host and --net=none (no CNI). On failure whatever
  * was set up is torn down again before the error is thrown.
  */
@@ -257,24 +193,27 @@ export async function setupPodNetworks(paths: PodPaths, o: SetupOptions): Promis
   const mode = parseNetList(o.netList)
   if (mode.kind !== 'contained') return undefined
   const netDir = path.join(o.localConfig, 'net.d')
-  const active = selectNetworks(mode, loadNetConfs(netDir))
+  const active = selectNetworks(
+    mode,
+    loadNetConfs(netDir),
+    loadNetConfs(path.join(paths.stage1Rootfs, BUILTIN_NET_DIR)),
+  )
+  const ipamDir = networksDir()
   const fwd = o.ports.length > 0 ? forwardingNet(active) : -1
   const state: PodNetState = {
     version: 1,
     containerId: o.uuid,
     searchPath: pluginSearchPath(netDir),
     nets: active.map((a, i) => ({
-      net: withIpamDir(i === fwd ? withPortmap(a.net) : a.net, paths.ipamDir),
+      net: withIpamDir(i === fwd ? withPortmap(a.net) : a.net, ipamDir),
       args: a.args,
       ifName: a.ifName,
       runtimeConfig: i === fwd ? {portMappings: o.ports} : {},
     })),
   }
-  if (fwd >= 0) {
-    refuseHostListeners(o.ports)
-    await releaseHostPorts(paths, o.uuid, o.ports)
-  }
-  fs.mkdirSync(paths.ipamDir, {recursive: true, mode: 0o700})
+  // Another pod's forward of these ports stage0 refused (or freed, when that pod had exited) already.
+  if (fwd >= 0) refuseHostListeners(o.ports)
+  fs.mkdirSync(ipamDir, {recursive: true, mode: 0o700})
   saveState(paths, state)
   try {
     await createNetns(paths.netns)
@@ -341,26 +280,4 @@ export async function teardownPodNetworks(paths: PodPaths): Promise<void> {
   removeNetns(paths.netns)
   if (first !== undefined) throw first
   fs.rmSync(paths.netState, {force: true})
-}
-
-/**
- * Tears down the networks of a pod that has exited (rkt stop: its host ports are free when stop returns), under
- * the pod's lock: it waits while gc or a new pod's releaseHostPorts holds it, and then finds their work done.
- * net-info.json stays, for list and status. Nothing to do for a pod without contained networks (no net-state.json).
- */
-export async function releasePodNetworks(podDir: string): Promise<void> {
-  let lock: FileLock
-  try {
-    lock = FileLock.onDir(podDir, {exclusive: true, wait: true})
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // collected meanwhile
-    throw err
-  }
-  try {
-    // gc may have moved the pod (run/ to exited-garbage/) or deleted it while we waited: the descriptor knows where.
-    const paths = new PodPaths(fs.readlinkSync(`/proc/self/fd/${lock.fd}`))
-    if (fs.existsSync(paths.netState)) await teardownPodNetworks(paths)
-  } finally {
-    lock.release()
-  }
 }
