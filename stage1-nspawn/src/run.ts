@@ -41,7 +41,15 @@ import {capMask, hostBoundingSet} from './capabilities.js'
 import {DEFAULT_GRACE_MS, writeConf} from './config.js'
 import {preparePodEtc} from './etc.js'
 import {nspawnCapabilities} from './isolators.js'
-import {allowLowPorts, findNsenter, findNspawn, nspawnCommand, nspawnEnv, type NspawnNet} from './nspawn.js'
+import {
+  allowLowPorts,
+  findNsenter,
+  findNspawn,
+  nspawnCommand,
+  nspawnEnv,
+  propagateOnTmpfs,
+  type NspawnNet,
+} from './nspawn.js'
 
 const warn = (m: string): void => {
   process.stderr.write(`run: warning: ${m}\n`)
@@ -181,6 +189,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
 
   // The hand-over: nspawn is this process from here on, hence `ppid`. The lock goes last, after the
   // LISTEN_FDS descriptors: nspawn keeps it open and passes only those on.
+  propagateOnTmpfs()
   writePidFile(pod.paths.ppid, process.pid)
   setCloexec(lockFd, true)
   execve(command.file, command.argv, env, [...fds, lockFd])
