@@ -91,6 +91,25 @@ for (const engine of ENGINES) {
       }
     })
 
+    test(`${engine}: a failing pre-start handler keeps the app from starting: status 254, rkt run 254`, async (t) => {
+      const ps = PodSandbox.create(t, {stage1: engine})
+      const img = await ps.image({
+        ...BASE,
+        name: 'example.com/semantics-failing-pre-start',
+        app: {eventHandlers: [{name: 'pre-start', exec: ['/bin/sh', '-c', 'exit 7']}]},
+      })
+      const uuidFile = path.join(ps.s.work, 'uuid')
+      const r = await ps.rkt(['run', ...netFlags(engine), `--uuid-file-save=${uuidFile}`, img.name, ...sh('echo ran')])
+      assert.equal(r.exitCode, 254, r.stderr)
+      assert.equal(r.stdout, '')
+      assert.match(r.stderr, /the pre-start handler exited with 7/)
+      const st = await ps.rkt(['status', fs.readFileSync(uuidFile, 'utf8').trim()])
+      assert.deepEqual(
+        statusPairs(st.stdout).filter(([k]) => k.startsWith('app-')),
+        [['app-semantics-failing-pre-start', '254']],
+      )
+    })
+
     test(`${engine}: a --mount overrides the image mountPoint's path; ".." in a target stays inside the app's root`, async (t) => {
       const ps = PodSandbox.create(t, {stage1: engine})
       const img = await ps.image(MOUNT_POINT)
