@@ -3,7 +3,7 @@
  *
  *   fly-exec run   --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  --status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE]
- *                  [--lock-fd N] [--oom FILE --oom-marker FILE]
+ *                  [--lock-fd N] [--oom FILE --oom-marker FILE] [--pre-start WORD]... [--post-stop WORD]...
  *                  -- PROG [ARGS...]
  *   fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  -- PROG [ARGS...]
@@ -24,8 +24,15 @@
  * so the app's orphans are ours to reap. --oom names the memory cgroup's memory.oom_control (v1) or
  * memory.events (v2): an app killed by SIGKILL while it counts an OOM kill gets the --oom-marker file.
  *
- * enter: the same chroot, working directory, credentials and environment, then execve with no fork: the
- * process becomes PROG (fly has no namespaces to join).
+ * Event handlers (appc's pre-start and post-stop), each given word by word (--pre-start PROG --pre-start
+ * ARG...), run as root (uid 0, gid 0, no supplementary groups: rkt's rule) but otherwise like the app (its
+ * cgroups, root, working directory and environment), supervised like it: pre-start before the app, which
+ * starts only if it exits 0 (otherwise the status is 254 and so is our exit code); post-stop once the app
+ * has exited and its status is written, whatever it was (its own code is only reported).
+ *
+ * enter: the same chroot, working directory, credentials and environment, with the caller's TERM (vt100
+ * without one, as rkt's enter), then execve with no fork: the process becomes PROG (fly has no namespaces
+ * to join).
  *
  * The child, in this order: default signal dispositions and an empty mask; the cgroups; every fd above 2
  * close-on-exec (the lock fd is closed outright); chroot(--root); chdir(--cwd), then getcwd() must work (a cwd such as
@@ -77,6 +84,8 @@ struct opts {
   size_t ngroups;
   char **env;
   char **argv; /* PROG, ARGS..., NULL */
+  char **pre_start, **post_stop; /* the event handlers' argv, NULL-terminated, or NULL */
+  size_t npre_start, npost_stop;
 };
 
 /* The steps the child reports through the pipe when they fail. */
@@ -88,20 +97,21 @@ struct report {
   int step, err;
 };
 
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...) {
+static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("fly-exec: ", stderr);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-  exit(EXIT_INTERNAL);
 }
+
+#define die(...) (warn(__VA_ARGS__), exit(EXIT_INTERNAL))
 
 static void __attribute__((noreturn)) usage(const char *why) {
   die("%s\nusage: fly-exec run --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]... "
       "--status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE] [--lock-fd N] "
-      "[--oom FILE --oom-marker FILE] -- PROG [ARGS...]\n"
+      "[--oom FILE --oom-marker FILE] [--pre-start WORD]... [--post-stop WORD]... -- PROG [ARGS...]\n"
       "       fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]... "
       "-- PROG [ARGS...]",
       why);
@@ -285,21 +295,27 @@ static struct report become_app(const struct opts *o, int errfd) {
   return rep;
 }
 
-static void __attribute__((noreturn)) die_step(const struct opts *o, struct report rep) {
+/* Says which step of becoming the program failed, as die does, without exiting. */
+static void say_step(const struct opts *o, struct report rep) {
   const char *e = strerror(rep.err);
   switch (rep.step) {
-  case STEP_SIGNALS: die("can't reset the signal state: %s", e);
-  case STEP_CGROUP: die("can't join the app's cgroups: %s", e);
-  case STEP_FDS: die("can't close the file descriptors the app must not get: %s", e);
-  case STEP_CHROOT: die("can't chroot to \"%s\": %s", o->root, e);
-  case STEP_CHDIR: die("can't chdir to \"%s\" in the app's root: %s", o->cwd, e);
-  case STEP_GETCWD: die("the working directory \"%s\" is outside the app's root: %s", o->cwd, e);
-  case STEP_SETGROUPS: die("can't set the supplementary groups to \"%s\": %s", o->groups_arg ? o->groups_arg : "", e);
-  case STEP_SETGID: die("can't set the gid to %ld: %s", o->gid, e);
-  case STEP_SETUID: die("can't set the uid to %ld: %s", o->uid, e);
-  case STEP_EXEC: die("can't execute \"%s\": %s", o->argv[0], e);
-  default: die("the app failed to start (step %d): %s", rep.step, e);
+  case STEP_SIGNALS: warn("can't reset the signal state: %s", e); break;
+  case STEP_CGROUP: warn("can't join the app's cgroups: %s", e); break;
+  case STEP_FDS: warn("can't close the file descriptors the app must not get: %s", e); break;
+  case STEP_CHROOT: warn("can't chroot to \"%s\": %s", o->root, e); break;
+  case STEP_CHDIR: warn("can't chdir to \"%s\" in the app's root: %s", o->cwd, e); break;
+  case STEP_GETCWD: warn("the working directory \"%s\" is outside the app's root: %s", o->cwd, e); break;
+  case STEP_SETGROUPS: warn("can't set the supplementary groups to \"%s\": %s", o->groups_arg ? o->groups_arg : "", e); break;
+  case STEP_SETGID: warn("can't set the gid to %ld: %s", o->gid, e); break;
+  case STEP_SETUID: warn("can't set the uid to %ld: %s", o->uid, e); break;
+  case STEP_EXEC: warn("can't execute \"%s\": %s", o->argv[0], e); break;
+  default: warn("the app failed to start (step %d): %s", rep.step, e);
   }
+}
+
+static void __attribute__((noreturn)) die_step(const struct opts *o, struct report rep) {
+  say_step(o, rep);
+  exit(EXIT_INTERNAL);
 }
 
 static void parse(int argc, char **argv, struct opts *o) {
@@ -324,6 +340,15 @@ static void parse(int argc, char **argv, struct opts *o) {
     else if (run && !strcmp(k, "--lock-fd")) n = &o->lock_fd;
     else if (run && !strcmp(k, "--oom")) s = &o->oom;
     else if (run && !strcmp(k, "--oom-marker")) s = &o->oom_marker;
+    else if (run && (!strcmp(k, "--pre-start") || !strcmp(k, "--post-stop"))) {
+      if (!v) die("%s needs a value", k);
+      int pre = !strcmp(k, "--pre-start");
+      char ***words = pre ? &o->pre_start : &o->post_stop;
+      size_t *n = pre ? &o->npre_start : &o->npost_stop;
+      if (!(*words = realloc(*words, (*n + 2) * sizeof **words))) die("out of memory");
+      (*words)[(*n)++] = (char *)v, (*words)[*n] = NULL;
+      continue;
+    }
     else if (!strcmp(k, "--cgroup")) {
       if (!v) die("%s needs a value", k);
       if (o->ncgroups == MAX_CGROUPS) die("more than %d --cgroup", MAX_CGROUPS);
@@ -345,6 +370,8 @@ static void parse(int argc, char **argv, struct opts *o) {
   /* Both are resolved after chroot: a relative path would start from our host working directory. */
   if (o->cwd[0] != '/') die("the working directory \"%s\" is not an absolute path", o->cwd);
   if (o->argv[0][0] != '/') die("the program \"%s\" is not an absolute path", o->argv[0]);
+  if ((o->pre_start && o->pre_start[0][0] != '/') || (o->post_stop && o->post_stop[0][0] != '/'))
+    die("an event handler's program is not an absolute path");
   if (o->lock_fd >= 0 && o->lock_fd < 3) die("the lock fd can't be stdin, stdout or stderr");
   parse_groups(o);
   o->env = read_env(o->env_file);
@@ -444,12 +471,60 @@ static int oom_killed(const char *file) {
   return 0;
 }
 
+/* env with TERM set to ours, the caller's (vt100 without one): what an entered command writes goes to its terminal. */
+static char **with_term(char **env) {
+  const char *term = getenv("TERM");
+  size_t n = 0, k = 0;
+  while (env[n]) n++;
+  char **out = calloc(n + 2, sizeof *out);
+  if (!out) die("out of memory");
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(env[i], "TERM=", 5)) out[k++] = env[i];
+  if (asprintf(&out[k], "TERM=%s", term && *term ? term : "vt100") < 0) die("out of memory");
+  return out;
+}
+
+/* Forks a child that becomes o's program; returns its pid once it has exec'd, or -1 once it said why not. */
+static pid_t start(const struct opts *o) {
+  /* The child reports a failure before exec through this pipe; a successful exec closes it (O_CLOEXEC). */
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) die("fork: %s", strerror(errno));
+  if (pid == 0) {
+    (void)close(pfd[0]); /* only tidiness: exec would close it */
+    become_app(o, pfd[1]);
+  }
+  /* Our copy of the write end must go, or the read below never sees the end of the pipe. */
+  if (close(pfd[1]) < 0) die("close: %s", strerror(errno));
+  struct report rep;
+  int got = read_all(pfd[0], &rep, sizeof rep);
+  if (got < 0) die("reading from the app's start pipe: %s", strerror(errno));
+  if (close(pfd[0]) < 0) die("close: %s", strerror(errno));
+  if (got == 0) return pid;
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  if (got != (int)sizeof rep) warn("the app failed to start");
+  else say_step(o, rep);
+  return -1;
+}
+
+/* o as an event handler runs: argv, as root. */
+static struct opts as_root(const struct opts *o, char **argv) {
+  struct opts h = *o;
+  h.uid = h.gid = 0, h.groups = NULL, h.ngroups = 0, h.groups_arg = NULL, h.argv = argv;
+  return h;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "enter") != 0))
     usage("the first argument must be run or enter");
   struct opts o;
   parse(argc, argv, &o);
-  if (strcmp(argv[1], "enter") == 0) die_step(&o, become_app(&o, -1));
+  if (strcmp(argv[1], "enter") == 0) {
+    o.env = with_term(o.env);
+    die_step(&o, become_app(&o, -1));
+  }
 
   write_number_file(o.pgid_file, (long)getpgrp(), "pgid");
   /* Keep the lock for as long as we live, but never hand it to the app (SEC-05). */
@@ -471,27 +546,18 @@ int main(int argc, char **argv) {
   /* Orphans of the app become our children, for us to reap (and not the host's init's, which may not). */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("can't become a subreaper: %s", strerror(errno));
 
-  /* The child reports a failure before exec through this pipe; a successful exec closes it (O_CLOEXEC). */
-  int pfd[2];
-  if (pipe2(pfd, O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
-  fflush(NULL);
-  pid_t app = fork();
-  if (app < 0) die("fork: %s", strerror(errno));
-  if (app == 0) {
-    (void)close(pfd[0]); /* only tidiness: exec would close it */
-    become_app(&o, pfd[1]);
+  if (o.pre_start) {
+    struct opts h = as_root(&o, o.pre_start);
+    pid_t pid = start(&h);
+    int code = pid < 0 ? EXIT_INTERNAL : supervise(pid, &set);
+    kill_leftovers(&o);
+    if (code != 0) {
+      if (write_file_atomic(o.status, "254") < 0) warn("can't write the status file \"%s\": %s", o.status, strerror(errno));
+      die("the pre-start handler exited with %d: the app was not started", code);
+    }
   }
-  /* Our copy of the write end must go, or the read below never sees the end of the pipe. */
-  if (close(pfd[1]) < 0) die("close: %s", strerror(errno));
-  struct report rep;
-  int got = read_all(pfd[0], &rep, sizeof rep);
-  if (got < 0) die("reading from the app's start pipe: %s", strerror(errno));
-  if (close(pfd[0]) < 0) die("close: %s", strerror(errno));
-  if (got > 0) {
-    while (waitpid(app, NULL, 0) < 0 && errno == EINTR) {}
-    if (got != (int)sizeof rep) die("the app failed to start");
-    die_step(&o, rep);
-  }
+  pid_t app = start(&o);
+  if (app < 0) exit(EXIT_INTERNAL);
 
   /* The app runs. Without a pid file nobody could stop it: then it must not outlive us. */
   char buf[32];
@@ -527,5 +593,12 @@ int main(int argc, char **argv) {
   /* The app has run: its code is the answer even if the status can't be recorded. */
   if (write_file_atomic(o.status, buf) < 0)
     fprintf(stderr, "fly-exec: can't write the status file \"%s\": %s\n", o.status, strerror(errno));
+  if (o.post_stop) {
+    struct opts h = as_root(&o, o.post_stop);
+    pid_t pid = start(&h);
+    int done = pid < 0 ? EXIT_INTERNAL : supervise(pid, &set);
+    kill_leftovers(&o);
+    if (done != 0) warn("the post-stop handler exited with %d", done);
+  }
   return code;
 }

@@ -14,6 +14,7 @@ import {
   ENV,
   entrypoint,
   findExecutable,
+  handlerCommand,
   loadPod,
   markApp,
   metadataUrl,
@@ -112,6 +113,9 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
       hint: 'use the nspawn stage1 (the default; --stage1-path=stage1-nspawn.aci), or run without --private-users',
     })
   }
+  if (args.hostname !== undefined) {
+    process.stderr.write(`run: warning: --hostname=${args.hostname} ignored: fly pods share the host’s hostname\n`)
+  }
   // Nothing to forward: the app binds the host's ports itself, and a port a host service holds fails its bind.
   if (pod.manifest.ports.length > 0) {
     process.stderr.write(
@@ -157,6 +161,9 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
   runOptions.push('--pgid-file', pod.paths.pgid, '--started-file', pod.paths.appStarted(app.name))
   runOptions.push('--ready-link', pod.paths.supervisorStatus, '--lock-fd', String(lockFd))
   if (cgroups.oom) runOptions.push('--oom', cgroups.oom, '--oom-marker', pod.paths.appOom(app.name))
+  // appc's event handlers, run by fly-exec as root in the app's root (rkt's rule), word by word.
+  for (const name of ['pre-start', 'post-stop'] as const)
+    for (const word of handlerCommand(app, name, env, workDir) ?? []) runOptions.push(`--${name}`, word)
   const envFile = pod.paths.appEnv(app.name)
   const ctx = {app, creds, workDir, envFile, cgroups: cgroups.dirs}
   execFlyExec(import.meta.url, 'run', ctx, runOptions, [program, ...exec.slice(1)], childEnv)

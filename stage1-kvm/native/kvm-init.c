@@ -13,7 +13,7 @@
  * a child (agent_session) so this loop never blocks.
  *
  * Agent frames, both ways: a type byte, a 4-byte big-endian length, the payload.
- *   host → guest: 'R' NUL-terminated tokens APP, TTY(0|1), ROWS, COLS, ARG...; 'I' stdin bytes; 'E' stdin
+ *   host → guest: 'R' NUL-terminated tokens APP, TTY(0|1), ROWS, COLS, TERM, ARG...; 'I' stdin bytes; 'E' stdin
  *                 closed; 'W' "ROWS COLS".
  *   guest → host: 'O' stdout bytes; 'e' stderr bytes; 'X' the exit code in decimal, last.
  * The session runs the supervisor's /enter helper with the app's guest PID (/rkt/pids/APP), so an entered
@@ -182,7 +182,7 @@ static void __attribute__((noreturn)) agent_session(int port) {
   char *tok[4096];
   size_t ntok = 0;
   for (size_t off = 0; off < len && ntok < 4095; off += strlen(req + off) + 1) tok[ntok++] = req + off;
-  if (ntok < 5) session_fail(port, "enter: malformed request");
+  if (ntok < 6) session_fail(port, "enter: malformed request");
   const char *app = tok[0];
   int tty = !strcmp(tok[1], "1");
   struct winsize ws = {.ws_row = (unsigned short)atoi(tok[2]), .ws_col = (unsigned short)atoi(tok[3])};
@@ -200,8 +200,12 @@ static void __attribute__((noreturn)) agent_session(int port) {
   size_t a = 0;
   argv[a++] = "/enter", argv[a++] = "--conf", argv[a++] = "/rkt/supervisor.conf", argv[a++] = "--app";
   argv[a++] = (char *)app, argv[a++] = "--pid", argv[a++] = pidbuf, argv[a++] = "--";
-  for (size_t i = 4; i < ntok; i++) argv[a++] = tok[i];
+  for (size_t i = 5; i < ntok; i++) argv[a++] = tok[i];
   argv[a] = NULL;
+  /* /enter gives the command the caller's TERM (tok[4], empty when it had none), not ours. */
+  char term[256];
+  snprintf(term, sizeof term, "TERM=%s", tok[4]);
+  char *envp[] = {*tok[4] ? term : NULL, NULL};
 
   int master = -1, in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   pid_t child;
@@ -215,7 +219,7 @@ static void __attribute__((noreturn)) agent_session(int port) {
   }
   if (child < 0) session_fail(port, "enter: fork: %s", strerror(errno));
   if (child == 0) {
-    execv(argv[0], argv);
+    execve(argv[0], argv, envp);
     dprintf(2, "enter: can't run /enter: %s\n", strerror(errno));
     _exit(EXIT_INTERNAL);
   }

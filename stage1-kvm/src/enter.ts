@@ -60,7 +60,7 @@ export const main = entrypoint('enter', import.meta.url, async (argv) => {
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true
   const rows = tty ? process.stdout.rows : 0
   const cols = tty ? process.stdout.columns : 0
-  const tokens = [app.name, tty ? '1' : '0', String(rows), String(cols), ...command]
+  const tokens = [app.name, tty ? '1' : '0', String(rows), String(cols), process.env['TERM'] ?? '', ...command]
   socket.write(frame('R', Buffer.from(tokens.map((t) => `${t}\0`).join(''))))
 
   if (tty) {

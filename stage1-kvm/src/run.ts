@@ -8,6 +8,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {
+  appMounts,
   ENV,
   entrypoint,
   execve,
@@ -68,6 +69,23 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
   }
 }
 
+/**
+ * What the guest does not do for volumes yet, said rather than left silent: every submount of the pod's root
+ * reaches the guest as part of one 9p mount, so a volume is not a mount point inside the app (findmnt and
+ * mountpoint do not see it), and the app's own /tmp tmpfs hides a volume at or below /tmp.
+ */
+function warnVolumes(pod: LoadedPod): void {
+  for (const app of pod.apps) {
+    const mounts = appMounts(pod, app)
+    if (mounts.length > 0)
+      warn(`app ${app.name}: its volumes are not mount points inside the VM (their files are there, live)`)
+    for (const m of mounts.filter((m) => m.target === '/tmp' || m.target.startsWith('/tmp/')))
+      warn(
+        `app ${app.name}: volume ${m.volume} at ${m.target} is hidden by the app's /tmp in the VM; mount it elsewhere`,
+      )
+  }
+}
+
 export const main = entrypoint('run', import.meta.url, async (argv) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
@@ -104,6 +122,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   if (args.mdsToken && networks?.hostIp === undefined)
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && networks?.hostIp ? {AC_METADATA_URL: metadataUrl(networks.hostIp, args.mdsToken)} : {}
+  warnVolumes(pod)
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {

@@ -1,9 +1,20 @@
 // How `rkt run` becomes systemd-nspawn (stage1-nspawn/README.md "Process chain"): the command line, the
 // environment it gets, and the state nspawn leaves on the host that gc may have to remove.
 import {execFileSync} from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 
-import {DEFAULT_PATH, findHostTool, formatIdRange, RktError, type IdRange} from '@rkt/core/stage1'
+import {
+  DEFAULT_PATH,
+  findHostTool,
+  flock,
+  formatIdRange,
+  LOCK_EX,
+  mount,
+  MS,
+  RktError,
+  type IdRange,
+} from '@rkt/core/stage1'
 import {capNames} from '@rkt/stage1-supervisor/capabilities'
 
 /** The pod's machine name: nspawn keys its host-side state by it, so each pod gets its own (rkt's name). */
@@ -11,14 +22,43 @@ export function machineName(uuid: string): string {
   return `rkt-${uuid}`
 }
 
+const PROPAGATE = '/run/systemd/nspawn/propagate'
+
+/** statfs(2) f_type of the file systems systemd counts as temporary (its rm_rf empties only those). */
+const TMPFS_MAGIC = 0x01021994
+const RAMFS_MAGIC = 0x858458f6
+
 /**
- * The directory nspawn makes for a machine and bind-mounts at /run/host/incoming. nspawn removes it when the
- * container ends; one killed with SIGKILL leaves it behind for gc. (Where /run is not a tmpfs, nspawn's
- * removal also prints "Attempted to remove disk file system under …": its rm_rf refuses to recurse on a
- * disk filesystem, then removes the empty directory anyway. No option or variable silences it.)
+ * The directory nspawn makes for a machine and bind-mounts at /run/host/incoming (its route for `machinectl
+ * bind`, adding mounts to a running container). nspawn removes it when the container ends; one killed with
+ * SIGKILL leaves it behind for gc.
  */
 export function propagateDir(uuid: string): string {
-  return path.join('/run/systemd/nspawn/propagate', machineName(uuid))
+  return path.join(PROPAGATE, machineName(uuid))
+}
+
+/**
+ * Puts nspawn's propagate directory on a tmpfs when it is not on one (a host whose /run is not a tmpfs), once
+ * for every pod to come. nspawn removes a machine's directory at exit with a call that refuses to empty
+ * anything on a disk file system: there it printed `Attempted to remove disk file system under
+ * "/run/systemd/nspawn/propagate/…", and we can't allow that.` after every pod (no option silences it but
+ * one that silences nspawn's real errors too). On a tmpfs, what it is on hosts with a tmpfs /run, nspawn's
+ * own clean-up works and nothing is left. The tmpfs is shared, so mounts made under a machine's directory
+ * reach the container's /run/host/incoming (the route needs that; on a private host root it had none).
+ */
+export function propagateOnTmpfs(): void {
+  fs.mkdirSync(PROPAGATE, {recursive: true, mode: 0o700})
+  // Two pods starting at once must not stack two tmpfs: the second would hide the first one's directory.
+  const lock = fs.openSync(path.dirname(PROPAGATE), 'r')
+  try {
+    flock(lock, LOCK_EX)
+    const type = fs.statfsSync(PROPAGATE).type
+    if (type === TMPFS_MAGIC || type === RAMFS_MAGIC) return
+    mount('tmpfs', PROPAGATE, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=0700,size=1m')
+    mount(null, PROPAGATE, null, MS.SHARED)
+  } finally {
+    fs.closeSync(lock)
+  }
 }
 
 /** What systemd-nspawn 252 leaves its container without --capability (measured on Debian 12). */

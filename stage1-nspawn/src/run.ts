@@ -46,6 +46,7 @@ import {
   nspawnCapabilities,
   nspawnCommand,
   nspawnEnv,
+  propagateOnTmpfs,
   type NspawnNet,
 } from './nspawn.js'
 
@@ -187,6 +188,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
 
   // The hand-over: nspawn is this process from here on, hence `ppid`. The lock goes last, after the
   // LISTEN_FDS descriptors: nspawn keeps it open and passes only those on.
+  propagateOnTmpfs()
   writePidFile(pod.paths.ppid, process.pid)
   setCloexec(lockFd, true)
   execve(command.file, command.argv, env, [...fds, lockFd])

@@ -14,7 +14,8 @@
  * (--private-users); fork, since only children enter a pid namespace;
  * and in the child apply the app's configuration with the supervisor's own code (isolate.c: env, user,
  * groups, caps, no_new_privs, seccomp, cwd; CVE-2019-10144, CVE-2019-10145), close every fd above 2 on
- * exec and execvp CMD with the app's environment, PATH included. The parent forwards SIGINT, SIGTERM,
+ * exec and execvp CMD with the app's environment, PATH included, and the caller's TERM (vt100 without
+ * one). The parent forwards SIGINT, SIGTERM,
  * SIGHUP and SIGQUIT to it (not those the terminal sent the whole process group, nor the child's own)
  * and exits with its code, 128+N if it was killed by signal N. Our own errors: "enter: ...", exit 254.
  */
@@ -231,11 +232,15 @@ int main(int argc, char **argv) {
   for (size_t j = 0; j < sizeof forwarded / sizeof *forwarded; j++) sigaddset(&set, forwarded[j]);
   sigprocmask(SIG_BLOCK, &set, NULL);
 
+  /* The caller's terminal type, which the command's output is for (vt100 when it has none), as rkt's enter. */
+  const char *term = getenv("TERM");
   pid_t child = fork();
   if (child < 0) die("can't fork: %s", strerror(errno));
   if (child == 0) {
+    environ = a->env.v; /* execvp searches the PATH of environ, and passes it on */
+    /* Before isolate_apply: a seccomp filter may forbid what setenv's allocation needs. */
+    if (setenv("TERM", term && *term ? term : "vt100", 1) < 0) die("out of memory");
     if (isolate_reset_signals() == 0 && isolate_apply(a) == 0) {
-      environ = a->env.v; /* execvp searches the PATH of environ, and passes it on */
       execvp(cmd[0], cmd);
       isolate_fail(errno, "can't execute \"%s\"", cmd[0]);
     }

@@ -273,6 +273,7 @@ static struct run {
 } *runs;
 static size_t started;
 static int stopping, failed, exit_code;
+static int failure_stop; /* the pod is stopping because an app failed, not because we were asked to */
 static struct timespec deadline; /* of the grace period, while stopping */
 
 /* Forks a process running argv for app a; returns its pid once it has exec'd, or -1 (reported, reaped). */
@@ -297,6 +298,14 @@ static pid_t spawn(const struct app *a, char **argv, const char *what) {
   warn("app \"%s\": can't start the %s: %s", a->name, what, msg);
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
   return -1;
+}
+
+/* Event handlers run as root (rkt's rule: its pre-start could prepare what the app's user may not), in the app's
+ * root and within its isolation (capabilities, seccomp) like the app itself. */
+static pid_t spawn_handler(const struct app *a, char **argv, const char *what) {
+  struct app root = *a;
+  root.uid = root.gid = 0, root.ngroups = 0;
+  return spawn(&root, argv, what);
 }
 
 /* Writes content whole under path (temp file + rename): the host sees nothing or all of it. */
@@ -357,6 +366,7 @@ static void stop(void) {
 
 static void fail(int code) {
   if (!failed) failed = 1, exit_code = code;
+  if (!stopping) failure_stop = 1;
   stop();
 }
 
@@ -367,7 +377,7 @@ static void app_ended(size_t i, int code, int ran, int oom) {
   write_number("/rkt/status", a->name, code);
   if (code) fail(code);
   runs[i].state = DONE;
-  if (ran && a->post_stop.n && (runs[i].pid = spawn(a, a->post_stop.v, "post-stop handler")) > 0)
+  if (ran && a->post_stop.n && (runs[i].pid = spawn_handler(a, a->post_stop.v, "post-stop handler")) > 0)
     runs[i].state = POST_STOP;
 }
 
@@ -392,6 +402,9 @@ static void reaped(pid_t pid, int status) {
     if (runs[i].pid != pid || runs[i].state == DONE) continue;
     switch (runs[i].state) {
     case RUNNING:
+      /* A sibling of a failed app that ends on our SIGTERM did nothing wrong: it reports 0, as under rkt (its
+       * TestExitCodeWithSeveralApps). Stopped on request (rkt stop), it reports 143. */
+      if (failure_stop && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) code = 0;
       app_ended(i, code, 1, WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && oom_killed(a));
       break;
     case PRE_START:
@@ -466,7 +479,7 @@ int main(int argc, char **argv) {
     touch_status(a, "-created");
     if (stopping) runs[i].state = DONE;
     else if (!a->pre_start.n) start_app(i);
-    else if ((runs[i].pid = spawn(a, a->pre_start.v, "pre-start handler")) > 0) runs[i].state = PRE_START;
+    else if ((runs[i].pid = spawn_handler(a, a->pre_start.v, "pre-start handler")) > 0) runs[i].state = PRE_START;
     else app_ended(i, EXIT_INTERNAL, 0, 0);
   }
   for (;;) {

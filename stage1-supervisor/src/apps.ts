@@ -7,6 +7,7 @@ import {
   appMounts,
   composeEnv,
   findExecutable,
+  handlerCommand,
   mountVolumes,
   parseIdRange,
   portMappings,
@@ -73,11 +74,6 @@ export function prepareApp(
   fs.mkdirSync(pod.paths.pidsDir, {recursive: true, mode: 0o755})
   const cwd = app.app.workingDirectory ?? '/'
   const program = findExecutable(app.rootfs, exec[0]!, env, cwd)
-  const handler = (name: 'pre-start' | 'post-stop'): string[] | undefined => {
-    const h = app.app.eventHandlers.find((e) => e.name === name)?.exec
-    if (h === undefined || h.length === 0) return undefined
-    return [findExecutable(app.rootfs, h[0]!, env, cwd), ...h.slice(1)]
-  }
   return {
     app,
     isolation,
@@ -98,8 +94,8 @@ export function prepareApp(
       readonlyRootfs: app.runtime.readOnlyRootFS,
       maskPaths: !args.disablePaths,
       interactive: args.interactive,
-      preStart: handler('pre-start'),
-      postStop: handler('post-stop'),
+      preStart: handlerCommand(app, 'pre-start', env, cwd),
+      postStop: handlerCommand(app, 'post-stop', env, cwd),
     },
   }
 }

@@ -60,7 +60,9 @@ function enter(app: string, cmd: string[], opts: {stdio?: StdioOptions; wrap?: s
   if (!pod) throw new Error('no pod')
   const args = ['--conf', path.join(pod.root, 'rkt/supervisor.conf'), '--app', app, '--pid', `${pod.appHostPid(app)}`]
   const [file, ...argv] = [...(opts.wrap ?? []), enterCopy, ...args, '--', ...cmd]
-  return spawn(file ?? '', argv, {stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe']})
+  // The caller's TERM is the one thing of its environment the command gets.
+  const env = {...process.env, TERM: 'xterm-enter'}
+  return spawn(file ?? '', argv, {stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'], env})
 }
 
 const run = (app: string, script: string): Promise<Result> => collect(enter(app, ['sh', '-c', script]))
@@ -137,7 +139,7 @@ describe('enter', {skip}, () => {
     assert.deepEqual(await done, {code: 0, signal: null, stdout: '', stderr: ''})
   })
 
-  it('runs the command in the app’s root, working directory, environment and pid namespace', async () => {
+  it('runs the command in the app’s root, working directory, environment (with the caller’s TERM) and pid namespace', async () => {
     const inPod = (pod as Pod).rkt('pids/a')
     const r = await run(
       'a',
@@ -150,7 +152,11 @@ describe('enter', {skip}, () => {
       ['in-a', '/home/app', 'PPid:\t0', '/supervisor\0/rkt/supervisor.conf\0', 'app'],
     )
     // busybox sh adds PWD and SHLVL
-    assert.deepEqual(env.filter((l) => !/^(PWD|SHLVL)=/.test(l)).sort(), ['FOO=bar baz', 'PATH=/bin'])
+    assert.deepEqual(env.filter((l) => !/^(PWD|SHLVL)=/.test(l)).sort(), [
+      'FOO=bar baz',
+      'PATH=/bin',
+      'TERM=xterm-enter',
+    ])
     assert.equal((await run('b', 'cat /marker')).stdout, 'in-b')
   })
 

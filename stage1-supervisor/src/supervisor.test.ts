@@ -151,7 +151,7 @@ describe('supervisor', {skip}, () => {
     assert.equal(p.rkt('status/a'), '143')
   })
 
-  it('runs pre-start before the app and post-stop after it, as the app’s user in its root', async () => {
+  it('runs pre-start before the app and post-stop after it, as root in the app’s root', async () => {
     const handler = (what: string): [string, string][] => [
       [what, '/bin/sh'],
       [what, '-c'],
@@ -169,7 +169,7 @@ describe('supervisor', {skip}, () => {
     fs.writeFileSync(path.join(p.appRoot('a'), 'marker'), 'in-a')
     const r = await p.run()
     assert.equal(r.code, 4)
-    assert.equal(p.sharedFile('log'), 'pre-start 1000 in-a\nmain 1000\npost-stop 1000 in-a\n')
+    assert.equal(p.sharedFile('log'), 'pre-start 0 in-a\nmain 1000\npost-stop 0 in-a\n')
     assert.equal(p.rkt('status/a'), '4', 'the app’s status, not the handler’s')
   })
 

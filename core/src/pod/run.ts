@@ -29,6 +29,7 @@ import {MNT_DETACH, setCloexec, umount2} from '../sys/native.js'
 import {formatNetList} from './spec.js'
 import {makeResolvConf} from '../contract/resolv-conf.js'
 import {makeHostsFile} from './dns.js'
+import {linkMtab} from './mtab.js'
 import {buildPodManifest, completePodManifestArg, loadPodManifestArg} from './manifest.js'
 import {type Pod, PodStore} from './pods.js'
 import {releaseHostPorts} from './ports.js'
@@ -351,6 +352,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
   if (pod.dirState !== 'run') pod.move('run')
   mountPod(pod, trees, range)
   const p = pod.paths
+  for (const name of fs.readdirSync(path.join(pod.path, 'appsinfo'))) linkMtab(p.appRootfs(name), range)
   fs.mkdirSync(p.statusDir, {recursive: true})
   if (flags.dns.mode.resolv === 'stage0') writeFileAtomic(p.resolvConf, makeResolvConf(flags.dns.resolv))
   if (flags.dns.mode.hosts === 'stage0') {

@@ -113,6 +113,21 @@ export function enterCommand(app: PodApp, envFile: string, command: readonly str
   }
 }
 
+/**
+ * The argv of an app's `pre-start` or `post-stop` handler (appc §2.2 eventHandlers), its program resolved as
+ * the app's is; undefined when the app has none. Engines run it as root in the app's root (rkt's rule).
+ */
+export function handlerCommand(
+  app: PodApp,
+  name: 'pre-start' | 'post-stop',
+  env: readonly string[],
+  cwd: string,
+): string[] | undefined {
+  const h = app.app.eventHandlers.find((e) => e.name === name)?.exec ?? []
+  if (h.length === 0) return undefined
+  return [findExecutable(app.rootfs, h[0]!, env, cwd), ...h.slice(1)]
+}
+
 /** A host program an engine runs (systemd-nspawn, QEMU): its path in PATH, or undefined when not installed. */
 export function findHostTool(
   name: string,

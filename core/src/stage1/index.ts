@@ -9,7 +9,7 @@ export {composeEnv, DEFAULT_PATH} from './env.js'
 export {hostPathInRoot, resolveInRoot} from './root-path.js'
 export {resolveCredentials} from './credentials.js'
 export type {Credentials} from './credentials.js'
-export {enterCommand, findExecutable, findHostTool} from './exec-path.js'
+export {enterCommand, findExecutable, findHostTool, handlerCommand} from './exec-path.js'
 export {appMounts, checkMountTarget, isForbiddenTarget} from './mounts.js'
 export type {AppMount} from './mounts.js'
 export {

@@ -161,11 +161,21 @@ describe('appMounts: combining mounts, mountPoints and volumes (rkt evaluateMoun
     )
   })
 
-  test('conflicting paths for the same name are an error', () => {
-    evalErr(
-      {volumes: [host('d')], mounts: [{volume: 'd', path: '/other'}], imageMountPoints: [mp('d', '/data')]},
-      /conflicting path information from mount and mountpoint "d"/,
+  test('a mount overrides the path of the mountPoint of its name; its readOnly still applies', () => {
+    const got = appMounts(
+      ...setup({
+        volumes: [host('d')],
+        mounts: [{volume: 'd', path: '/other'}],
+        imageMountPoints: [mp('d', '/data', true)],
+      }),
     )
+    assert.deepEqual(
+      got.map((m) => [m.volume, m.target, m.readOnly]),
+      [['d', '/other', true]],
+    )
+  })
+
+  test('mountPoints of one name with different paths are an error', () => {
     evalErr(
       {volumes: [host('d')], imageMountPoints: [mp('d', '/data')], podMountPoints: [mp('d', '/elsewhere')]},
       /conflicting path.*image mountPoint "d" says \/data, the pod app mountPoint says \/elsewhere/,

@@ -5,9 +5,11 @@
 // How the pieces combine, as in rkt's fly:
 //   1. the runtime app's `mounts` ({volume, path}, --mount), at most one per volume name ("duplicate mount");
 //   2. the image app's mountPoints, then the pod app's own mountPoints, matched by name: a mountPoint whose name
-//      already has a mount must agree on the path ("conflicting path"); one whose path already has a mount of
-//      another name is satisfied by it (as stage0's implicit volumes and rkt's nspawn assume); otherwise it adds
-//      a mount at its path;
+//      already has a mount is satisfied by it, wherever the mount puts it (a --mount overrides the mountPoint's
+//      path on every engine; rkt's fly refused it, its other flavours did not); one whose name another
+//      mountPoint already gave a path must agree on it ("conflicting path"); one whose path already has a mount
+//      of another name is satisfied by it (as stage0's implicit volumes and rkt's nspawn assume); otherwise it
+//      adds a mount at its path;
 //   3. each mount takes the pod volume of that name (or the mount's inline `appVolume`, which fly ignored and
 //      rkt's other flavors used); a mount or mountPoint left without a volume is an error ("missing volume for
 //      mountpoint"), where rkt fly only checked the image's mountPoints and nspawn invented an empty volume;
@@ -123,6 +125,8 @@ interface Entry {
   readonly path: string
   /** Where the path came from, for messages. */
   readonly origin: string
+  /** From a mount (--mount), which wins over a mountPoint of its name. */
+  readonly mount?: boolean
   readonly appVolume?: Volume
 }
 
@@ -247,6 +251,7 @@ export function appMounts(pod: MountsPod, app: MountsApp, options: AppMountsOpti
       name: m.volume,
       path: m.path,
       origin: `the mount of volume ${JSON.stringify(m.volume)}`,
+      mount: true,
       ...(m.appVolume === undefined ? {} : {appVolume: m.appVolume}),
     })
   })
@@ -273,9 +278,12 @@ export function appMounts(pod: MountsPod, app: MountsApp, options: AppMountsOpti
           path: mp.path,
           origin: `the ${whose} mountPoint ${JSON.stringify(mp.name)}`,
         })
+      } else if (have.mount) {
+        // A mount of the mountPoint's name puts the volume where the user said: it overrides the path.
+        continue
       } else if (lexical(have.path) !== lexical(mp.path)) {
         throw new RktError(
-          `conflicting path information from mount and mountpoint ${JSON.stringify(mp.name)} in app ${appName}: ` +
+          `conflicting path information for mountpoint ${JSON.stringify(mp.name)} in app ${appName}: ` +
             `${have.origin} says ${have.path}, the ${whose} mountPoint says ${mp.path}`,
           {code: 'EVOLUME', hint: `mount volume ${mp.name} at ${mp.path}, where the app expects it`},
         )

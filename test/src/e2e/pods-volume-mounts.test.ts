@@ -22,6 +22,12 @@ function copiesOf(uuids: readonly string[], under: string, mountinfo = '/proc/se
     .map((m) => `${m.mountPoint} (${m.fsType})`)
 }
 
+/**
+ * The host's mounts but for the tmpfs the first nspawn pod on a host without a tmpfs /run puts under nspawn's
+ * propagate directory, which stays for every pod to come (stage1-nspawn/README.md "Process chain").
+ */
+const hostMounts = (): number => readMountinfo().filter((m) => m.mountPoint !== '/run/systemd/nspawn/propagate').length
+
 describe('a volume over the data directory copies no other pod’s mounts', () => {
   for (const engine of ENGINES) {
     test(`${engine}: the host's and the pod's mount tables hold no copy; the others' gc works; the count comes back`, async (t) => {
@@ -31,7 +37,7 @@ describe('a volume over the data directory copies no other pod’s mounts', () =
       const warm = await ps.rkt(['prepare', '--quiet', NSPAWN, 'example.com/pod-base:1.0'])
       assert.equal(warm.exitCode, 0, warm.stderr)
       assert.equal((await ps.rkt(['rm', warm.stdout.trim()])).exitCode, 0)
-      const baseline = readMountinfo().length
+      const baseline = hostMounts()
 
       const sleeper = ['run', NSPAWN, 'example.com/pod-base:1.0', ...sh('sleep 600')]
       const others = [await ps.start(sleeper, {detached: true}), await ps.start(sleeper, {detached: true})]
@@ -69,7 +75,7 @@ describe('a volume over the data directory copies no other pod’s mounts', () =
       assert.equal((await ps.rkt(['stop', pod.uuid])).exitCode, 0)
       const gc2 = await ps.rkt(['gc', '--grace-period=0s'])
       assert.equal(gc2.exitCode, 0, gc2.stderr)
-      assert.equal(readMountinfo().length, baseline, 'the host has as many mounts as before the pods')
+      assert.equal(hostMounts(), baseline, 'the host has as many mounts as before the pods')
     })
   }
 })

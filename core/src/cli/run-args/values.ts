@@ -153,11 +153,6 @@ export function formatVolumeFlag(v: Volume): string {
 
 const MOUNT_HINT = 'e.g. --mount volume=data,target=/var/lib/data'
 
-/** True when a path has a ".." segment, which could leave the app's root. */
-function hasDotDot(p: string): boolean {
-  return p.split('/').includes('..')
-}
-
 /**
  * Parses a --mount value, `volume=V,target=PATH`. As in rkt, the value is read as a URL query with "," for
  * "&": `%XX` escapes and "+" (a space) are decoded, so a target may hold a comma as `%2C`.
@@ -184,7 +179,6 @@ export function parseMountFlag(s: string): MountFlag {
   checkACName(volume, 'volume name in --mount', MOUNT_HINT)
   const path = params.get('target') ?? ''
   if (path === '') throw bad('target= is missing (where to mount the volume in the app)')
-  if (hasDotDot(path)) throw bad(`target ${q(path)} must not contain a ".." segment`)
   if (path.includes('\0')) throw bad('target must not contain a NUL byte')
   return {volume, path}
 }
