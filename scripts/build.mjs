@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // npm run build: type-check and compile every package, build the native helpers, bundle the CLIs and
 // snapshot them. Each step prints one line with its duration; any failure stops the build.
-import {Buffer} from 'node:buffer'
 import crypto from 'node:crypto'
 import {$, chalk, fs, path} from 'zx'
 import * as esbuild from 'esbuild'
+
+import {buildNativeHelpers, buildStage1Image} from './stage1-image.mjs'
 
 $.verbose = false
 const root = path.resolve(import.meta.dirname, '..')
@@ -33,6 +34,16 @@ async function step(name, fn) {
   console.log(`build: ${name} (${Math.round(performance.now() - t0)} ms)`)
 }
 
+// Workspaces that declare their stage1 image beside their code (`image.mjs`: the fields of STAGE1S below, helpers
+// relative to the package, and `supports`, the behaviours claimed): stage1-bwrap and engines made by
+// `rkt stage1 new`.
+const DECLARED = []
+for (const pkg of JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')).workspaces) {
+  if (!fs.existsSync(path.join(root, pkg, 'image.mjs'))) continue
+  const d = (await import(path.join(root, pkg, 'image.mjs'))).default
+  DECLARED.push({...d, pkg, helpers: d.helpers.map(([from, to]) => [path.join(pkg, from), to])})
+}
+
 await step('typescript (tsc -b)', () => $`npx tsc -b`)
 
 await step('native helpers (gcc)', async () => {
@@ -56,6 +67,8 @@ await step('native helpers (gcc)', async () => {
   await fs.mkdir(path.join(root, 'stage1-kvm', 'dist'), {recursive: true})
   await $`gcc ${cflags} -o stage1-kvm/dist/kvm-exec stage1-kvm/native/kvm-exec.c`
   await $`gcc ${cflags} -static -o stage1-kvm/dist/kvm-init stage1-kvm/native/kvm-init.c -lutil`
+  // Engines that declare their image in image.mjs (below): each native/X.c into dist/X (scripts/stage1-image.mjs).
+  for (const {pkg} of DECLARED) await buildNativeHelpers(path.join(root, pkg))
 })
 
 // The kvm stage1's guest kernel, built from Debian's linux-source with the project's configuration
@@ -182,87 +195,15 @@ const STAGE1S = [
       'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
     },
   },
+  ...DECLARED,
 ]
 
 await step('stage1 images (esbuild + actool build)', async () => {
-  const {buildAci} = await import(path.join(dist, 'aci', 'index.js'))
   const out = path.join(dist, 'stage1-images')
-  await fs.mkdir(out, {recursive: true})
   for (const s1 of STAGE1S) {
-    const pkg = path.join(root, `stage1-${s1.name}`)
-    const layout = path.join(pkg, 'dist', 'aci')
-    const rootfs = path.join(layout, 'rootfs')
-    await fs.rm(layout, {recursive: true, force: true})
-    for (const d of ['native', 'rkt/status', 'rkt/env', 'etc', 'opt/stage2', ...(s1.dirs ?? [])])
-      await fs.mkdir(path.join(rootfs, d), {recursive: true})
-    for (const e of s1.entrypoints) {
-      await esbuild.build({
-        entryPoints: [path.join(pkg, 'src', `${e}.ts`)],
-        outfile: path.join(rootfs, `${e}.cjs`),
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        banner: {js: "#!/usr/bin/env node\nvar __bundle_url = require('node:url').pathToFileURL(__filename).href;"},
-        define: {'import.meta.url': '__bundle_url'},
-        // Executed directly, the bundle runs its entrypoint; loaded by stage0 in-process, stage0 calls main.
-        footer: {
-          js: 'if (require.main === module) module.exports.main(process.argv.slice(2)).then((c) => { process.exitCode = c })',
-        },
-        minifyWhitespace: true,
-        minifySyntax: true,
-        legalComments: 'none',
-        logLevel: 'warning',
-      })
-      await fs.chmod(path.join(rootfs, `${e}.cjs`), 0o755)
-    }
-    await fs.copyFile(path.join(dist, 'native', 'rktsys.node'), path.join(rootfs, 'native', 'rktsys.node'))
-    for (const [file, text] of Object.entries(s1.files ?? {})) {
-      await fs.mkdir(path.dirname(path.join(rootfs, file)), {recursive: true})
-      await fs.writeFile(path.join(rootfs, file), text)
-    }
-    for (const [from, to] of s1.helpers) {
-      await fs.mkdir(path.dirname(path.join(rootfs, to)), {recursive: true})
-      await fs.copyFile(path.resolve(root, from), path.join(rootfs, to))
-      await fs.chmod(path.join(rootfs, to), 0o755)
-    }
-    const hash = crypto.createHash('sha256')
-    for (const f of (await fs.readdir(rootfs, {recursive: true})).sort()) {
-      const p = path.join(rootfs, f)
-      if ((await fs.stat(p)).isFile())
-        hash
-          .update(f)
-          .update('\0')
-          .update(await fs.readFile(p))
-    }
-    const name = `rkt-ts/stage1-${s1.name}`
-    const version = `1.30.0+${hash.digest('hex').slice(0, 12)}`
-    const annotations = [
-      ...s1.entrypoints.map((e) => ({name: `coreos.com/rkt/stage1/${e}`, value: `/${e}.cjs`})),
-      {name: 'coreos.com/rkt/stage1/interface-version', value: String(s1.interfaceVersion)},
-    ]
-    const manifest = {
-      acKind: 'ImageManifest',
-      acVersion: '0.8.11',
-      name,
-      labels: [
-        {name: 'version', value: version},
-        {name: 'os', value: 'linux'},
-        {name: 'arch', value: 'amd64'},
-      ],
-      annotations,
-    }
-    const text = Buffer.from(JSON.stringify(manifest))
-    await fs.writeFile(path.join(layout, 'manifest'), text)
-    const file = `stage1-${s1.name}.aci`
-    await buildAci({
-      layoutDir: layout,
-      outFile: path.join(out, file),
-      manifest: text,
-      compression: 'none',
-      overwrite: true,
-      ownerRoot: true,
-    })
+    const pkgDir = path.join(root, s1.pkg ?? `stage1-${s1.name}`)
+    const helpers = s1.helpers.map(([from, to]) => [path.resolve(root, from), to])
+    const {name, version, file} = await buildStage1Image({pkgDir, decl: {...s1, helpers}, outDir: out})
     if (s1.default) await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
   }
 })

@@ -53,6 +53,7 @@ const unit = [
   ...findTests(path.join(root, 'stage1-fly', 'dist')),
   ...findTests(path.join(root, 'stage1-nspawn', 'dist')),
   ...findTests(path.join(root, 'stage1-kvm', 'dist')),
+  ...findTests(path.join(root, 'stage1-bwrap', 'dist')),
   ...findTests(path.join(root, 'test', 'dist', 'unit')),
 ]
 const e2e = findTests(path.join(root, 'test', 'dist', 'e2e'))
