@@ -24,6 +24,7 @@ import ImageVerify from './image/verify.js'
 import Prepare from './prepare.js'
 import RunPrepared from './run-prepared.js'
 import Run from './run.js'
+import Stage1New from './stage1/new.js'
 import Trust from './trust.js'
 import Version from './version.js'
 
@@ -51,10 +52,12 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   prepare: Prepare,
   run: Run,
   'run-prepared': RunPrepared,
+  'stage1:new': Stage1New,
   trust: Trust,
   version: Version,
 }
 
 export const RKT_TOPICS = {
   image: {description: 'Operate on image(s) in the local store'},
+  stage1: {description: 'Work with stage1 images'},
 }
