@@ -7,14 +7,7 @@ export default {
   // Required set, plus real mount points for volumes (bound on the host) and several apps per pod. Not claimed:
   // limits (no cgroupfs in the sandbox), etc-files, metadata-service, interactive, private-network.
   supports: [
-    'exit-codes',
-    'status',
-    'env',
-    'user-group',
-    'volumes',
-    'event-handlers',
-    'stop',
-    'enter',
-    'gc-clean',
-  ].concat(['volumes-mountpoint', 'multi-app', 'sibling-exit']),
+    ...['exit-codes', 'status', 'env', 'user-group', 'volumes', 'event-handlers', 'stop', 'enter', 'gc-clean'],
+    ...['volumes-mountpoint', 'multi-app', 'sibling-exit'],
+  ],
 }

@@ -70,11 +70,8 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
   const bwrap = hostTool('bwrap', 'bubblewrap')
   const net = netFlags(args.net)
-  if (args.privateUsers)
-    throw new RktError('--private-users is not supported by the bwrap stage1', {
-      code: 'EUNSUPPORTED',
-      hint: 'use nspawn',
-    })
+  const unsupported = {code: 'EUNSUPPORTED', hint: 'use the nspawn stage1'}
+  if (args.privateUsers) throw new RktError('--private-users is not supported by the bwrap stage1', unsupported)
   if (pod.manifest.ports.length > 0) warn('--port ignored: bwrap pods use the host’s network, or none')
   const lockFd = Number(process.env[ENV.lockFd])
   if (!Number.isInteger(lockFd) || lockFd < 0) throw new RktError(`${ENV.lockFd} is not set: start bwrap with rkt`)
@@ -82,11 +79,8 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
 
   const host = detectCgroups()
   recordPodCgroups(pod.paths.cgroups, host, pod.uuid)
-  createPodCgroups(
-    host,
-    pod.uuid,
-    pod.apps.map((a) => a.name),
-  )
+  const names = pod.apps.map((a) => a.name)
+  createPodCgroups(host, pod.uuid, names)
   enterPodCgroups(host, pod.uuid)
   applyLimits(host, pod.uuid, undefined, podLimits(pod.manifest.isolators, warn), warn)
   const mds = args.mdsToken ? {AC_METADATA_URL: metadataUrl('127.0.0.1', args.mdsToken)} : {}
@@ -115,12 +109,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     const handler = (name: string) => app.app.eventHandlers.filter((h) => h.name === name).map((h) => resolve(h.exec))
     const caps = effectiveCapabilities(app.app.isolators)
     if (['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP'].some((c) => !caps.includes(c)))
-      throw new RktError(
-        `app ${app.name}: bwrap sets its user and capabilities with CAP_SETUID, CAP_SETGID, CAP_SETPCAP`,
-        {
-          hint: 'keep them in the app’s capabilities (or use the nspawn stage1)',
-        },
-      )
+      throw new RktError(`app ${app.name}: bwrap needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP kept`, unsupported)
     markApp(pod.paths, app.name, 'created')
     return {
       app,
@@ -139,26 +128,13 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     const {procs} = openAppFds(host, pod.uuid, p.app.name)
     const fds = [fs.openSync(helper, 'r'), ...procs] // 3: app-exec, copied in; 4…: the app's cgroup.procs
     const info = 3 + fds.length
-    const argv = [
-      '--die-with-parent',
-      '--unshare-pid',
-      '--unshare-ipc',
-      '--unshare-uts',
-      ...net,
-      '--hostname',
-      hostname,
-    ]
-    argv.push('--bind', p.app.rootfs, '/', '--proc', '/proc', '--dev', '/dev', '--perms', '0555', '--ro-bind-data', '3')
-    argv.push(APP_EXEC, ...(p.app.runtime.readOnlyRootFS ? ['--remount-ro', '/'] : []), '--cap-drop', 'ALL')
+    const argv = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', hostname]
+    argv.push(...net, '--bind', p.app.rootfs, '/', '--proc', '/proc', '--dev', '/dev')
+    argv.push('--perms', '0555', '--ro-bind-data', '3', APP_EXEC, '--cap-drop', 'ALL')
+    if (p.app.runtime.readOnlyRootFS) argv.push('--remount-ro', '/')
     argv.push(...p.caps.flatMap((c) => ['--cap-add', c]), '--info-fd', String(info), '--')
-    argv.push(
-      ...appExec(
-        p.app,
-        procs.map((_, i) => 4 + i),
-        asRoot,
-        command,
-      ),
-    )
+    const cgroupFds = procs.map((_, i) => 4 + i)
+    argv.push(...appExec(p.app, cgroupFds, asRoot, command))
     const child = spawn(bwrap, argv, {stdio: ['inherit', 'inherit', 'inherit', ...fds, 'pipe'], env: p.env})
     for (const fd of fds) fs.closeSync(fd)
     let text = ''
