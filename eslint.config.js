@@ -14,7 +14,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_'}],
       '@typescript-eslint/consistent-type-imports': 'error',
       // OpenPGP.js verify() reports signatures from unknown keys too; only expectSigned makes it fail
-      // closed (reference/security.md SEC-49). Every verify call must go through trust/verify.ts.
+      // closed (docs/security.md SEC-49). Every verify call must go through trust/verify.ts.
       'no-restricted-syntax': [
         'error',
         {

@@ -5,7 +5,7 @@ import crypto from 'node:crypto'
 import {$, chalk, fs, path} from 'zx'
 import * as esbuild from 'esbuild'
 
-import {buildNativeHelpers, buildStage1Image} from './stage1-image.mjs'
+import {buildNativeHelpers} from './stage1-image.mjs'
 
 $.verbose = false
 const root = path.resolve(import.meta.dirname, '..')
@@ -34,16 +34,6 @@ async function step(name, fn) {
   console.log(`build: ${name} (${Math.round(performance.now() - t0)} ms)`)
 }
 
-// Workspaces that declare their stage1 image beside their code (`image.mjs`: the fields of STAGE1S below, helpers
-// relative to the package, and `supports`, the behaviours claimed): stage1-bwrap and engines made by
-// `rkt stage1 new`.
-const DECLARED = []
-for (const pkg of JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')).workspaces) {
-  if (!fs.existsSync(path.join(root, pkg, 'image.mjs'))) continue
-  const d = (await import(path.join(root, pkg, 'image.mjs'))).default
-  DECLARED.push({...d, pkg, helpers: d.helpers.map(([from, to]) => [path.join(pkg, from), to])})
-}
-
 await step('typescript (tsc -b)', () => $`npx tsc -b`)
 
 await step('native helpers (gcc)', async () => {
@@ -67,8 +57,10 @@ await step('native helpers (gcc)', async () => {
   await fs.mkdir(path.join(root, 'stage1-kvm', 'dist'), {recursive: true})
   await $`gcc ${cflags} -o stage1-kvm/dist/kvm-exec stage1-kvm/native/kvm-exec.c`
   await $`gcc ${cflags} -static -o stage1-kvm/dist/kvm-init stage1-kvm/native/kvm-init.c -lutil`
-  // Engines that declare their image in image.mjs (below): each native/X.c into dist/X (scripts/stage1-image.mjs).
-  for (const {pkg} of DECLARED) await buildNativeHelpers(path.join(root, pkg))
+  // Every other engine (stage1-bwrap, engines made by `rkt stage1 new`): each native/X.c into dist/X, static.
+  const {workspaces} = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8'))
+  for (const ws of workspaces.filter((w) => !['stage1-fly', 'stage1-nspawn', 'stage1-kvm'].includes(w)))
+    if (fs.existsSync(path.join(root, ws, 'image.mjs'))) await buildNativeHelpers(path.join(root, ws))
 })
 
 // The kvm stage1's guest kernel, built from Debian's linux-source with the project's configuration
@@ -147,63 +139,19 @@ await step('CLI snapshots (node --build-snapshot)', async () => {
   }
 })
 
-// Stage1 images (DESIGN.md §4 "Stage1 packaging"): each engine's entrypoints bundled into single CommonJS
-// files (no node_modules at run time), with the native helpers they need, packed into stage1-<name>.aci in
-// core/dist/stage1-images/, where rkt finds its default stage1 (beside the CLI, as rkt did). The version label
-// carries a hash of the contents, so a rebuilt stage1 is never mistaken for the one already in a store.
-const STAGE1S = [
-  {
-    name: 'fly',
-    interfaceVersion: 5,
-    entrypoints: ['run', 'enter', 'gc', 'stop'],
-    helpers: [['stage1-fly/dist/fly-exec', 'fly-exec']],
-  },
-  {
-    name: 'nspawn',
-    interfaceVersion: 6,
-    entrypoints: ['run', 'enter', 'gc', 'stop'],
-    helpers: [
-      ['stage1-nspawn/dist/supervisor', 'supervisor'],
-      ['stage1-nspawn/dist/enter', 'enter'],
-    ],
-    // systemd-nspawn refuses a directory without /usr and /etc/os-release. hosts-fallback: the /etc/hosts of
-    // apps whose image has none, and the head of the one stage0 writes for --hosts-entry (rkt's file).
-    files: {
-      'usr/.keep': '',
-      'etc/os-release': 'NAME="rkt stage1-nspawn"\nID=rkt-stage1\nPRETTY_NAME="rkt stage1-nspawn"\n',
-      'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
-    },
-    // The default stage1 (defaults.json).
-    default: true,
-  },
-  {
-    name: 'kvm',
-    interfaceVersion: 6,
-    entrypoints: ['run', 'enter', 'gc', 'stop'],
-    // The guest's root is this rootfs (9p): the kernel, its init and busybox, and nspawn's supervisor and
-    // enter helper, which run the apps in the guest exactly as in an nspawn pod.
-    helpers: [
-      ['stage1-kvm/dist/kvm-exec', 'kvm-exec'],
-      ['stage1-kvm/dist/vmlinux', 'kvm/vmlinux'],
-      ['stage1-kvm/dist/kvm-init', 'kvm/init'],
-      ['/bin/busybox', 'kvm/busybox'],
-      ['stage1-nspawn/dist/supervisor', 'supervisor'],
-      ['stage1-nspawn/dist/enter', 'enter'],
-    ],
-    dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
-    files: {
-      'etc/hosts-fallback': (await import(path.join(root, 'stage1-nspawn', 'dist', 'etc.js'))).HOSTS_FALLBACK,
-    },
-  },
-  ...DECLARED,
-]
-
+// Stage1 images: every workspace with an image.mjs is an engine; core's stage1 builder packs it into
+// stage1-<name>.aci in core/dist/stage1-images/, where rkt finds its default stage1 (beside the CLI, as rkt did).
 await step('stage1 images (esbuild + actool build)', async () => {
+  const {buildStage1Image} = await import(path.join(dist, 'stage1-build', 'image.js'))
   const out = path.join(dist, 'stage1-images')
-  for (const s1 of STAGE1S) {
-    const pkgDir = path.join(root, s1.pkg ?? `stage1-${s1.name}`)
-    const helpers = s1.helpers.map(([from, to]) => [path.resolve(root, from), to])
-    const {name, version, file} = await buildStage1Image({pkgDir, decl: {...s1, helpers}, outDir: out})
-    if (s1.default) await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
+  const {workspaces} = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8'))
+  const defaults = []
+  for (const ws of workspaces) {
+    if (!fs.existsSync(path.join(root, ws, 'image.mjs'))) continue
+    const image = await buildStage1Image({pkgDir: path.join(root, ws), outDir: out})
+    if (image.declaration.default) defaults.push(image)
   }
+  if (defaults.length !== 1) throw new Error(`${defaults.length} stage1 images declare default: true; one must`)
+  const {name, version, file} = defaults[0]
+  await fs.writeFile(path.join(out, 'defaults.json'), `${JSON.stringify({name, version, file})}\n`)
 })

@@ -50,6 +50,7 @@ const unitOnly = args.includes('--unit')
 const e2eOnly = args.includes('--e2e')
 const unit = [
   ...findTests(path.join(root, 'core', 'dist')),
+  ...findTests(path.join(root, 'stage1-conformance', 'dist')),
   ...findTests(path.join(root, 'stage1-fly', 'dist')),
   ...findTests(path.join(root, 'stage1-nspawn', 'dist')),
   ...findTests(path.join(root, 'stage1-kvm', 'dist')),

@@ -1,5 +1,5 @@
-// fly's run entrypoint: one app, the host's namespaces, a chroot into the app's rootfs (reference/rkt.md
-// §6.2). It mounts what the app sees (/dev, /proc, /sys, a /tmp, the volumes, DNS files), then hands over
+// fly's run entrypoint: one app, the host's namespaces, a chroot into the app's rootfs (as rkt's
+// stage1-fly did). It mounts what the app sees (/dev, /proc, /sys, a /tmp, the volumes, DNS files), then hands over
 // to fly-exec by execve: same PID, so `rkt run` stays the process its caller started, and no Node process
 // stays in the pod. fly-exec holds the pod lock, forks the app, forwards signals, records its status and
 // exits with its code; the app never receives the lock.

@@ -1,6 +1,6 @@
 // Which accelerator QEMU gets: KVM where it works, TCG (software emulation) otherwise. /dev/kvm is not
 // proof: on hosts that are themselves PVM guests the module behind it is kvm_pvm, under which a standard
-// guest kernel hangs in early boot (reference/environment.md), so its presence selects TCG with a one-line
+// guest kernel hangs in early boot (measured on such hosts), so its presence selects TCG with a one-line
 // notice. RKT_KVM_ACCEL=kvm|tcg overrides the choice both ways; a forced KVM that hangs is caught by the
 // boot bound (kvm-exec --boot-timeout).
 import fs from 'node:fs'
@@ -95,7 +95,7 @@ export function bootTimeoutMs(accel: Accel, value: string | undefined): number {
 /**
  * The host's TSC frequency in kHz from /proc/cpuinfo ("cpu MHz"): under TCG, Debian-configured kernels
  * calibrate the TSC against an emulated timer and hang about one boot in three to eight without
- * `tsc_early_khz` (reference/environment.md). Undefined when cpuinfo has no such line.
+ * `tsc_early_khz` (measured on Debian 12 hosts). Undefined when cpuinfo has no such line.
  */
 export function tscKhz(cpuinfo: string): number | undefined {
   const m = /^cpu MHz\s*:\s*([0-9.]+)/m.exec(cpuinfo)

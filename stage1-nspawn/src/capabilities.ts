@@ -1,7 +1,7 @@
 // Capability sets as the supervisor takes them: one mask (bit N = capability N, linux/capability.h), from an
 // app's os/linux/capabilities-{retain,remove}-set isolators or appc's default set (0xa80425fb), narrowed to
 // what this host can grant at all. nspawn gives its container a set of its own (0xfcecafff on systemd 252,
-// reference/environment.md): a capability an app keeps beyond it must be asked of nspawn by name.
+// measured on Debian 12): a capability an app keeps beyond it must be asked of nspawn by name.
 import fs from 'node:fs'
 
 /** Linux capability numbers (linux/capability.h), by name. */
@@ -49,7 +49,7 @@ export const CAPABILITIES: Readonly<Record<string, number>> = {
   CAP_CHECKPOINT_RESTORE: 40,
 }
 
-/** What systemd-nspawn 252 leaves its container without --capability (measured: reference/environment.md). */
+/** What systemd-nspawn 252 leaves its container without --capability (measured on Debian 12). */
 export const NSPAWN_DEFAULT_CAPS = 0xfcecafffn
 
 /** A mask from capability names (`CAP_NET_ADMIN`, also `net_admin`); names this table lacks are returned apart. */

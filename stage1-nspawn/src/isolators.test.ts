@@ -12,7 +12,7 @@ import {capMask, capNames, hostBoundingSet, NSPAWN_DEFAULT_CAPS} from './capabil
 import {appIsolation, type IsolationContext, nspawnCapabilities} from './isolators.js'
 import {DEFAULT_FILTER} from './seccomp.js'
 
-/** This VM's bounding set: every capability but CAP_SYS_RESOURCE (reference/environment.md). */
+/** The test machines' bounding set: every capability but CAP_SYS_RESOURCE (CapEff 1fffeffffff). */
 const HOST = 0x1fffeffffffn
 const ROOT: IsolationContext = {uid: 0, hostBounding: HOST, disableCapabilities: false, disableSeccomp: false}
 

@@ -1,4 +1,4 @@
-// An app's isolators (appc spec/ace.md "Isolators", reference/appc.md §6) translated into what the
+// An app's isolators (appc spec/ace.md "Isolators") translated into what the
 // supervisor applies and what the cgroups get. appc lets an executor ignore isolators it does not support,
 // but it MUST say which ones it ignored or modified: every such case goes through `warn`.
 import type {AnyIsolator} from '@rkt/core/stage1'
@@ -34,7 +34,7 @@ export interface IsolationContext {
  * defaults). A non-root app without a capability isolator gets none: the supervisor makes a non-root app's
  * capabilities ambient (so that a retain set such as CAP_NET_BIND_SERVICE works for it), and appc's default
  * set made effective would let any uid become root (CAP_SETUID). rkt's non-root apps had no effective
- * capabilities either (reference/security.md ISO-01).
+ * capabilities either (docs/security.md ISO-01).
  */
 function appCaps(isolators: readonly AnyIsolator[], ctx: IsolationContext, warn: (m: string) => void): bigint {
   const named = ['os/linux/capabilities-retain-set', 'os/linux/capabilities-remove-set'] as const

@@ -1,6 +1,7 @@
 // `actool build`: packs an image layout (manifest + rootfs/) into an ACI, reproducibly. The tree is walked in
 // sorted order and the manifest goes last with the layout manifest's mtime, so the same input gives the same
-// bytes and the same image ID (actool stamps "now", reference/appc.md A11).
+// bytes and the same image ID (appc's actool stamps its manifest entry with the time of the build, so two
+// builds of one layout differ).
 import fs from 'node:fs'
 import path from 'node:path'
 import {Readable, Transform} from 'node:stream'

@@ -1,5 +1,5 @@
 // Detects an image's compression by its magic bytes and decompresses it as a stream, bounded by
-// maxUncompressedBytes (decompression bombs, SEC-30). gzip is inflated in process; bzip2 and xz run as
+// maxUncompressedBytes (decompression bombs, docs/security.md SEC-30). gzip is inflated in process; bzip2 and xz run as
 // external programs, unprivileged when we are root (SEC-41), so a decompressor bug cannot act as root.
 import {Readable, Transform, pipeline} from 'node:stream'
 import type {TransformCallback} from 'node:stream'
@@ -12,7 +12,7 @@ import {RktError} from '../errors.js'
 import {limitError, resolveLimits} from './limits.js'
 import type {AciLimits} from './limits.js'
 
-/** The compressions an ACI may use (appc A5). */
+/** The compressions an ACI may use (appc spec/aci.md: none, gzip, bzip2 or xz). */
 export type AciCompression = 'gzip' | 'bzip2' | 'xz' | 'none'
 
 /** A decompressed image: its detected compression and the uncompressed tar stream. */

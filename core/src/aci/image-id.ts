@@ -1,4 +1,4 @@
-// Image IDs (appc A9): `sha512-` and the lowercase hex SHA-512 of the uncompressed tar stream.
+// Image IDs (appc spec/aci.md): `sha512-` and the lowercase hex SHA-512 of the uncompressed tar stream.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 

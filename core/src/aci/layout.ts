@@ -1,4 +1,5 @@
-// The ACI entry rules (appc spec/aci.md; reference/appc.md A1–A3, reference/security.md SEC-22..25, SEC-32),
+// The ACI entry rules (appc spec/aci.md: exactly `manifest` and `rootfs/` at the top, everything else under
+// `rootfs/`, no duplicate entries; docs/security.md SEC-22..25, SEC-32),
 // shared by validation at fetch time and by extraction, so both accept exactly the same archives.
 import {RktError} from '../errors.js'
 import {limitError, resolveLimits} from './limits.js'

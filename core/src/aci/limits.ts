@@ -1,5 +1,5 @@
-// Resource limits applied to every image archive we read: an image is untrusted input until its
-// content has been checked, and a hostile one can otherwise exhaust memory, disk or CPU (SEC-30, SEC-31).
+// Resource limits applied to every image archive we read: an image is untrusted input until its content has been
+// checked, and a hostile one can otherwise exhaust memory, disk or CPU (docs/security.md SEC-30, SEC-31).
 import {RktError} from '../errors.js'
 
 /** Bounds on what one archive may contain; every field can be overridden per call. */

@@ -1,7 +1,7 @@
 // A strict, incremental, synchronous tar parser. It exists because tar-stream's per-entry stream machinery
 // alone costs more than `tar -x` takes for a whole image, and because a lenient parser is an attack surface:
 // every reader of an image (validation at fetch, extraction at render) must see exactly the same entries
-// (SEC-32 'file smuggling'), so anything ambiguous is rejected here with one clear error.
+// (docs/security.md SEC-32, 'file smuggling'), so anything ambiguous is rejected here with one clear error.
 import {limitError, resolveLimits} from './limits.js'
 import type {AciLimits} from './limits.js'
 import {

@@ -1,7 +1,7 @@
 // Writes parsed archive entries into a directory, safely. Invariant: nothing outside the destination is
 // created, modified, chmod/chown'd or hard-linked to. Every path is built relative to the destination from
 // verified real directories; files are created with O_EXCL|O_NOFOLLOW and their metadata applied through the
-// open fd; links and nodes are never followed (reference/security.md SEC-22..SEC-34). Synchronous on purpose:
+// open fd; links and nodes are never followed (docs/security.md SEC-22..SEC-34). Synchronous on purpose:
 // per-entry async machinery costs more than the writes themselves.
 import fs from 'node:fs'
 

@@ -1,10 +1,10 @@
 // Base classes of every command: error rendering and exit codes for both CLIs, and rkt's global flags.
 // Commands stay thin: parse flags, call one library function, render (core/src/commands/*).
 import {Command, Flags} from '@oclif/core'
-import type {Globals} from '../config/globals.js'
+import type {GlobalFlagInput, Globals} from '../config/globals.js'
 import type {RunIo} from '../pod/run.js'
 
-import {DEFAULT_LOCAL_CONFIG, DEFAULT_SYSTEM_CONFIG, resolveGlobals} from '../config/globals.js'
+import {DEFAULT_LOCAL_CONFIG, DEFAULT_SYSTEM_CONFIG, GLOBAL_FLAGS, resolveGlobals} from '../config/globals.js'
 import {INSECURE_OPTION_VALUES} from '../config/insecure.js'
 import {EXIT_FAILURE, EXIT_USAGE, exitCodeOf, formatError, UsageError} from '../errors.js'
 import {jsonWithBigInts} from './format.js'
@@ -102,7 +102,7 @@ export abstract class CliCommand extends Command {
   }
 }
 
-/** rkt's global flags (rkt/rkt.go), accepted by every rkt command, before or after its name. */
+/** oclif's declarations of rkt's global flags (config/globals.ts GLOBAL_FLAGS names them): their help. */
 export const rktGlobalFlags = {
   dir: Flags.string({summary: 'rkt data directory', helpGroup: 'GLOBAL', helpValue: 'DIR'}),
   'local-config': Flags.string({
@@ -129,13 +129,15 @@ export const rktGlobalFlags = {
     allowNo: true,
     helpGroup: 'GLOBAL',
   }),
-}
+} satisfies Record<keyof typeof GLOBAL_FLAGS, unknown>
+
+const globalNames = Object.keys(GLOBAL_FLAGS) as (keyof typeof GLOBAL_FLAGS)[]
 
 /** The names of rkt's global flags, for moving them after the command name. */
 export const rktGlobalFlagNames = {
-  withValue: ['dir', 'local-config', 'system-config', 'user-config', 'insecure-options'],
-  boolean: ['debug', 'trust-keys-from-https'],
-} as const
+  withValue: globalNames.filter((n) => GLOBAL_FLAGS[n].kind !== 'bool'),
+  boolean: globalNames.filter((n) => GLOBAL_FLAGS[n].kind === 'bool'),
+}
 
 type RktGlobalFlagValues = {
   dir?: string | undefined
@@ -172,15 +174,9 @@ export abstract class RktCommand extends CliCommand {
 
   /** Resolves the global flags (config/globals.ts resolveGlobals). */
   protected resolveGlobals(flags: RktGlobalFlagValues): Globals {
-    return resolveGlobals({
-      dir: flags.dir,
-      localConfig: flags['local-config'],
-      systemConfig: flags['system-config'],
-      userConfig: flags['user-config'],
-      debug: flags.debug,
-      insecureOptions: flags['insecure-options'],
-      trustKeysFromHttps: flags['trust-keys-from-https'],
-    })
+    return resolveGlobals(
+      Object.fromEntries(globalNames.map((n) => [GLOBAL_FLAGS[n].key, flags[n]])) as unknown as GlobalFlagInput,
+    )
   }
 }
 

@@ -3,7 +3,9 @@
 // oclif renders them, in POD and APP groups, and never parses them.
 import {Flags} from '@oclif/core'
 
-import {type RunCommand, runFlagHelp} from '../pod/args.js'
+import type {RunCommand} from '../pod/spec.js'
+
+import {runFlagHelp} from './run-args/flags.js'
 
 export function runHelpFlags(command: RunCommand) {
   return Object.fromEntries(

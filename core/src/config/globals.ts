@@ -30,6 +30,21 @@ export function configLayers(g: Globals): string[] {
   return [g.systemConfig, g.localConfig, ...(g.userConfig ? [g.userConfig] : [])]
 }
 
+/**
+ * rkt's global flags, declared once: each flag's name, the GlobalFlagInput field it sets and its kind (a
+ * value, a boolean, or a value per occurrence). The oclif commands (cli/base.ts) and the run/prepare parser
+ * (cli/run-args/flags.ts) both take them from here, before or after the command's name.
+ */
+export const GLOBAL_FLAGS = {
+  dir: {key: 'dir', kind: 'value'},
+  'local-config': {key: 'localConfig', kind: 'value'},
+  'system-config': {key: 'systemConfig', kind: 'value'},
+  'user-config': {key: 'userConfig', kind: 'value'},
+  debug: {key: 'debug', kind: 'bool'},
+  'insecure-options': {key: 'insecureOptions', kind: 'list'},
+  'trust-keys-from-https': {key: 'trustKeysFromHttps', kind: 'bool'},
+} as const satisfies Record<string, {key: keyof GlobalFlagInput; kind: 'value' | 'bool' | 'list'}>
+
 /** The global flags as typed (any may be absent). */
 export interface GlobalFlagInput {
   readonly dir?: string | undefined

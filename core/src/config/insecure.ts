@@ -14,7 +14,7 @@ const ALIASES: Record<string, InsecureOption[]> = {
   capabilities: ['capabilities'],
   paths: ['paths'],
   seccomp: ['seccomp'],
-  // rkt's code includes pubkey in all-fetch although its docs list only image,tls,http (reference/rkt.md §1.1).
+  // rkt's code includes pubkey in all-fetch, although its documentation lists only image,tls,http.
   'all-fetch': ['image', 'tls', 'http', 'pubkey'],
   'all-run': ['capabilities', 'paths', 'seccomp'],
   all: ['image', 'tls', 'ondisk', 'http', 'pubkey', 'capabilities', 'paths', 'seccomp'],

@@ -58,7 +58,7 @@ function configError(fn: () => unknown, file: string, what: RegExp): void {
   })
 }
 
-describe('loadStage0Config: layers (reference/rkt.md §2.3)', () => {
+describe('loadStage0Config: layers (system < local < user, as in rkt)', () => {
   test('no configuration directories at all: an empty configuration', (t) => {
     const l = layers(t)
     const cfg = loadStage0Config([l.system, l.local, l.user])

@@ -1,4 +1,4 @@
-// rkt's stage0 configuration (reference/rkt.md §2.3): `<layer>/<kind>.d/*.json` in three layers,
+// rkt's stage0 configuration: `<layer>/<kind>.d/*.json` in three layers,
 // system < local < user, each file tagged {rktKind, rktVersion: "v1"}. A later layer overrides an
 // earlier one field by field (paths, stage1) or per domain/registry (auth, dockerAuth); the same
 // domain, registry or field twice within one layer is an error.

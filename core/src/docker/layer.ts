@@ -1,13 +1,12 @@
-// One Docker/OCI layer tar → one ACI (reference/rkt.md §5, "beyond rkt": one ACI per layer, layered by
-// appc dependencies and pathWhitelist). Entries move under `rootfs/`; whiteouts are not emitted as files but
-// shape the whitelist: the whitelist of layer k lists every non-directory that exists after layers 0..k,
-// so rendering (store/tree-store.ts) drops what a whiteout deleted from the layers below.
+// One Docker/OCI layer tar → one ACI (beyond rkt, whose docker2aci squashed an image into one ACI: here one ACI per
+// layer, layered by appc dependencies and pathWhitelist). Entries move under `rootfs/`; whiteouts are not emitted as
+// files but shape the whitelist: the whitelist of layer k lists every non-directory that exists after layers 0..k, so
+// rendering (store/tree-store.ts) drops what a whiteout deleted from the layers below.
 //
-// The output depends on nothing but the layer and the manifest, so the same layer on the same parent gives
-// the same bytes and the same image ID. Hostile entries are refused with the entry named: `..` and absolute
-// names (SEC-22/23), whiteouts that name `.`, `..` or nothing (SEC-36). A hardlink whose target a later
-// layer deletes would lose its content at render time (SEC-38): the later layer re-emits the content (see
-// LinkGroup).
+// The output depends on nothing but the layer and the manifest, so the same layer on the same parent gives the same
+// bytes and the same image ID. Hostile entries are refused with the entry named: `..` and absolute names
+// (docs/security.md SEC-22/23), whiteouts that name `.`, `..` or nothing (SEC-36). A hardlink whose target a later
+// layer deletes would lose its content at render time (SEC-38): the later layer re-emits the content (see LinkGroup).
 import crypto from 'node:crypto'
 import {Readable} from 'node:stream'
 import {pipeline} from 'node:stream'

@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
-import path from 'node:path'
 import {describe, test} from 'node:test'
 
 import {prefixCovers} from '../trust/names.js'
 import {discoverEndpoints, discoverPublicKeys, parseMetaTags, renderTemplate} from './discovery.js'
 
-// The spec's own discovery fixtures (shared/conformance/appc, copied from appc/spec discovery/testdata).
-const FIXTURES = '/work/shared/conformance/appc'
-const page = (n: number): string => fs.readFileSync(path.join(FIXTURES, `meta0${n}.html`), 'utf8')
+type Server = {port: number; requests: string[]}
 
-/** Serves pages by path ('' = host root) on loopback, 404 elsewhere, and records the requests. */
-async function serve(
-  pages: Record<string, string>,
-): Promise<{port: number; requests: string[]; close: () => Promise<void>}> {
+/** Serves pages by path ('' = host root) on loopback, 404 elsewhere, records the requests, and runs `use`. */
+async function serve(pages: Record<string, string>, use: (srv: Server) => Promise<void>): Promise<void> {
   const requests: string[] = []
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x')
@@ -28,22 +22,52 @@ async function serve(
     res.writeHead(200, {'content-type': 'text/html'}).end(body)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as AddressInfo).port
-  return {port, requests, close: () => new Promise((r) => server.close(() => r()))}
+  try {
+    await use({port: (server.address() as AddressInfo).port, requests})
+  } finally {
+    await new Promise((r) => server.close(r))
+  }
 }
 
-// The fixtures name example.com; the test server is 127.0.0.1, so rewrite the prefixes in the pages.
-const local = (html: string): string => html.replaceAll('"example.com', '"127.0.0.1')
+// Discovery pages as an image host would serve them. The prefix names the test server, 127.0.0.1.
+const KEYS = 'https://example.org/keys/aci-signing.gpg'
+const PLATFORM = 'https://images.example.org/{name}_{version}_{os}_{arch}.{ext}'
+const PER_VERSION = 'https://images.example.org/{name}_{version}.{ext}'
+const meta = (name: string, uri: string): string => `<meta name="${name}" content="127.0.0.1 ${uri}">`
+const html = (...metas: string[]): string =>
+  `<!doctype html>\n<html><head><meta charset="utf-8"><title>images</title>\n${metas.join('\n')}\n</head><body></body></html>\n`
+const PAGES = {
+  keysAndTemplate: html(meta('ac-discovery', PLATFORM), meta('ac-discovery-pubkeys', KEYS)),
+  templateOnly: html(meta('ac-discovery', PLATFORM)),
+  keysOnly: html(meta('ac-discovery-pubkeys', KEYS)),
+  mirror: html(
+    meta('ac-discovery', 'https://mirror.images.example.org/{name}_{version}_{os}_{arch}.{ext}'),
+    meta('ac-discovery-pubkeys', KEYS),
+  ),
+  twoTemplates: html(
+    meta('ac-discovery', PLATFORM),
+    meta('ac-discovery', PER_VERSION),
+    meta('ac-discovery-pubkeys', KEYS),
+  ),
+  threeTemplates: html(
+    meta('description', 'https://not-a-template.example.org/{name}.{ext}'),
+    meta('ac-discovery', PLATFORM),
+    meta('ac-discovery', PER_VERSION),
+    meta('ac-discovery', 'hdfs://archive.example.org:8020/aci/{name}_{version}_{os}_{arch}.{ext}'),
+    meta('ac-discovery-pubkeys', KEYS),
+  ),
+}
 const app = (name: string, labels: Record<string, string> = {}) => ({name: `127.0.0.1/${name}`, labels})
+const PLATFORM_LABELS = {version: '2.3.1', os: 'linux', arch: 'aarch64'}
 
 describe('appc discovery', () => {
   test('meta tags are read in document order; only ac-* tags with a prefix and a template count', () => {
-    const metas = parseMetaTags(page(6))
+    const metas = parseMetaTags(PAGES.threeTemplates)
     assert.deepEqual(
       metas.map((m) => m.name),
       ['ac-discovery', 'ac-discovery', 'ac-discovery', 'ac-discovery-pubkeys'],
     )
-    assert.ok(metas.every((m) => m.prefix === 'example.com'))
+    assert.ok(metas.every((m) => m.prefix === '127.0.0.1'))
     assert.match(metas[2]!.uri, /^hdfs:\/\//)
     assert.deepEqual(
       parseMetaTags('<meta name="description" content="x y"><meta name="ac-discovery" content="onlyprefix">'),
@@ -57,7 +81,7 @@ describe('appc discovery', () => {
     assert.equal(prefixCovers('example.com/ap', 'example.com/app'), false)
   })
 
-  test('templates with an unfilled placeholder are skipped (appc D6)', () => {
+  test('templates with an unfilled placeholder are skipped (appc spec/discovery.md)', () => {
     const vars = new Map([
       ['name', 'a/b'],
       ['version', '1.0'],
@@ -66,80 +90,86 @@ describe('appc discovery', () => {
     assert.equal(renderTemplate('https://s/{name}-{os}.aci', vars), undefined)
   })
 
-  test('meta01 at the host root serves a deeper name by walking up; version defaults to latest', async () => {
-    const srv = await serve({'': local(page(1))})
-    try {
-      const r = await discoverEndpoints(app('myapp/foobar', {os: 'linux', arch: 'amd64'}), {
+  test('a page at the host root serves a deeper name by walking up; version defaults to latest', () =>
+    serve({'': PAGES.keysAndTemplate}, async ({port}) => {
+      const r = await discoverEndpoints(app('thumbnailer/nightly', {os: 'linux', arch: 'aarch64'}), {
         insecure: true,
-        port: srv.port,
+        port,
       })
       assert.deepEqual(r.endpoints, [
         {
-          aci: 'https://storage.example.com/127.0.0.1/myapp/foobar-latest-linux-amd64.aci',
-          asc: 'https://storage.example.com/127.0.0.1/myapp/foobar-latest-linux-amd64.aci.asc',
+          aci: 'https://images.example.org/127.0.0.1/thumbnailer/nightly_latest_linux_aarch64.aci',
+          asc: 'https://images.example.org/127.0.0.1/thumbnailer/nightly_latest_linux_aarch64.aci.asc',
         },
       ])
       assert.deepEqual(
         r.attempts.map((a) => a.prefix),
-        ['127.0.0.1/myapp/foobar', '127.0.0.1/myapp'],
+        ['127.0.0.1/thumbnailer/nightly', '127.0.0.1/thumbnailer'],
       )
-      const k = await discoverPublicKeys(app('myapp/foobar'), {insecure: true, port: srv.port})
-      assert.deepEqual(k.keys, ['https://example.com/pubkeys.gpg'])
-    } finally {
-      await srv.close()
-    }
-  })
+      const k = await discoverPublicKeys(app('thumbnailer/nightly'), {insecure: true, port})
+      assert.deepEqual(k.keys, [KEYS])
+    }))
 
-  test('meta04 at the root and meta02 at /myapp: endpoints from the most specific level, keys from the root', async () => {
-    const srv = await serve({'': local(page(4)), myapp: local(page(2))})
-    try {
-      const labels = {version: '1.0.0', os: 'linux', arch: 'amd64'}
-      const r = await discoverEndpoints(app('myapp', labels), {insecure: true, port: srv.port})
-      assert.equal(r.endpoints.length, 1)
-      assert.match(r.endpoints[0]!.aci, /^https:\/\/storage\.example\.com\//)
-      const k = await discoverPublicKeys(app('myapp', labels), {insecure: true, port: srv.port})
-      assert.deepEqual(k.keys, ['https://example.com/pubkeys.gpg'])
-    } finally {
-      await srv.close()
-    }
-  })
-
-  test('meta05: only the template that can be filled is used; meta06 keeps all templates in order', async () => {
-    const srv = await serve({'': local(page(5))})
-    try {
-      const r = await discoverEndpoints(app('myapp', {version: '1.0.0'}), {insecure: true, port: srv.port})
+  test('a mirror at the root, a template at /thumbnailer: endpoints from the most specific level, keys from the root', () =>
+    serve({'': PAGES.mirror, thumbnailer: PAGES.templateOnly}, async ({port}) => {
+      const r = await discoverEndpoints(app('thumbnailer', PLATFORM_LABELS), {insecure: true, port})
       assert.deepEqual(
         r.endpoints.map((e) => e.aci),
-        ['https://storage.example.com/127.0.0.1/myapp-1.0.0.aci'],
+        ['https://images.example.org/127.0.0.1/thumbnailer_2.3.1_linux_aarch64.aci'],
       )
-    } finally {
-      await srv.close()
-    }
-    const srv6 = await serve({'': local(page(6))})
-    try {
-      const r = await discoverEndpoints(app('myapp', {version: '1.0.0', os: 'linux', arch: 'amd64'}), {
-        insecure: true,
-        port: srv6.port,
-      })
-      assert.equal(r.endpoints.length, 3)
-      assert.match(r.endpoints[2]!.aci, /^hdfs:\/\//)
-    } finally {
-      await srv6.close()
-    }
+      const k = await discoverPublicKeys(app('thumbnailer', PLATFORM_LABELS), {insecure: true, port})
+      assert.deepEqual(k.keys, [KEYS])
+    }))
+
+  test('templates and keys are looked up independently, each at the nearest level that offers it', async () => {
+    await serve({'': PAGES.templateOnly, thumbnailer: PAGES.keysOnly}, async ({port, requests}) => {
+      const r = await discoverEndpoints(app('thumbnailer', PLATFORM_LABELS), {insecure: true, port})
+      assert.deepEqual(
+        r.endpoints.map((e) => e.aci),
+        ['https://images.example.org/127.0.0.1/thumbnailer_2.3.1_linux_aarch64.aci'],
+      )
+      requests.length = 0
+      const k = await discoverPublicKeys(app('thumbnailer', PLATFORM_LABELS), {insecure: true, port})
+      assert.deepEqual(k.keys, [KEYS])
+      assert.deepEqual(requests, ['/thumbnailer?ac-discovery=1'], 'the keys come from /thumbnailer alone')
+    })
+    await serve({'': PAGES.keysOnly}, async ({port}) => {
+      assert.deepEqual((await discoverEndpoints(app('thumbnailer'), {insecure: true, port})).endpoints, [])
+    })
+    await serve({'': PAGES.templateOnly}, async ({port}) => {
+      assert.deepEqual((await discoverPublicKeys(app('thumbnailer'), {insecure: true, port})).keys, [])
+    })
   })
 
-  test('without --insecure, plain http is never tried; label values cannot inject URL syntax', async () => {
-    const srv = await serve({'': local(page(1))})
-    try {
-      const r = await discoverEndpoints(app('myapp'), {port: srv.port, timeoutMs: 2000})
+  test('only templates that can be filled are used (a "name" label is ignored); all are kept in order, any scheme', async () => {
+    await serve({'': PAGES.twoTemplates}, async ({port}) => {
+      const r = await discoverEndpoints(app('thumbnailer', {version: '2.3.1', name: 'other'}), {insecure: true, port})
+      assert.deepEqual(
+        r.endpoints.map((e) => e.aci),
+        ['https://images.example.org/127.0.0.1/thumbnailer_2.3.1.aci'],
+      )
+    })
+    await serve({'': PAGES.threeTemplates}, async ({port}) => {
+      const r = await discoverEndpoints(app('thumbnailer', PLATFORM_LABELS), {insecure: true, port})
+      assert.deepEqual(
+        r.endpoints.map((e) => e.aci),
+        [
+          'https://images.example.org/127.0.0.1/thumbnailer_2.3.1_linux_aarch64.aci',
+          'https://images.example.org/127.0.0.1/thumbnailer_2.3.1.aci',
+          'hdfs://archive.example.org:8020/aci/127.0.0.1/thumbnailer_2.3.1_linux_aarch64.aci',
+        ],
+      )
+    })
+  })
+
+  test('without --insecure, plain http is never tried; label values cannot inject URL syntax', () =>
+    serve({'': PAGES.keysAndTemplate}, async ({port, requests}) => {
+      const r = await discoverEndpoints(app('thumbnailer'), {port, timeoutMs: 2000})
       assert.deepEqual(r.endpoints, [])
-      assert.equal(srv.requests.length, 0, 'the https attempt fails at the TLS handshake; no http request is made')
+      assert.equal(requests.length, 0, 'the https attempt fails at the TLS handshake; no http request is made')
       await assert.rejects(
-        discoverEndpoints(app('myapp', {version: '1.0/../../x'}), {insecure: true, port: srv.port}),
+        discoverEndpoints(app('thumbnailer', {version: '1.0/../../x'}), {insecure: true, port}),
         /URL syntax/,
       )
-    } finally {
-      await srv.close()
-    }
-  })
+    }))
 })

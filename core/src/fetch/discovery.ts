@@ -1,4 +1,4 @@
-// appc meta discovery (spec/discovery.md; reference/appc.md §4): fetch https://{name}?ac-discovery=1,
+// appc meta discovery (appc spec/discovery.md): fetch https://{name}?ac-discovery=1,
 // read the <meta name="ac-discovery"> and <meta name="ac-discovery-pubkeys"> tags, fill the templates,
 // and walk up the name (a/b/c, a/b, a) until a level yields what is looked for. Image endpoints and public
 // keys are searched independently: each search stops at the most specific level that has entries of its kind.
@@ -67,7 +67,8 @@ function decodeEntities(s: string): string {
 // Label values are substituted into URLs: none may carry characters that change the URL's structure.
 const UNSAFE_VALUE = /[/?#@\\\s]|\.\./
 
-/** Fills a template; undefined when a placeholder stays unfilled (the template is then skipped, appc D6). */
+/** Fills a template; undefined when a placeholder stays unfilled (the template is then skipped, as appc
+ * spec/discovery.md asks). */
 export function renderTemplate(tpl: string, vars: ReadonlyMap<string, string>): string | undefined {
   let out = tpl
   for (const [k, v] of vars) out = out.split(`{${k}}`).join(v)

@@ -1,4 +1,4 @@
-// Fetch of a local image file (a path or file:// URL) into the store (DESIGN.md §3 "fetch").
+// Fetch of a local image file (a path or file:// URL) into the store (docs/architecture.md "What `rkt run` does").
 //
 // One pass over the file decompresses it, hashes the uncompressed tar (the image ID), validates every
 // tar entry and writes the tar to a locked staging file; at the same time a second read of the file

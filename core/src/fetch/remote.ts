@@ -1,4 +1,4 @@
-// Fetch of an image URL (http/https; reference/rkt.md §5): the pull policy and the remote cache decide
+// Fetch of an image URL (http/https): the pull policy and the remote cache decide
 // whether to ask the server at all; a changed or new image is downloaded (resuming a partial download when
 // the server's ETag still matches), then its signature, and both go through the local-file import, so a
 // remote image is checked exactly as a local one. The downloads are deleted whatever happens, except a

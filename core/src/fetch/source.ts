@@ -1,6 +1,6 @@
-// What an image argument means, in rkt's order (reference/rkt.md §1.3): an ID, a path or file:// URL,
+// What an image argument means, in rkt's order: an ID, a path or file:// URL,
 // an http(s) URL or a Docker/OCI source, else an appc name. rkt also took any existing file of that name for a path
-// (SEC-44); we do too, but say so under --debug, since `./name` or `file://` makes it explicit.
+// (docs/security.md SEC-44); we do too, but say so under --debug, since `./name` or `file://` makes it explicit.
 import fs from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'

@@ -1,4 +1,4 @@
-// `rkt metadata-service`: appc's App Container Metadata Service (reference/appc.md §5.5) for the pods
+// `rkt metadata-service`: appc's App Container Metadata Service (appc spec/ace.md) for the pods
 // registered with it. Two listeners: the public HTTP API on a TCP port, where each pod is known only by
 // the secret token in its AC_METADATA_URL, and the registration API on a unix socket only root can reach
 // (core/docs/metadata-service.md). State lives in memory: a restarted service forgets every pod, as rkt's.

@@ -1,4 +1,4 @@
-// Which networks a pod joins (reference/rkt.md §4): the `--net` value the stage1 receives, the network
+// Which networks a pod joins (as rkt chose them): the `--net` value the stage1 receives, the network
 // configurations of `<local-config>/net.d` (`*.conf` single plugins and `*.conflist` chains, in filename
 // order) and rkt's two built-in networks, `default` and `default-restricted`.
 import fs from 'node:fs'

@@ -1,5 +1,6 @@
-// Contained networking for stage1 engines (reference/rkt.md §4): --net parsing, network configurations,
-// CNI plugin calls, the pod's network namespace and its teardown. Engines reach it through the stage1 SDK.
+// Contained networking for stage1 engines (rkt's model; see stage1-nspawn/README.md "Networking"): --net parsing,
+// network configurations, CNI plugin calls, the pod's network namespace and its teardown. Engines reach it through the
+// stage1 SDK.
 export {
   CNI_VERSION,
   DEFAULT_NET,

@@ -4,7 +4,7 @@ import {describe, test} from 'node:test'
 import type {DnsFlagValues} from './dns.js'
 
 import {UsageError} from '../errors.js'
-import {parseRunArgs} from './args.js'
+import {parseRunArgs} from '../cli/run-args/parse.js'
 import {
   DEFAULT_DNS_CONFIG,
   DEFAULT_HOSTS_FALLBACK,

@@ -81,12 +81,11 @@ export async function stopPod(
 ): Promise<{uuid: string; alreadyStopped: boolean; warning?: string}> {
   const pod = new PodStore(globals.dir).find(uuid)
   const state = pod.state()
-  const afterRun = ['exited', 'exited garbage', 'exited deleting', 'deleting', 'garbage']
   const done = async (alreadyStopped: boolean) => {
     const warning = await releaseNetworks(pod)
     return {uuid: pod.uuid, alreadyStopped, ...(warning === undefined ? {} : {warning})}
   }
-  if (afterRun.includes(state)) return done(true)
+  if (pod.isStopped(state)) return done(true)
   mustBeRunning(pod)
   const entry = podStage1(pod).entrypoint('stop')
   if (!entry) throw new RktError("rkt stop not implemented for pod's stage1", {code: 'EUNSUPPORTED'})

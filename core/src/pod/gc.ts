@@ -2,7 +2,7 @@
 // renaming them into exited-garbage/ or garbage/, then sweep: under the pod's exclusive lock, run the
 // stage1's gc entrypoint, unmount whatever is left, and delete the directory without ever following a
 // symlink or a mount out of it. A pod that cannot be unmounted or deleted is left, marked, for the next
-// gc (SEC-19); it is reported, and gc goes on with the other pods.
+// gc (docs/security.md SEC-19); it is reported, and gc goes on with the other pods.
 import fs from 'node:fs'
 import path from 'node:path'
 

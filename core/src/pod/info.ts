@@ -207,8 +207,7 @@ export function statusLines(pod: Pod, formatTime: (d: Date) => string): string[]
   const started = pod.startTime()
   if (started) lines.push(`started=${formatTime(started)}`)
   if (state === 'running' || state === 'exited') lines.push(`networks=${formatNets(podNetworks(pod))}`)
-  const afterRun: PodState[] = ['running', 'deleting', 'exited deleting', 'exited', 'exited garbage']
-  if (!afterRun.includes(state)) return lines
+  if (!pod.hasStarted(state)) return lines
   const pid = podPid(pod.paths)
   if (pid !== undefined) lines.push(`pid=${pid}`)
   lines.push(`exited=${state === 'exited' || state === 'exited garbage'}`)

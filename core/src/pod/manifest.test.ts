@@ -8,7 +8,7 @@ import type {BuildPodManifestOptions, ResolvedImage} from './manifest.js'
 
 import {RktError, UsageError} from '../errors.js'
 import {getIsolator, parseImageManifest, parsePodManifest} from '../schema/index.js'
-import {parseRunArgs} from './args.js'
+import {parseRunArgs} from '../cli/run-args/parse.js'
 import {
   MUTABLE_ANNOTATION,
   buildPodManifest,

@@ -24,12 +24,12 @@ import type {
   SchemaWarning,
   Volume,
 } from '../schema/index.js'
-import type {AppFlags, EnvVar, MountFlag, RunArgs} from './args.js'
+import type {AppFlags, EnvVar, MountFlag, RunArgs} from './spec.js'
 
 import {RktError, UsageError, wrap} from '../errors.js'
 import {MAX_MANIFEST_SIZE, isCanonicalImageId, parsePodManifest, serializePodManifest} from '../schema/index.js'
 import {RKT_VERSION} from '../version.js'
-import {ENV_NAME_PATTERN} from './args.js'
+import {ENV_NAME_PATTERN} from './spec.js'
 
 /** An image the caller found for one app: its ID, name, labels and manifest. */
 export interface ResolvedImage {

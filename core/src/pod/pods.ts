@@ -35,6 +35,23 @@ export type PodState =
   | 'exited garbage'
   | 'garbage'
 
+/**
+ * The pod's state rules, in one place. started: its stage1 has run it, so it may have a pid and exit
+ * statuses. stopped: none of its processes can be running any more, so `rkt stop` has nothing to do.
+ */
+const STATE_RULES: Readonly<Record<PodState, {started: boolean; stopped: boolean}>> = {
+  embryo: {started: false, stopped: false},
+  preparing: {started: false, stopped: false},
+  'aborted prepare': {started: false, stopped: false},
+  prepared: {started: false, stopped: false},
+  running: {started: true, stopped: false},
+  deleting: {started: true, stopped: true},
+  'exited deleting': {started: true, stopped: true},
+  exited: {started: true, stopped: true},
+  'exited garbage': {started: true, stopped: true},
+  garbage: {started: false, stopped: true},
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** True for a canonical lowercase RFC 4122 UUID (the only names pod directories may have: SEC-41). */
@@ -251,6 +268,16 @@ export class Pod {
       }
     }
     return false
+  }
+
+  /** True once its stage1 has run the pod (of the state given, or its state now). */
+  hasStarted(state = this.state()): boolean {
+    return STATE_RULES[state].started
+  }
+
+  /** True when none of the pod's processes can be running (of the state given, or its state now). */
+  isStopped(state = this.state()): boolean {
+    return STATE_RULES[state].stopped
   }
 
   /** True once the pod can run no more: exited, or marked or being collected as garbage. */

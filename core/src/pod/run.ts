@@ -1,7 +1,7 @@
-// `rkt prepare`, `rkt run` and `rkt run-prepared` (reference/rkt.md §3.3): resolve the images and the stage1,
-// write the pod manifest, render the trees, lay out the pod directory, and hand the pod to the stage1's run
-// entrypoint with the pod lock in RKT_LOCK_FD. `rkt run` becomes the pod: the stage1 bundle runs in this
-// process (no second Node start) and execs its engine, so the PID that started `rkt run` is the pod's.
+// `rkt prepare`, `rkt run` and `rkt run-prepared` (rkt's stage0/run.go; docs/architecture.md): resolve the images and
+// the stage1, write the pod manifest, render the trees, lay out the pod directory, and hand the pod to the stage1's run
+// entrypoint with the pod lock in RKT_LOCK_FD. `rkt run` becomes the pod: the stage1 bundle runs in this process (no
+// second Node start) and execs its engine, so the PID that started `rkt run` is the pod's.
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -9,7 +9,7 @@ import type {PullPolicy} from '../fetch/index.js'
 import type {Globals} from '../config/globals.js'
 import type {PodManifest} from '../schema/index.js'
 import type {ImageRecord} from '../store/index-file.js'
-import type {RunArgs, RunPreparedArgs} from './args.js'
+import type {RunArgs, RunPreparedArgs} from './spec.js'
 import type {ResolvedImage} from './manifest.js'
 import type {FileLock} from '../sys/lock.js'
 import type {Stage1Choice, Stage1Image} from './stage1-image.js'
@@ -26,7 +26,7 @@ import {TreeStore} from '../store/tree-store.js'
 import {writeFileAtomic} from '../sys/atomic.js'
 import {mountOverlay, mountsUnder} from '../sys/mounts.js'
 import {MNT_DETACH, setCloexec, umount2} from '../sys/native.js'
-import {formatNetList} from './args.js'
+import {formatNetList} from './spec.js'
 import {makeHostsFile, makeResolvConf} from './dns.js'
 import {buildPodManifest, completePodManifestArg, loadPodManifestArg} from './manifest.js'
 import {type Pod, PodStore} from './pods.js'
@@ -354,7 +354,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
     const fallback = fs.existsSync(p.hostsFallback) ? fs.readFileSync(p.hostsFallback, 'utf8') : undefined
     writeFileAtomic(p.hosts, makeHostsFile(flags.dns.hostsEntries, fallback))
   }
-  // --mds-register (rkt's stage0, reference/rkt.md §3.3 step 5): registered before any app can ask; the run
+  // --mds-register (as rkt's stage0 did, just before exec'ing run): registered before any app can ask; the run
   // entrypoint gets the token and puts AC_METADATA_URL in the apps' environment (core/docs/metadata-service.md).
   const mdsToken = flags.mdsRegister ? await registerPodDir(pod.uuid, p) : undefined
   const argv = runArgv(

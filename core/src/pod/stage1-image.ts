@@ -1,4 +1,4 @@
-// Which stage1 runs a pod (reference/rkt.md §3.1): one of the --stage1-* flags, else the stage1.d
+// Which stage1 runs a pod (rkt's rkt/stage1hash.go): one of the --stage1-* flags, else the stage1.d
 // configuration, else the build's default. Images from the default stage1 location (beside the CLI) or the
 // stage1-images directory are trusted without a signature, as in rkt; any other needs one like every image.
 import {spawnSync} from 'node:child_process'

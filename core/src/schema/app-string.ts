@@ -1,5 +1,5 @@
-// The image string of the rkt and actool command lines, `name[:version][,label=value...]` (appc.md §4 D14;
-// discovery/parse.go NewAppFromString in the reference code).
+// The image string of the rkt and actool command lines, `name[:version][,label=value...]`: at most one
+// `:`, before the first comma (appc's discovery/parse.go NewAppFromString).
 
 import {Decoder, quote} from './decode.js'
 import {SchemaError} from './schema-error.js'

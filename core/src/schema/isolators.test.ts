@@ -78,7 +78,7 @@ test('pod lists check values but neither repeats nor unknown names; app lists ap
   assert.equal(decode([memory, memory]).isolators.length, 2)
 })
 
-test('the rules table matches appc.md §6', () => {
+test('the rules table matches the isolators appc defines', () => {
   const single = Object.entries(ISOLATOR_RULES)
     .filter(([, r]) => !r.multipleAllowed)
     .map(([n]) => n)

@@ -113,7 +113,7 @@ const rule = (scope: IsolatorRule['scope'], multipleAllowed: boolean, conflicts:
   discouraged: [] as KnownIsolatorName[],
 })
 
-/** The rules of every known isolator (appc.md §6). */
+/** The rules of every known isolator (appc spec/ace.md "Isolators": its names, value forms and limits). */
 export const ISOLATOR_RULES: Readonly<Record<KnownIsolatorName, IsolatorRule>> = {
   'resource/cpu': rule(BOTH, true),
   'resource/memory': rule(BOTH, true),

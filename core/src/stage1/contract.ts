@@ -1,7 +1,9 @@
-// The stage0 → stage1 interface (reference/rkt.md §3, rkt's stage1 implementors guide): the annotations a
+// The stage0 → stage1 interface (core/docs/stage1.md, after rkt's stage1 implementors guide): the annotations a
 // stage1 image carries, the environment it receives, and the exact argv of each entrypoint. stage0 builds
 // argv with the *Argv functions and stage1 reads them with the parse* functions, so both sides agree by
 // construction. The order of flags and their gating by interface version follow rkt exactly.
+import {BEHAVIOURS, SUPPORTS_ANNOTATION} from '@rkt/stage1-conformance/vocabulary'
+
 import {UsageError} from '../errors.js'
 
 /** Image manifest annotations of a stage1 image. */
@@ -16,7 +18,21 @@ export const ANNOTATION = {
   appStop: 'coreos.com/rkt/stage1/app/stop',
   attach: 'coreos.com/rkt/stage1/attach',
   interfaceVersion: 'coreos.com/rkt/stage1/interface-version',
+  /** The behaviours the engine claims, comma-separated (SUPPORT_VOCABULARY); absent claims the required set. */
+  supports: SUPPORTS_ANNOTATION,
 } as const
+
+/**
+ * The support vocabulary, version 1: the behaviours an engine may claim in ANNOTATION.supports. The
+ * conformance suite that tests them owns the list (@rkt/stage1-conformance/vocabulary); every engine must
+ * hold the required ones and claims the optional ones it holds.
+ */
+export const SUPPORT_VOCABULARY = {
+  required: BEHAVIOURS.filter((b) => b.required).map((b) => b.id),
+  optional: BEHAVIOURS.filter((b) => !b.required).map((b) => b.id),
+}
+
+export type Behaviour = string
 
 export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop'
 
@@ -31,7 +47,7 @@ export const ENV = {
 /** Interface version of an image without the annotation (rkt: absent ⇒ 1). */
 export const DEFAULT_INTERFACE_VERSION = 1
 
-/** The values of --dns-conf-mode (reference/rkt.md §3.4). */
+/** The values of --dns-conf-mode (rkt's names; core/docs/stage1.md "run"). */
 export type ResolvMode = 'host' | 'stage0' | 'none' | 'default'
 export type HostsMode = 'host' | 'stage0' | 'default'
 export type IpcMode = 'auto' | 'private' | 'parent'

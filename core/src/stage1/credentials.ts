@@ -1,10 +1,10 @@
-// The uid, gid and supplementary groups an app runs with (appc §2.2 `app.user`/`app.group`, ACE P7; rkt's
-// stage1/init/common ParseUserGroup and stage1_fly/process-credentials.go).
+// The uid, gid and supplementary groups an app runs with (appc spec/aci.md `app.user`/`app.group` and
+// `supplementaryGIDs`; rkt's stage1/init/common ParseUserGroup and stage1_fly/process-credentials.go).
 //
 // Names are looked up by parsing the image's own /etc/passwd and /etc/group here, never through NSS: NSS would
-// load libnss_*.so modules named by the image's nsswitch.conf into a root process (reference/security.md
-// SEC-07). Both files are found with resolveInRoot, so an image whose /etc/passwd is a symlink to
-// ../../../../etc/passwd reads its own file (or nothing), never the host's.
+// load libnss_*.so modules named by the image's nsswitch.conf into a root process (docs/security.md SEC-07). Both files
+// are found with resolveInRoot, so an image whose /etc/passwd is a symlink to ../../../../etc/passwd reads its own file
+// (or nothing), never the host's.
 //
 // Resolution order, per appc (rkt tried numbers and paths first; the results only differ for an image that
 // names a user "1000" with another uid, and appc says the image's files win):

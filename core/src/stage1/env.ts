@@ -1,12 +1,12 @@
 // The environment of an app: rkt's defaults (common/environment.go) under the app's own environment, plus
 // the variables the App Container spec requires (AC_APP_NAME, AC_METADATA_URL when there is a metadata
-// service; reference/appc.md §5.2).
+// service; appc spec/ace.md "Execution Environment").
 import fs from 'node:fs'
 import path from 'node:path'
 
 import {RktError} from '../errors.js'
 
-/** PATH for apps and event handlers (appc P1). */
+/** PATH for apps and event handlers (appc spec/ace.md requires exactly this one). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 const DEFAULTS: readonly (readonly [string, string])[] = [

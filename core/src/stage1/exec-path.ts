@@ -1,4 +1,4 @@
-// Which program an app runs (appc §2.2 `app.exec`: resolved like execvp; rkt's FindBinPath in
+// Which program an app runs (appc spec/aci.md `app.exec`: resolved like execvp; rkt's FindBinPath in
 // stage1/init/common/pod.go, which fly uses to turn argv[0] into a path before chroot+exec).
 //
 // As rkt v1.30 does:
@@ -11,7 +11,7 @@
 //     the path returned is the one found in PATH, not the link target (multi-call binaries look at argv[0]).
 // Unlike rkt, the first two are checked too (they must exist and be executable), so a wrong --exec fails with
 // a message naming the image rather than with a bare ENOENT from exec. Without PATH in `env` the search uses
-// appc's default PATH, which is what the app's own environment gets (P1); rkt fell back to cwd:/bin:/usr/bin.
+// appc's default PATH, which is what the app's own environment gets; rkt fell back to cwd:/bin:/usr/bin.
 //
 // Call it after the app's volumes are mounted: the program may live in one.
 import fs from 'node:fs'

@@ -1,7 +1,7 @@
-// The stage1 SDK: everything a stage1 engine may use from stage0's code base, and nothing else (DESIGN.md
-// §2: stage1 packages import only this module). The contract itself is documented for engine authors in
-// core/docs/stage1.md.
-export {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENV} from './contract.js'
+// The stage1 SDK: everything a stage1 engine may use from stage0's code base, and nothing else (docs/architecture.md
+// "Dependency rules": stage1 packages import only this module). The contract itself is documented for engine authors
+// in core/docs/stage1.md.
+export {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENV, SUPPORT_VOCABULARY} from './contract.js'
 export {
   enterArgv,
   gcArgv,
@@ -13,7 +13,7 @@ export {
   runArgv,
   stopArgv,
 } from './contract.js'
-export type {Entrypoint, HostsMode, IpcMode, ParsedFlags, ResolvMode, RunArgs} from './contract.js'
+export type {Behaviour, Entrypoint, HostsMode, IpcMode, ParsedFlags, ResolvMode, RunArgs} from './contract.js'
 export {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange} from './id-range.js'
 export type {IdRange} from './id-range.js'
 export {PodPaths, STAGE2_DIR} from './paths.js'

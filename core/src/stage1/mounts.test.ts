@@ -298,7 +298,7 @@ describe('appMounts: volume kinds', () => {
   })
 })
 
-describe('appMounts: symlinks in host sources (appc E4)', () => {
+describe('appMounts: symlinks in host sources (appc: an error, or opt-in per pod)', () => {
   test(
     'root-owned links in root-only directories are followed; the resolved path is returned',
     {skip: skipUnless(isRoot, 'ownership checks need root')},

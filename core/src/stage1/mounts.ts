@@ -1,5 +1,6 @@
-// The volumes an app gets and where (appc §3 volumes and mounts, ACE E3/E4; rkt's evaluateMounts in
-// stage1_fly/run/main.go, with GenerateMounts in stage1/init/common/mount.go for what fly left out).
+// The volumes an app gets and where (appc spec/pods.md volumes and mounts, and what spec/ace.md asks of an executor for
+// them; rkt's evaluateMounts in stage1_fly/run/main.go, with GenerateMounts in stage1/init/common/mount.go for what fly
+// left out).
 //
 // How the pieces combine, as in rkt's fly:
 //   1. the runtime app's `mounts` ({volume, path}, --mount), at most one per volume name ("duplicate mount");
@@ -18,13 +19,13 @@
 //     did, rkt's fly defaulted to a plain bind ("If Recursive is not set, default to non-recursive"). This SDK
 //     serves every engine, so the default is recursive (true) for host volumes. Empty volumes are fresh
 //     directories with nothing mounted below them, so they are a plain bind (recursive false) whatever is set.
-//   - targets: /proc, /sys, /dev and anything below them are refused (reference/security.md SEC-10), both as
+//   - targets: /proc, /sys, /dev and anything below them are refused (docs/security.md SEC-10), both as
 //     written and after resolving symlinks inside the app's root; so is `/` itself. rkt allowed them (nspawn used
 //     device-node volumes under /dev); this implementation does not.
-//   - identical targets are an error; nested targets (E3 says SHOULD be an error) are allowed, as in rkt, and the
-//     result is ordered parents first so that engines mount them in a working order (fly's order was random).
-//   - host sources must be absolute and must exist (E4 MUST; the source is never created). A symlink anywhere
-//     along the source path (E4: SHOULD be an error, or opt-in per pod) is accepted only when it cannot be
+//   - identical targets are an error; nested targets (appc says they SHOULD be an error) are allowed, as in rkt, and
+//     the result is ordered parents first so that engines mount them in a working order (fly's order was random).
+//   - host sources must be absolute and must exist (appc: MUST; the source is never created). A symlink anywhere
+//     along the source path (appc: SHOULD be an error, or opt-in per pod) is accepted only when it cannot be
 //     swapped by anyone but root: the link is owned by root and sits in a root-owned directory that is not
 //     writable by group or others (or is sticky). That keeps /var/run -> /run (Debian) and merged-/usr links
 //     working, and refuses links an unprivileged user could redirect between this check and the mount. The

@@ -1,4 +1,4 @@
-// Path resolution inside an app's root, as if that root were `/` (reference/security.md SEC-13, SEC-18; rkt's
+// Path resolution inside an app's root, as if that root were `/` (docs/security.md SEC-13, SEC-18; rkt's
 // EvaluateSymlinksInsideApp, which chrooted and ran a `readlink -m`). The walk is done component by component
 // with lstat, so an image's symlink (absolute or full of `..`) can never make stage1 look at, or write to, a
 // host path: absolute link targets restart at the root and `..` stops at it.

@@ -14,7 +14,7 @@ import {checkMountTarget} from './mounts.js'
 
 /**
  * Creates a mount target inside the app's root (resolved there, never on the host): a directory, or an empty
- * file for a file bind. Missing parents are made 0755, as appc's E3 asks. Returns its host path.
+ * file for a file bind. Missing parents are made 0755, as appc spec/ace.md asks. Returns its host path.
  */
 export function prepareMountTarget(rootfs: string, target: string, dir: boolean, what: string): string {
   const host = path.join(rootfs, checkMountTarget(rootfs, target, what))

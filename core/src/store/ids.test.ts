@@ -8,7 +8,7 @@ import {isCanonicalId, isStoreKey, looksLikeId, parseIdPrefix, shortId, storeKey
 const HEX = crypto.createHash('sha512').update('an image').digest('hex')
 const ID = `sha512-${HEX}`
 
-describe('image ID forms (DESIGN.md §7)', () => {
+describe('image ID forms', () => {
   test('canonical = sha512- + 128 hex, key = first 64 hex, short = first 32 hex', () => {
     assert.equal(HEX.length, 128)
     assert.ok(isCanonicalId(ID))

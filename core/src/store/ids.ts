@@ -1,4 +1,4 @@
-// The forms of an image ID (DESIGN.md §7): the canonical ID (`sha512-` + 128 hex, what manifests carry),
+// The forms of an image ID: the canonical ID (`sha512-` + 128 hex, what manifests carry),
 // the store key (`sha512-` + the first 64 hex, rkt's blob file names), and the display form (`sha512-` +
 // 32 hex). Any unique prefix of at least the display length resolves; shorter prefixes too, as in rkt.
 import {RktError, UsageError} from '../errors.js'

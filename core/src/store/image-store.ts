@@ -1,4 +1,4 @@
-// The content-addressed image store (DESIGN.md §7): blobs are uncompressed ACIs named by their store
+// The content-addressed image store (docs/architecture.md): blobs are uncompressed ACIs named by their store
 // key, the index says which images exist. Order of commits: blob (fsynced, renamed into place) →
 // manifest copy → index entry. A crash, or a full disk, before the index entry leaves an invisible orphan
 // blob (and maybe its manifest), which the next import, or `rkt image gc`, deletes under the image's lock

@@ -1,4 +1,4 @@
-// The data directory layout (rkt's names, reference/rkt.md §2.1). Only this module builds store paths.
+// The data directory layout (rkt's directory and file names under /var/lib/rkt). Only this module builds store paths.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -85,7 +85,7 @@ export class StoreLayout {
 
   /**
    * Creates the directories. The store holds image rootfs trees with setuid binaries: keep them out of
-   * reach of unprivileged host users (SEC-20; rkt used 0755 here).
+   * reach of unprivileged host users (docs/security.md SEC-20; rkt used 0755 here).
    */
   ensure(): void {
     fs.mkdirSync(this.dir, {recursive: true, mode: 0o750})

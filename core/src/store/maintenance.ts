@@ -44,7 +44,7 @@ export interface RebuildReport {
 }
 
 /**
- * Rebuilds the index from the blobs on disk (FI-18): each blob is re-hashed and its manifest re-read.
+ * Rebuilds the index from the blobs on disk (docs/security.md FI-18): each blob is re-hashed and its manifest re-read.
  * Blobs are never deleted here; the old index file is kept beside the new one.
  */
 export function rebuildIndex(store: ImageStore): RebuildReport {

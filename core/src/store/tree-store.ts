@@ -3,7 +3,7 @@
 //
 // A tree is usable only once its `rendered` marker exists; the marker is written after the tree's
 // content hash and a syncfs, and removed first when a tree is deleted. A crash mid-render therefore
-// costs a re-render, never a pod started on half a tree (reference/security.md FI-05).
+// costs a re-render, never a pod started on half a tree (docs/security.md FI-05).
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'

@@ -1,5 +1,6 @@
 // Where the build put its artifacts (native addon, CLI bundles, stage1 images). Found at run time, never
 // baked in at build time: a V8 snapshot would otherwise carry the path of the machine that built it.
+import fs from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -19,4 +20,14 @@ export function getDistDir(): string {
     distDir = path.basename(up) === 'src' ? path.join(path.dirname(up), 'dist') : up
   }
   return distDir
+}
+
+/**
+ * How to start one of this installation's CLIs as a subprocess: its launcher (`<dist>/bin/launch`, which
+ * picks the CLI by argv[0] and starts it from its snapshot), else Node on its bundle.
+ */
+export function cliCommand(name: 'rkt' | 'actool'): {file: string; args?: string[]; argv0?: string} {
+  const launch = path.join(getDistDir(), 'bin', 'launch')
+  if (fs.existsSync(launch)) return {file: launch, argv0: name}
+  return {file: process.execPath, args: [path.join(getDistDir(), 'cli', `${name}.cjs`)]}
 }

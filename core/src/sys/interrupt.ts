@@ -1,7 +1,7 @@
 // SIGINT and SIGTERM end a command the way an error does: what it registered here is cleaned up (staging
 // files, temporary output directories), then the process exits 128+N, the status a shell reports for a
 // signal. Without this, Node dies on the signal at once and leaves its temporary files behind
-// (reference/security.md FI-23). SIGKILL cannot be caught: what it leaves is swept later.
+// (docs/security.md FI-23). SIGKILL cannot be caught: what it leaves is swept later.
 import os from 'node:os'
 
 const cleanups = new Set<() => void>()

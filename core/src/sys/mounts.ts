@@ -1,5 +1,5 @@
 // Mount bookkeeping for pods: what is mounted under a directory, unmounting all of it, and deleting a tree
-// without ever reaching through a mount or a symlink into the host (reference/security.md SEC-19: pod
+// without ever reaching through a mount or a symlink into the host (docs/security.md SEC-19: pod
 // cleanup that rm -rf'd through a still-mounted volume deleted host data).
 import fs from 'node:fs'
 import path from 'node:path'

@@ -1,7 +1,7 @@
 // Strict reading of a `.asc` detached signature before OpenPGP.js sees it. OpenPGP.js (and gpg) accept more
 // than an image signature can legitimately be: cleartext-signed text, inline-signed messages, several armored
 // blocks, several signature packets, trailing data. Each of those has been the vehicle of a signature
-// spoofing bug (reference/security.md SEC-48, SEC-53), so exactly one shape is accepted here:
+// spoofing bug (docs/security.md SEC-48, SEC-53), so exactly one shape is accepted here:
 // whitespace, one `PGP SIGNATURE` block whose body is exactly one signature packet, whitespace.
 import {RktError} from '../errors.js'
 

@@ -319,7 +319,7 @@ describe('addKey', () => {
     const file = await ks.addKey({prefix: 'example.com', armoredKey: pub.a!, source: 'old'})
     const old = await fs.readFile(file, 'utf8')
     // addKey with new content (another source) in a child whose rename syscalls fail with ENOSPC
-    // (reference/security.md §0.7: strace fault injection works on this machine kind).
+    // (strace -e inject works on the Debian 12 machines this project runs on).
     const self = fileURLToPath(import.meta.url)
     const here = path.dirname(self)
     // Run against whatever this test runs from: the TypeScript sources (through tsx) or the compiled dist/.

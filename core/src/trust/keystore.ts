@@ -1,12 +1,13 @@
-// The trusted-key store: two layered directories of armored public keys (reference/rkt.md §2.3).
+// The trusted-key store: two layered directories of armored public keys (rkt's system and local
+// `trustedkeys/`, the local one overriding).
 //
 //   <config>/trustedkeys/root.d/<fingerprint>                 trusted for every image name
 //   <config>/trustedkeys/prefix.d/<prefix path>/<fingerprint> trusted for the prefix and names below it
 //
 // The system layer (/usr/lib/rkt) is shipped by the distribution, the local layer (/etc/rkt) is the admin's;
 // `rkt trust` writes the local layer, and an empty local file masks the system key at the same relative path.
-// Everything here fails closed: a trust directory that cannot be read, or a key file that cannot be used, is
-// an error for every lookup that would have read it, never "no keys" or "skip that file" (SEC-54, FI-19).
+// Everything here fails closed: a trust directory that cannot be read, or a key file that cannot be used, is an error
+// for every lookup that would have read it, never "no keys" or "skip that file" (docs/security.md SEC-54, FI-19).
 import type fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'

@@ -1,6 +1,6 @@
 // Trust prefixes are AC identifiers used as directory paths under prefix.d/, so they are validated strictly:
 // the spec grammar (schema/types.ts) admits no empty, '.' or '..' component and no leading separator, so an
-// accepted identifier split on '/' is always a safe relative path (reference/security.md SEC-55, FZ-03).
+// accepted identifier split on '/' is always a safe relative path (docs/security.md SEC-55, FZ-03).
 import {UsageError} from '../errors.js'
 import {isACIdentifier as matchesGrammar} from '../schema/types.js'
 import {quote} from './keys.js'
@@ -16,7 +16,7 @@ export function isACIdentifier(s: string): boolean {
 /**
  * True when a key trusted for `prefix` may sign the image `name`: the name is the prefix itself or lies below
  * it by whole path components. rkt compared strings, so `example.com/app` also covered
- * `example.com/application` (reference/security.md §0.1, SEC-42).
+ * `example.com/application` (reproduced on rkt's last commit; docs/security.md SEC-42).
  */
 export function prefixCovers(prefix: string, name: string): boolean {
   return name === prefix || name.startsWith(prefix + '/')

@@ -1,9 +1,9 @@
 // Detached OpenPGP signature verification for images: the only place that calls openpgp.verify (an ESLint
-// rule enforces it, reference/security.md SEC-49).
+// rule enforces it, docs/security.md SEC-49).
 //
 // Policy:
-// - The `.asc` must be exactly one armored detached signature holding exactly one signature packet of type
-//   "binary document" (armor.ts; SEC-48, SEC-53). Text-mode signatures are refused: they canonicalise line
+// - The `.asc` must be exactly one armored detached signature holding exactly one signature packet of type "binary
+//   document" (armor.ts; docs/security.md SEC-48, SEC-53). Text-mode signatures are refused: they canonicalise line
 //   endings, so they would also "match" data that differs from what was signed.
 // - The signer must be among the given keys, by key ID and, when the signature names it (gpg ≥ 2.1 always
 //   does), by issuer fingerprint. A signing subkey is accepted only with a valid binding signature from the

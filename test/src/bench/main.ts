@@ -14,6 +14,7 @@
 //
 // Fixtures are made once under .bench/ (gitignored) and reused. BENCH_RUNS sets the runs per measurement;
 // BENCH_ONLY=run (or a comma list of startup, fetch, render, run, net, kvm, docker) runs only those sections.
+// BENCH_BASELINE=DIR (a checkout of another commit, built) adds its rkt run rows to section 3, as ratios.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'

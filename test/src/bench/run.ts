@@ -358,10 +358,9 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
   const nspawn = path.join(stage1s, 'stage1-nspawn.aci')
   const cgroupsBefore = rktCgroups()
   // A fresh data dir per bench, so the stage1 of the current build is the one that runs; the image is
-  // fetched outside timing (podman runs from its store too), each stage1 by the row's untimed probe run.
+  // fetched outside timing (podman runs from its store too).
   fs.mkdirSync(path.join(o.work, 'runs'), {recursive: true})
   const data = fs.mkdtempSync(path.join(o.work, 'runs', 'run-'))
-  execFileSync(rkt, [`--dir=${data}`, '--insecure-options=image', 'fetch', aci], {stdio: 'ignore'})
   // Exited pods keep their mounts until gc, which runs after the timed batch, never between runs: its
   // deletions slow the disk for seconds (a gc before each run made rkt run 1.5-3 × slower here).
   const ranPods: string[] = []
@@ -372,39 +371,56 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
   }
   const podman = podmanImport(tar)
   const sh = ['/bin/sh', '-c', 'true']
-  const podmanRow = (runtime: string): Row =>
-    podman
-      ? {what: `podman run (${runtime})`, ms: null, note: podman}
-      : measure(`podman run (${runtime})`, ['podman', ...PODMAN_RUN, '--runtime', runtime, PODMAN_IMAGE, ...sh], o)
+  const podmanRow = (runtime: string, network = 'none'): Row => {
+    const what = `podman run (${runtime}${network === 'none' ? '' : `, --network=${network}`})`
+    const flags = network === 'none' ? PODMAN_RUN : PODMAN_RUN.filter((f) => f !== '--network=none')
+    return podman
+      ? {what, ms: null, note: podman}
+      : measure(what, ['podman', ...flags, '--runtime', runtime, PODMAN_IMAGE, ...sh], o)
+  }
   const runcId = `rkt-bench-${process.pid}`
   const bundles = path.join(o.work, 'runs', 'runc')
   const runc = runcBundle(path.join(bundles, 'true'), rootfs, sh)
-  // Both stage1s go into the store untimed, and the rows pick them by ID: a --stage1-path run imports (hashes
-  // and checks) the ACI every time, ~90 ms for nspawn's 4 MiB, which users of the default stage1 never pay.
-  for (const s1 of [fly, nspawn]) {
-    execFileSync(rkt, [`--dir=${data}`, '--insecure-options=image', 'fetch', s1], {stdio: 'ignore'})
+  const nspawnNets = ['none', 'default'] as const
+  /**
+   * The rkt rows of one build (ours, or BENCH_BASELINE's: a checkout of an earlier commit, built, so one run
+   * compares the two), with its own data directory and its own stage1 images. The stage1s go into the store
+   * untimed and the rows pick them by ID: a --stage1-path run imports (hashes and checks) the ACI every time,
+   * ~90 ms for nspawn's 4 MiB, which users of the default stage1 never pay. nspawn runs without a network and
+   * with the default one, beside podman's rows of the same kind; fly has no network of its own.
+   */
+  const rktRows = (build: string, label: string): Row[] => {
+    const bin = path.join(build, 'bin', 'rkt')
+    const dir = build === o.root ? data : fs.mkdtempSync(path.join(o.work, 'runs', 'baseline-'))
+    const images = path.join(build, 'core', 'dist', 'stage1-images')
+    const files = {fly: path.join(images, 'stage1-fly.aci'), nspawn: path.join(images, 'stage1-nspawn.aci')}
+    try {
+      for (const f of [aci, files.fly, files.nspawn])
+        execFileSync(bin, [`--dir=${dir}`, '--insecure-options=image', 'fetch', f], {stdio: 'ignore'})
+    } catch (err) {
+      return [{what: `rkt run${label}`, ms: null, note: `fetch into the bench store failed: ${reason(String(err))}`}]
+    }
+    const stored = JSON.parse(
+      execFileSync(bin, [`--dir=${dir}`, 'image', 'list', '--format=json', '--full'], {encoding: 'utf8'}),
+    ) as {id: string; name: string}[]
+    const run = (engine: 'fly' | 'nspawn', net?: string): string[] => {
+      const name = `rkt-ts/stage1-${engine}:`
+      const id = stored.find((i) => i.name.startsWith(name))?.id
+      if (id === undefined) throw new Error(`bench: ${name} is not in the bench store after fetching it`)
+      const flags = net === undefined ? [] : [`--net=${net}`]
+      return [bin, `--dir=${dir}`, 'run', '--pull-policy=never', `--stage1-hash=${id}`, ...flags, IMAGE].concat([
+        '--exec=/bin/sh',
+        '--',
+        '-c',
+        'true',
+      ])
+    }
+    return [
+      measure(`rkt run (fly${label})`, run('fly'), o),
+      ...nspawnNets.map((n) => measure(`rkt run (nspawn, --net=${n}${label})`, run('nspawn', n), o)),
+    ]
   }
-  const stored = JSON.parse(
-    execFileSync(rkt, [`--dir=${data}`, 'image', 'list', '--format=json', '--full'], {encoding: 'utf8'}),
-  ) as {id: string; name: string}[]
-  const stage1Id = (file: string): string => {
-    const name = `rkt-ts/${path.basename(file, '.aci')}`
-    const found = stored.find((i) => i.name.startsWith(`${name}:`))
-    if (!found) throw new Error(`bench: ${name} is not in the bench store after fetching ${file}`)
-    return found.id
-  }
-  const rktRun = (stage1: string): string[] => [
-    rkt,
-    `--dir=${data}`,
-    'run',
-    '--pull-policy=never',
-    `--stage1-hash=${stage1Id(stage1)}`,
-    IMAGE,
-    '--exec=/bin/sh',
-    '--',
-    '-c',
-    'true',
-  ]
+  const baseline = process.env['BENCH_BASELINE']
 
   let rows: Row[]
   let memory: {rkt: Overhead; rktNspawn: Overhead; nspawn: Overhead; runc: Overhead; podman: Overhead}
@@ -427,9 +443,10 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
         ? {what: 'runc run', ms: null, note: runc}
         : measure('runc run', ['runc', 'run', '--bundle', path.join(bundles, 'true'), runcId], o, RUNC_HINT),
       podmanRow('runc'),
+      podmanRow('runc', 'bridge'),
       podmanRow('crun'),
-      measure('rkt run (fly, stage1 and image from the store)', rktRun(fly), o),
-      measure('rkt run (nspawn, stage1 and image from the store)', rktRun(nspawn), o),
+      ...rktRows(o.root, ''),
+      ...(baseline ? rktRows(path.resolve(baseline), ', baseline') : []),
     ]
     gc()
     const sleeping = runcBundle(path.join(bundles, 'sleep'), rootfs, ['/bin/sh', '-c', 'sleep 30'])
@@ -453,7 +470,9 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
   const runcMs = ms('runc run')
   const podmanRunc = ms('podman run (runc)')
   const flyMs = ms('rkt run (fly')
-  const nspawnMs = ms('rkt run (nspawn')
+  const nspawnMs = ms('rkt run (nspawn, --net=none)')
+  const nspawnNetMs = ms('rkt run (nspawn, --net=default)')
+  const podmanBridge = ms('podman run (runc, --network=bridge)')
   const times = (a: number, b: number | null): string => (b ? `${(a / b).toFixed(2)}` : '')
   console.log(
     `3. rkt run (stage1 fly and nspawn) beside peers: busybox-static image (${(fs.statSync(aci).size / 1e6).toFixed(1)} MB gzip), /bin/sh -c true, NODE_EXTRA_CA_CERTS unset`,
@@ -477,7 +496,18 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
   const ratio = flyMs !== null && podmanRunc !== null ? flyMs / podmanRunc : null
   const nspawnRatio = nspawnMs !== null && podmanRunc !== null ? nspawnMs / podmanRunc : null
   console.log(goalLine('rkt run (fly)', ratio, GOAL))
-  console.log(goalLine('rkt run (nspawn)', nspawnRatio, NSPAWN_GOAL))
+  console.log(goalLine('rkt run (nspawn, --net=none)', nspawnRatio, NSPAWN_GOAL))
+  // Like with like: each with its default network (rkt's CNI bridge, podman's).
+  if (nspawnNetMs !== null && podmanBridge !== null)
+    console.log(
+      `   rkt run (nspawn, --net=default): ${(nspawnNetMs / podmanBridge).toFixed(2)} × podman run (runc, --network=bridge)`,
+    )
+  // BENCH_BASELINE: each rkt row over the same row of the baseline build, measured in this run.
+  for (const r of rows.filter((x) => x.what.endsWith(', baseline)'))) {
+    const ours = ms(r.what.replace(', baseline)', ')'))
+    if (r.ms !== null && ours !== null)
+      console.log(`   ${r.what.replace(', baseline)', ')')}: ${(ours / r.ms).toFixed(2)} × the baseline build`)
+  }
   if (nspawnMs !== null) {
     const vs = (b: number | null, name: string): string =>
       b ? `${(nspawnMs / b).toFixed(2)} × ${name}` : `${name} unavailable`

@@ -1,4 +1,4 @@
-// actool as image authors use it (reference/appc.md): build (reproducible, refusing bad layouts and outputs),
+// actool as image authors use it (appc's tool for ACIs): build (reproducible, refusing bad layouts and outputs),
 // validate (ACIs, layout directories, image and pod manifests; --strict), cat-manifest.
 import {execa} from 'execa'
 import assert from 'node:assert/strict'

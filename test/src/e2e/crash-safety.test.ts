@@ -1,4 +1,4 @@
-// Crash and concurrency safety of the image store through the CLI (reference/security.md §3: FI-01, FI-02,
+// Crash and concurrency safety of the image store through the CLI (docs/security.md FI-01, FI-02,
 // FI-10, FI-18; SEC-45): a fetch or render killed with SIGKILL half-way leaves nothing visible and the next
 // command succeeds; concurrent fetches of one image store it once; a damaged index fails closed with the fix
 // named, and rebuild-index restores it without touching the image files; a commit that a full disk stops

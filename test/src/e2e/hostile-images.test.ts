@@ -1,4 +1,4 @@
-// Hostile image archives (reference/security.md §1 C, SEC-22…SEC-33) fetched and written out through the CLI,
+// Hostile image archives (docs/security.md "Image archives", SEC-22…SEC-33) fetched and written out through the CLI,
 // with a victim directory planted beside the data dir (<sandbox>/victim/x). Each archive is refused by
 // `rkt fetch` (exit 254, a message naming the problem, nothing stored), or, when it is structurally valid and
 // only dangerous once extracted, stored and then refused by `rkt image render` and `rkt image extract` (exit

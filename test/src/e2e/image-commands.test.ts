@@ -1,4 +1,4 @@
-// The image commands as a user runs them (reference/rkt.md §1.2): list (table and JSON), rm, cat-manifest,
+// The image commands as a user runs them, as rkt had them: list (table and JSON), rm, cat-manifest,
 // export, extract, render (dependencies and pathWhitelist), verify, gc; then version, exit codes, global flags
 // and --debug. Real CLIs, a fresh data dir per test.
 import {encodeUstarHeader} from '@rkt/core/aci/index'

@@ -1,4 +1,4 @@
-// What confines an app under the nspawn stage1 (reference/security.md ISO-01..07, ISO-11/12, SEC-05, SEC-17),
+// What confines an app under the nspawn stage1 (docs/security.md ISO-01..07, ISO-11/12, SEC-05, SEC-17),
 // read from inside the app: capabilities (appc's default set, or exactly the retained ones), no_new_privs
 // (off by default, on with the image's isolator), seccomp, read-only /proc/sys and /sys, masked paths, its
 // own PID namespace, the memory limit (an OOM kill that `status` reports) and the CPU limit in its own

@@ -1,4 +1,4 @@
-// Removing pods and what they leave (reference/rkt.md §2.1 gc = mark, then sweep after the grace period):
+// Removing pods and what they leave (gc as in rkt: mark, then sweep after the grace period):
 // `rkt rm`, `rkt gc` with its grace period, --mark-only and --expire-prepared, `rkt image gc` keeping what pods
 // still use, and `rkt export` of an exited pod's app. Nothing may stay mounted, and nothing running or
 // still to be run may be collected.

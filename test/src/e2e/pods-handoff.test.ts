@@ -1,7 +1,7 @@
-// The hand-off from stage0 to the fly stage1 (DESIGN.md §4, reference/rkt.md §3.3): the PID that started
-// `rkt run` becomes the pod's supervisor (fly-exec, not node), no Node process stays in the pod, signals sent
-// to that PID reach the app, its exit status is the app's, killing its process group leaves nothing behind,
-// and the pod lock is held exactly as long as the pod lives (and never by the app).
+// The hand-off from stage0 to the fly stage1 (docs/architecture.md "What `rkt run` does", core/docs/stage1.md): the PID
+// that started `rkt run` becomes the pod's supervisor (fly-exec, not node), no Node process stays in the pod, signals
+// sent to that PID reach the app, its exit status is the app's, killing its process group leaves nothing behind, and
+// the pod lock is held exactly as long as the pod lives (and never by the app).
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'

@@ -1,4 +1,4 @@
-// A pod's life as a user drives it (reference/rkt.md §1.2, §2.2): prepare and run-prepared (one winner of a
+// A pod's life as a user drives it, with rkt's commands and pod states: prepare and run-prepared (one winner of a
 // race), what list, status and cat-manifest report while it runs and after, stop (gently and with --force),
 // and enter. Pods run the fly stage1 from busybox-static images, each test in a fresh data directory.
 import {execa} from 'execa'

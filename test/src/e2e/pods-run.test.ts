@@ -1,6 +1,6 @@
-// `rkt run` with the fly stage1, as a user sees it: the app's output and exit status, its environment
-// (reference/rkt.md §1.3 precedence), its user, groups and working directory, volumes, --exec and app
-// arguments. Every pod runs from busybox-static in a fresh data directory.
+// `rkt run` with the fly stage1, as a user sees it: the app's output and exit status, its environment (last wins: the
+// image's, --set-env-file, --set-env), its user, groups and working directory, volumes, --exec and app arguments. Every
+// pod runs from busybox-static in a fresh data directory.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'

@@ -1,4 +1,4 @@
-// Pod cleanup and mounts must never reach the host (reference/security.md SEC-11, SEC-13, SEC-19, SEC-05):
+// Pod cleanup and mounts must never reach the host (docs/security.md SEC-11, SEC-13, SEC-19, SEC-05):
 // rm and gc never follow a symlink out of the pod (in a host volume, or made by the app), an image cannot
 // turn the stage1's /dev, /proc, /sys or /tmp mounts or a volume target into a host path, removing a pod in
 // a namespace whose mounts are shared leaves the namespace's own /dev/pts and /dev/shm mounted, and

@@ -1,5 +1,5 @@
 // `rkt stage1 new NAME [DIR]` (core/src/scaffold/stage1-package.ts), as an engine author uses it: scaffold a
-// package, build it, run a pod on the image it made; the package's own test passes; a bad name or an existing
+// package, build it, run a pod on the image it made; the package's own test (the conformance suite) passes; a bad name or an existing
 // directory is refused with exit 254 and nothing written.
 import {execa} from 'execa'
 import assert from 'node:assert/strict'
@@ -40,7 +40,7 @@ describe('rkt stage1 new', () => {
     assert.match(manifest.stdout, /"rkt-ts\/stage1-demo"/)
 
     const own = await execa('npm', ['test'], {cwd: dir, reject: false})
-    assert.equal(own.exitCode, 0, `the package's own test: ${String(own.stdout)}`)
+    assert.equal(own.exitCode, 0, `the package's own test, the conformance suite: ${String(own.stdout)}`)
   })
 
   test('a bad NAME or an existing DIR: exit 254 naming the problem, nothing written', async (t) => {

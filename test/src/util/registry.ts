@@ -1,4 +1,4 @@
-// Fixtures for the docker:// tests and the docker bench (reference/registry.md): a real Debian
+// Fixtures for the docker:// tests and the docker bench, all from Debian packages and offline: a real Debian
 // `docker-registry` on a free loopback port with its access log captured, OCI images built with umoci from
 // busybox-static with fixed mtimes and creation times (the same digests every build), hostile images whose
 // layers are written by hand (umoci would never make them), and skopeo to push them to the registry or to

@@ -39,7 +39,8 @@ export default class Build extends ActoolCommand {
     const result = await buildAci({
       layoutDir: args.directory,
       outFile: args.output,
-      // actool stores the manifest re-serialised with defaults filled in (appc.md A11).
+      // appc's actool stores the manifest re-serialised with defaults filled in (a port's count 1, socketActivated
+      // false).
       manifest: Buffer.from(serializeImageManifest(manifest)),
       compression: flags['no-compression'] ? 'none' : 'gzip',
       overwrite: flags.overwrite,

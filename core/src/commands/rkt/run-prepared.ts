@@ -10,7 +10,7 @@ export default class RunPrepared extends RktCommand {
   static override rawArgv = true
 
   async run(): Promise<void> {
-    const {parseRunArgs} = await import('../../pod/args.js')
+    const {parseRunArgs} = await import('../../cli/run-args/parse.js')
     const args = parseRunArgs(this.argv, 'run-prepared')
     for (const w of args.warnings) this.warning(w)
     const {runPrepared} = await import('../../pod/run.js')

@@ -14,7 +14,7 @@ export default class Run extends RktCommand {
   static override rawArgv = true
 
   async run(): Promise<void> {
-    const {parseRunArgs} = await import('../../pod/args.js')
+    const {parseRunArgs} = await import('../../cli/run-args/parse.js')
     const args = parseRunArgs(this.argv, 'run')
     for (const w of args.warnings) this.warning(w)
     const {run} = await import('../../pod/run.js')

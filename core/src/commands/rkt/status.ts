@@ -5,7 +5,7 @@ import {goTime} from '../../cli/format.js'
 
 /** rkt's --wait/--wait-ready value: a Go bool (true = for ever) or a Go duration (negative = for ever). */
 async function waitMs(flag: string, value: string): Promise<number> {
-  const {parseGoBool} = await import('../../pod/args.js')
+  const {parseGoBool} = await import('../../cli/run-args/values.js')
   const b = value === '' ? true : parseGoBool(value)
   if (b !== undefined) return b ? Infinity : 0
   const {parseDuration} = await import('../../cli/duration.js')

@@ -2,25 +2,24 @@ import fc from 'fast-check'
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
-import type {RunCommand} from './args.js'
+import type {RunCommand} from '../../pod/spec.js'
 
-import {UsageError} from '../errors.js'
+import {UsageError} from '../../errors.js'
+import {formatNetList} from '../../pod/spec.js'
+import {helpTableMismatches, runFlagHelp} from './flags.js'
+import {parseRunArgs} from './parse.js'
 import {
   formatEnvAssignment,
   formatMountFlag,
-  formatNetList,
   formatPortFlag,
   formatSeccompFlag,
   formatVolumeFlag,
-  helpTableMismatches,
   parseEnvAssignment,
   parseMountFlag,
   parsePortFlag,
-  parseRunArgs,
   parseSeccompFlag,
   parseVolumeFlag,
-  runFlagHelp,
-} from './args.js'
+} from './values.js'
 
 const show = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x))
 

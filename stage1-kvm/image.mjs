@@ -1,0 +1,29 @@
+// The kvm stage1's image (core/src/stage1-build/image.ts builds it).
+import {SUPPORT_VOCABULARY} from '@rkt/core/stage1-build'
+import {HOSTS_FALLBACK} from '@rkt/stage1-nspawn/etc'
+
+export default {
+  name: 'kvm',
+  interfaceVersion: 6,
+  entrypoints: ['run', 'enter', 'gc', 'stop'],
+  // The guest's root is this rootfs (9p): the kernel, its init and busybox, and nspawn's supervisor and
+  // enter helper, which run the apps in the guest exactly as in an nspawn pod.
+  helpers: [
+    ['dist/kvm-exec', 'kvm-exec'],
+    ['dist/vmlinux', 'kvm/vmlinux'],
+    ['dist/kvm-init', 'kvm/init'],
+    ['/bin/busybox', 'kvm/busybox'],
+    ['../stage1-nspawn/dist/supervisor', 'supervisor'],
+    ['../stage1-nspawn/dist/enter', 'enter'],
+  ],
+  dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
+  files: {'etc/hosts-fallback': HOSTS_FALLBACK},
+  // Not volumes-mountpoint: in the guest a volume is a directory of the one 9p root, not a mount point of its
+  // own in the app, and the supervisor's mount-ID check cannot tell one under /tmp from the app's tmpfs. Not
+  // interactive: the app's stdin is the guest's console, which is no terminal in the app's /dev. Both come
+  // with block-device app roots and a real guest terminal (see the README's known limits).
+  supports: [
+    ...SUPPORT_VOCABULARY.required,
+    ...SUPPORT_VOCABULARY.optional.filter((b) => b !== 'volumes-mountpoint' && b !== 'interactive'),
+  ],
+}
