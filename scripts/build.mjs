@@ -5,6 +5,8 @@ import crypto from 'node:crypto'
 import {$, chalk, fs, path} from 'zx'
 import * as esbuild from 'esbuild'
 
+import {buildNativeHelpers} from './stage1-image.mjs'
+
 $.verbose = false
 const root = path.resolve(import.meta.dirname, '..')
 
@@ -54,6 +56,10 @@ await step('native helpers (gcc)', async () => {
   await fs.mkdir(path.join(root, 'stage1-kvm', 'dist'), {recursive: true})
   await $`gcc ${cflags} -o stage1-kvm/dist/kvm-exec stage1-kvm/native/kvm-exec.c`
   await $`gcc ${cflags} -static -o stage1-kvm/dist/kvm-init stage1-kvm/native/kvm-init.c -lutil`
+  // Every other engine (stage1-bwrap, engines made by `rkt stage1 new`): each native/X.c into dist/X, static.
+  const {workspaces} = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8'))
+  for (const ws of workspaces.filter((w) => !['stage1-fly', 'stage1-nspawn', 'stage1-kvm'].includes(w)))
+    if (fs.existsSync(path.join(root, ws, 'image.mjs'))) await buildNativeHelpers(path.join(root, ws))
 })
 
 // The kvm stage1's guest kernel, built from Debian's linux-source with the project's configuration

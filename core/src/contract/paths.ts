@@ -92,7 +92,7 @@ export class PodPaths {
   appOom(app: string): string {
     return path.join(this.statusDir, `${app}.oom`)
   }
-  /** stage1/rootfs/rkt/pids/<app>: the app's PID inside the pod's PID namespace (nspawn, for enter). */
+  /** stage1/rootfs/rkt/pids/<app>: the PID enter joins for the app (nspawn: inside the pod's PID namespace; bwrap: on the host). */
   appPid(app: string): string {
     return path.join(this.pidsDir, app)
   }

@@ -174,6 +174,8 @@ async function bundleEntrypoint(source: string, outfile: string): Promise<void> 
     platform: 'node',
     target: 'node20',
     format: 'cjs',
+    // An engine package outside the repository (rkt stage1 new NAME DIR) finds the SDK in the repository's.
+    nodePaths: [path.resolve(getDistDir(), '..', '..', 'node_modules')],
     banner: {js: "#!/usr/bin/env node\nvar __bundle_url = require('node:url').pathToFileURL(__filename).href;"},
     define: {'import.meta.url': '__bundle_url'},
     // Executed directly, the bundle runs its entrypoint; loaded by stage0 in-process, stage0 calls main.

@@ -44,8 +44,8 @@ async function withClaims(t: TestContext, engine: string, change: (claims: strin
 }
 
 describe('rkt stage1 test', () => {
-  test('fly, nspawn and kvm pass everything they claim (the conformance matrix)', async (t) => {
-    const engines = ['fly', 'nspawn', 'kvm'] as const
+  test('fly, nspawn, kvm and bwrap pass everything they claim (the conformance matrix)', async (t) => {
+    const engines = ['fly', 'nspawn', 'kvm', 'bwrap'] as const
     const reports: Record<string, SuiteReport> = {}
     const failures: string[] = []
     for (const e of engines) {

@@ -73,7 +73,7 @@ export class Sandbox {
    * Makes one of the build's stage1 images this sandbox's default (a stage1.d configuration in its local
    * config): for suites that check one engine's behaviour, whatever the build's default is.
    */
-  selectStage1(engine: 'fly' | 'nspawn' | 'kvm'): void {
+  selectStage1(engine: 'fly' | 'nspawn' | 'kvm' | 'bwrap'): void {
     const aci = path.join(ROOT, 'core', 'dist', 'stage1-images', `stage1-${engine}.aci`)
     const m = JSON.parse(execFileSync(ACTOOL, ['cat-manifest', aci], {encoding: 'utf8'})) as {
       name: string

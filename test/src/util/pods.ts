@@ -87,7 +87,7 @@ export class PodSandbox {
    * Registers the killing of the test's pods before the sandbox's own cleanup (after hooks run in order).
    * `stage1`: the engine the sandbox's pods run with (a stage1.d configuration), else the build's default.
    */
-  static create(t: TestContext, opts: {stage1?: 'fly' | 'nspawn' | 'kvm'} = {}): PodSandbox {
+  static create(t: TestContext, opts: {stage1?: 'fly' | 'nspawn' | 'kvm' | 'bwrap'} = {}): PodSandbox {
     const made: {ps?: PodSandbox} = {}
     t.after(async () => made.ps?.killAll())
     made.ps = new PodSandbox(Sandbox.create(t))

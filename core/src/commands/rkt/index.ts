@@ -24,6 +24,7 @@ import ImageVerify from './image/verify.js'
 import Prepare from './prepare.js'
 import RunPrepared from './run-prepared.js'
 import Run from './run.js'
+import Stage1New from './stage1/new.js'
 import Stage1Test from './stage1/test.js'
 import Trust from './trust.js'
 import Version from './version.js'
@@ -52,6 +53,7 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   prepare: Prepare,
   run: Run,
   'run-prepared': RunPrepared,
+  'stage1:new': Stage1New,
   'stage1:test': Stage1Test,
   trust: Trust,
   version: Version,
