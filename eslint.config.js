@@ -13,7 +13,7 @@ const CORE_LAYERS = [
   ['schema', 'sys', 'config'],
   ['contract', 'aci', 'http'],
   ['store', 'image', 'trust', 'mds'],
-  ['docker', 'stage1-build'],
+  ['docker', 'stage1-build', 'scaffold'],
   ['fetch', 'stage1'],
   ['pod'],
   ['cli'],
