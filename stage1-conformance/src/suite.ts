@@ -78,7 +78,7 @@ async function readManifest(actool: Command, image: string): Promise<StageManife
     throw new ConformanceInputError(`${image} is not an image: ${r.stderr.trim()}`, {hint: 'give a stage1 .aci file'})
   if (!m.annotations?.some((a) => a.name === 'coreos.com/rkt/stage1/run'))
     throw new ConformanceInputError(`${image} is not a stage1 image: its manifest names no run entrypoint`, {
-      hint: 'a stage1 image has the annotation coreos.com/rkt/stage1/run (core/docs/stage1.md)',
+      hint: 'a stage1 image has the annotation coreos.com/rkt/stage1/run (docs/stage1.md)',
     })
   return m
 }

@@ -1,4 +1,4 @@
-// The files of /etc an app gets from the pod (core/docs/stage1.md "The pod directory"; rkt's stage1 init.go and
+// The files of /etc an app gets from the pod (docs/stage1.md "The pod directory"; rkt's stage1 init.go and
 // prepare-app.c): its /etc/hostname shows the pod's hostname, /etc/hosts comes from the host, from stage0's rkt-hosts
 // or, when the image has none, from the stage1's hosts-fallback (each with the pod's hostname on its 127.0.0.1 line),
 // and /etc/resolv.conf from the host or stage0. All are bound read-only, after the volumes (a volume on /etc/hosts wins

@@ -1,4 +1,4 @@
-// The stage0 → stage1 interface (core/docs/stage1.md, after rkt's stage1 implementors guide): the annotations a
+// The stage0 → stage1 interface (docs/stage1.md, after rkt's stage1 implementors guide): the annotations a
 // stage1 image carries, the environment it receives, and the exact argv of each entrypoint. stage0 builds
 // argv with the *Argv functions and stage1 reads them with the parse* functions, so both sides agree by
 // construction. The order of flags and their gating by interface version follow rkt exactly.
@@ -86,7 +86,7 @@ export interface NetInfo {
 /** Interface version of an image without the annotation (rkt: absent ⇒ 1). */
 export const DEFAULT_INTERFACE_VERSION = 1
 
-/** The values of --dns-conf-mode (rkt's names; core/docs/stage1.md "run"). */
+/** The values of --dns-conf-mode (rkt's names; docs/stage1.md "run"). */
 export type ResolvMode = 'host' | 'stage0' | 'none' | 'default'
 export type HostsMode = 'host' | 'stage0' | 'default'
 export type IpcMode = 'auto' | 'private' | 'parent'

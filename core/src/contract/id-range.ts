@@ -1,4 +1,4 @@
-// The host ids a `--private-users` pod's ids are shifted to (core/docs/stage1.md "run"): chosen by stage0 at
+// The host ids a `--private-users` pod's ids are shifted to (docs/stage1.md "run"): chosen by stage0 at
 // prepare time, recorded in the pod directory (`private-users-prepared`) and given to the run entrypoint as
 // `--private-users=FIRST:COUNT`, rkt's form. Uids and gids are shifted alike: pod id N is host id FIRST+N.
 import {UsageError} from '../errors.js'

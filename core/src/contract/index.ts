@@ -1,4 +1,4 @@
-// The stage0 <-> stage1 contract (core/docs/stage1.md): what both sides of an entrypoint call agree on. The
+// The stage0 <-> stage1 contract (docs/stage1.md): what both sides of an entrypoint call agree on. The
 // bottom of core: it imports only schema/, sys/ and errors, so stage0, the SDK and engines can all build on it.
 export {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENV, RESERVED_ENTRYPOINTS, SUPPORT_VOCABULARY} from './entrypoints.js'
 export {

@@ -1,4 +1,4 @@
-// The pod directory, as stage0 and stage1 share it (core/docs/stage1.md "The pod directory"). Every path of the
+// The pod directory, as stage0 and stage1 share it (docs/stage1.md "The pod directory"). Every path of the
 // contract is built here and nowhere else. Names are rkt's, so an engine author who knows rkt feels at home.
 import path from 'node:path'
 

@@ -1,4 +1,4 @@
-// The registration side of the metadata service (core/docs/metadata-service.md): what a stage0 or a stage1
+// The registration side of the metadata service (docs/metadata-service.md): what a stage0 or a stage1
 // calls, as root, to tell `rkt metadata-service` about a pod. JSON over HTTP/1.1 on a unix socket that only
 // root can reach; the service answers a registration with the pod's token, which the apps then reach
 // through AC_METADATA_URL.

@@ -1,7 +1,7 @@
 // `rkt metadata-service`: appc's App Container Metadata Service (appc spec/ace.md) for the pods
 // registered with it. Two listeners: the public HTTP API on a TCP port, where each pod is known only by
 // the secret token in its AC_METADATA_URL, and the registration API on a unix socket only root can reach
-// (core/docs/metadata-service.md). State lives in memory: a restarted service forgets every pod, as rkt's.
+// (docs/metadata-service.md). State lives in memory: a restarted service forgets every pod, as rkt's.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -259,7 +259,7 @@ export class MetadataService {
     return text(404, 'no such metadata')
   }
 
-  /** The registration API (core/docs/metadata-service.md); errors are JSON `{"error": …}`. */
+  /** The registration API (docs/metadata-service.md); errors are JSON `{"error": …}`. */
   async registrationRequest(method: string, rawUrl: string, body: () => Promise<string | undefined>): Promise<Answer> {
     const url = new URL(rawUrl, 'http://mds')
     const parts = url.pathname.split('/').slice(1).map(decode)

@@ -360,7 +360,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
     writeFileAtomic(p.hosts, makeHostsFile(flags.dns.hostsEntries, fallback))
   }
   // --mds-register (as rkt's stage0 did, just before exec'ing run): registered before any app can ask; the run
-  // entrypoint gets the token and puts AC_METADATA_URL in the apps' environment (core/docs/metadata-service.md).
+  // entrypoint gets the token and puts AC_METADATA_URL in the apps' environment (docs/metadata-service.md).
   const mdsToken = flags.mdsRegister ? await registerPodDir(pod.uuid, p) : undefined
   const argv = runArgv(
     {

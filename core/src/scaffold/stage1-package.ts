@@ -1,5 +1,5 @@
 // `rkt stage1 new NAME [DIR]`: writes a new stage1 engine package, started from the repository's worked example
-// (stage1-bwrap: one source file per entrypoint, a static helper, docs/ in core/docs/stage1.md). By default it
+// (stage1-bwrap: one source file per entrypoint, a static helper, docs/ in docs/stage1.md). By default it
 // is a new workspace `stage1-NAME/` of the repository (added to its workspaces and TypeScript references);
 // given DIR, it goes there, and its build finds the SDK in the repository's node_modules. Its `npm run build`
 // makes stage1-NAME.aci in the package (scripts/stage1-image.mjs), its `npm test` runs the conformance suite on it.
@@ -71,7 +71,7 @@ export default {
   interfaceVersion: 6,
   entrypoints: ['run', 'enter', 'gc', 'stop'],
   helpers: [['dist/app-exec', 'app-exec']],
-  // The behaviours it claims (core/docs/stage1.md): the required set; add what you make it do.
+  // The behaviours it claims (docs/stage1.md): the required set; add what you make it do.
   supports: ${JSON.stringify(REQUIRED)},
 }
 `,

@@ -1,7 +1,7 @@
 // Building a stage1 image from an engine package: the package declares its image in `image.mjs` beside its
 // code (what it is, its entrypoints, the helpers to copy, what it supports), and buildStage1Image turns that
 // into `stage1-<name>.aci`. The repository's build and a scaffolded engine's build both call it, so every
-// engine's image has the same layout (core/docs/stage1.md, "Adding a stage1 package").
+// engine's image has the same layout (docs/stage1.md, "Adding a stage1 package").
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -18,7 +18,7 @@ import {getDistDir} from '../sys/dist.js'
 export interface Stage1ImageDeclaration {
   /** The engine's name: the image is `rkt-ts/stage1-<name>`, its file `stage1-<name>.aci`. */
   readonly name: string
-  /** The contract version the entrypoints speak (core/docs/stage1.md). */
+  /** The contract version the entrypoints speak (docs/stage1.md). */
   readonly interfaceVersion: number
   /** Each is bundled from `src/<entrypoint>.ts` into `/<entrypoint>.cjs`; `run` is required. */
   readonly entrypoints: readonly string[]
@@ -60,7 +60,7 @@ export async function loadImageDeclaration(pkgDir: string): Promise<Stage1ImageD
   const file = path.join(pkgDir, 'image.mjs')
   if (!fs.existsSync(file)) {
     throw new RktError(`${file} does not exist: ${pkgDir} declares no stage1 image`, {
-      hint: 'an engine package declares its image in image.mjs (see core/docs/stage1.md, "Adding a stage1 package")',
+      hint: 'an engine package declares its image in image.mjs (see docs/stage1.md, "Adding a stage1 package")',
     })
   }
   const mod = (await import(pathToFileURL(file).href)) as {default?: unknown}

@@ -1,6 +1,6 @@
 // The stage1 SDK: everything a stage1 engine may use from stage0's code base, and nothing else (docs/architecture.md
 // "Dependency rules": stage1 packages import only this module). The contract itself is documented for engine authors
-// in core/docs/stage1.md.
+// in docs/stage1.md.
 // The contract, so an engine needs one import.
 export * from '../contract/index.js'
 export {loadPod, podApp} from './pod.js'
@@ -47,7 +47,7 @@ export {
 } from './cgroups.js'
 export type {AppCgroupFds, CgroupHost, Hierarchy, PodCgroupsGc} from './cgroups.js'
 export type {EntrypointMain} from './entry.js'
-// The system interfaces engines need (core/docs/native-helpers.md).
+// The system interfaces engines need (docs/native-helpers.md).
 export {
   execve,
   flock,
@@ -65,7 +65,7 @@ export {mountsUnder, readMountinfo, unmountTree} from '../sys/mounts.js'
 export {unmountEngineMounts} from './binds.js'
 export {RktError, UsageError, wrap} from '../errors.js'
 export {writeFileAtomic} from '../sys/atomic.js'
-// Registering a pod with `rkt metadata-service` (core/docs/metadata-service.md).
+// Registering a pod with `rkt metadata-service` (docs/metadata-service.md).
 export {
   MDS_PORT,
   MDS_PROTOCOL,

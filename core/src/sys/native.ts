@@ -1,5 +1,5 @@
 // Typed access to rktsys.node, the project's N-API addon for the kernel interfaces Node 20 lacks
-// (core/native/rktsys.c; the choice is explained in core/docs/native-helpers.md).
+// (core/native/rktsys.c; the choice is explained in docs/native-helpers.md).
 import {constants as osConstants} from 'node:os'
 import path from 'node:path'
 import {getSystemErrorMap} from 'node:util'

@@ -1,4 +1,4 @@
-// The semantics every engine holds alike (core/docs/stage1.md, "Semantics every engine holds"), checked on
+// The semantics every engine holds alike (docs/stage1.md, "Semantics every engine holds"), checked on
 // fly, nspawn and kvm with real pods: event handlers run as root in the app's root, in order; /etc/mtab; a
 // --mount overrides an image mountPoint's path; `..` in a target stays inside the app's root; volumes over
 // /proc, /sys and /dev are refused; `rkt enter` passes the caller's TERM; a sibling stopped because another

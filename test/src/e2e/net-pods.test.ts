@@ -1,4 +1,4 @@
-// Contained networking under the nspawn stage1 (stage1-nspawn/README.md "Networking"), with real plugins (Debian's
+// Contained networking under the nspawn stage1 (docs/networking.md), with real plugins (Debian's
 // containernetworking-plugins), real network namespaces and iptables: pods on the built-in default network
 // reach each other and the host, --net=none reaches nothing, default-restricted has no default route, a
 // bridge network from net.d honours IP=, --port answers on the host's loopback and from a "remote host"

@@ -1,4 +1,4 @@
-// The hand-off from stage0 to the fly stage1 (docs/architecture.md "What `rkt run` does", core/docs/stage1.md): the PID
+// The hand-off from stage0 to the fly stage1 (docs/architecture.md "What `rkt run` does", docs/stage1.md): the PID
 // that started `rkt run` becomes the pod's supervisor (fly-exec, not node), no Node process stays in the pod, signals
 // sent to that PID reach the app, its exit status is the app's, killing its process group leaves nothing behind, and
 // the pod lock is held exactly as long as the pod lives (and never by the app).

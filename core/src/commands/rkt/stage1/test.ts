@@ -7,7 +7,7 @@ export default class Stage1Test extends RktCommand {
   static override summary = 'Run the conformance suite on a stage1 image'
   static override description = `Runs real pods with the stage1 image, in a data directory and configuration of their own, and checks
 every behaviour of the stage0/stage1 contract the image claims in its rkt-ts/stage1/supports/v1 annotation
-(stage1-conformance/README.md). Exits 0 when everything claimed passes, 1 when a claimed or required
+(docs/conformance.md). Exits 0 when everything claimed passes, 1 when a claimed or required
 behaviour fails.`
   static override usage = 'stage1 test IMAGE.aci [--format=json]'
   static override args = {image: Args.string({description: 'the stage1 image (.aci)', required: true})}
