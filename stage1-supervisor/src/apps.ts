@@ -5,15 +5,21 @@ import path from 'node:path'
 
 import {
   appMounts,
+  checkMountTarget,
   composeEnv,
   findExecutable,
   handlerCommand,
+  mount,
   mountVolumes,
+  MS,
   parseIdRange,
+  prepareMountTarget,
   portMappings,
   resolveCredentials,
   RktError,
   writeEnvFile,
+  type AppMount,
+  type IdRange,
   type LoadedPod,
   type PodApp,
   type RunArgs,
@@ -66,7 +72,9 @@ export function prepareApp(
     appWarn(`os/linux/oom-score-adj ${oomScoreAdj} ignored: a --private-users pod cannot set a negative value`)
     oomScoreAdj = undefined
   }
-  mountVolumes(app.rootfs, appMounts(pod, app), range)
+  const mounts = appMounts(pod, app)
+  mountTmpUnder(app.rootfs, mounts, range)
+  mountVolumes(app.rootfs, mounts, range)
   bindAppEtc(app.rootfs, etc, appWarn)
   const env = composeEnv(app.app.environment, {...extraEnv, AC_APP_NAME: app.name})
   writeEnvFile(pod.paths.appEnv(app.name), env)
@@ -114,4 +122,23 @@ export function setupNetworks(pod: LoadedPod, args: RunArgs): Promise<PodNetwork
       pod.apps.map((a) => a.app),
     ),
   })
+}
+
+/**
+ * The supervisor gives each app a tmpfs on /tmp unless something is mounted there already, which would hide a
+ * volume mounted below /tmp. An app with such a volume gets its /tmp tmpfs here, under its volumes, and the
+ * supervisor leaves it alone (owned by the pod's root: shifted with --private-users).
+ */
+function mountTmpUnder(rootfs: string, mounts: readonly AppMount[], range: IdRange | undefined): void {
+  const tmp = checkMountTarget(rootfs, '/tmp', "the app's /tmp")
+  const targets = mounts.map((m) => checkMountTarget(rootfs, m.target, `volume ${m.volume}`))
+  if (targets.includes(tmp) || !targets.some((t) => t.startsWith(`${tmp}/`))) return
+  const owner = range === undefined ? '' : `,uid=${range.first},gid=${range.first}`
+  mount(
+    'tmpfs',
+    prepareMountTarget(rootfs, '/tmp', true, "the app's /tmp"),
+    'tmpfs',
+    MS.NOSUID | MS.NODEV,
+    `mode=1777${owner}`,
+  )
 }

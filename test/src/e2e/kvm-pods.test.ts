@@ -238,6 +238,8 @@ describe('stage1-kvm', () => {
     )
     assert.equal(r.exitCode, 5, r.output)
     assert.match(r.output, /^hi-42\r?$/m)
+    // It works, but the app has no terminal of its own in the guest: said, not left for the user to find.
+    assert.match(r.output, /--interactive: the app's stdin and stdout are the VM's console, which is no terminal/)
   })
 
   test('the boot is bounded: a guest that does not start in time is killed and the failure reported', async (t) => {
