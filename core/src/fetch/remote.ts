@@ -14,6 +14,7 @@ import {RktError, wrap} from '../errors.js'
 import {parseMaxAge, Remotes} from '../store/remotes.js'
 import {FileLock} from '../sys/lock.js'
 import {fetchFile} from './file.js'
+import {notInStore} from './lookup.js'
 
 export type PullPolicy = 'new' | 'update' | 'never'
 
@@ -24,14 +25,6 @@ export interface RemoteFetchOptions extends Omit<FileFetchOptions, 'trusted' | '
   readonly signatureUrl?: string | undefined
   /** Download progress: bytes so far, total (0 when the server does not say). */
   readonly onProgress?: ((done: number, total: number) => void) | undefined
-}
-
-/** The error of --pull-policy=never when the store does not have the image. */
-export function notInStore(image: string): RktError {
-  return new RktError(`image ${image} is not in the store and --pull-policy=never forbids fetching it`, {
-    code: 'ENOIMAGE',
-    hint: 'fetch it first (rkt fetch), or allow fetching with --pull-policy=new',
-  })
 }
 
 /** Where rkt looks for the signature of an image URL. */

@@ -14,9 +14,13 @@ export type ImageSource =
   | {readonly kind: 'docker'; readonly arg: string}
   | {readonly kind: 'name'; readonly arg: string}
 
-/** Classifies one image argument. */
-export function classifyImage(arg: string, cwd = process.cwd()): ImageSource {
+/** How a caller may insist an argument be read, whatever it looks like (--stage1-hash and --stage1-name do). */
+export type ImageKind = 'id' | 'name'
+
+/** Classifies one image argument, or takes it `as` the kind the caller says. */
+export function classifyImage(arg: string, cwd = process.cwd(), as?: ImageKind): ImageSource {
   if (arg === '') throw new UsageError('empty image argument')
+  if (as !== undefined) return {kind: as, arg}
   if (arg.startsWith('sha512-')) return {kind: 'id', arg}
   if (arg.startsWith('file://')) {
     let p: string

@@ -5,7 +5,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {PullPolicy} from '../fetch/index.js'
 import type {Globals} from '../config/globals.js'
 import type {PodManifest} from '../schema/index.js'
 import type {ImageRecord} from '../store/index-file.js'
@@ -16,12 +15,12 @@ import type {Stage1Choice, Stage1Image} from './stage1-image.js'
 
 import {resolveGlobals} from '../config/globals.js'
 import {RktError, wrap} from '../errors.js'
-import {classifyImage} from '../fetch/source.js'
+import {ImageLookup} from '../fetch/lookup.js'
 import {registerPodDir} from '../mds/client.js'
 import {parseImageManifest, VALID_OS_ARCH} from '../schema/index.js'
 import {ENV, runArgv} from '../contract/entrypoints.js'
 import {formatIdRange, type IdRange} from '../contract/id-range.js'
-import {ImageStore, imageQuery} from '../store/image-store.js'
+import {ImageStore} from '../store/image-store.js'
 import {TreeStore} from '../store/tree-store.js'
 import {writeFileAtomic} from '../sys/atomic.js'
 import {mountOverlay, mountsUnder} from '../sys/mounts.js'
@@ -55,62 +54,36 @@ export function requireRoot(command: string): void {
   }
 }
 
-/** Resolves (fetching local files) the image of one app. */
-async function resolveAppImage(
-  globals: Globals,
-  store: ImageStore,
-  image: string,
-  signature: string | undefined,
-  pullPolicy: string,
-  io: RunIo,
-): Promise<ImageRecord> {
-  const src = classifyImage(image)
-  switch (src.kind) {
-    case 'id':
-      return store.resolve(src.arg)
-    case 'file': {
-      if (src.guessed) io.info(`using ${src.path} as a local image file (it exists in the current directory)`)
-      // Loaded here: OpenPGP is a large module that a pod run from the store never needs.
-      const {fetchFile} = await import('../fetch/file.js')
-      return (await fetchFile(store, src.path, {globals, signature, onWarning: io.warn, onInfo: io.info})).record
-    }
-    case 'name': {
-      const found = pullPolicy === 'update' ? undefined : store.findByName(imageQuery(src.arg))[0]
-      // Found here without loading the fetch code; otherwise rkt fetch's rules (never, discovery) apply.
-      return found ?? fetchRemote(globals, image, signature, pullPolicy, io)
-    }
-    case 'url':
-    case 'docker':
-      return fetchRemote(globals, image, signature, pullPolicy, io)
-  }
-}
-
-/** An image from the network (URL, discovery, registry): rkt fetch's code, with run's progress bars. */
-async function fetchRemote(
-  globals: Globals,
-  image: string,
-  signature: string | undefined,
-  pullPolicy: string,
-  io: RunIo,
-): Promise<ImageRecord> {
-  const {fetchImages} = await import('../fetch/index.js')
+/** The apps' images, in order, fetched when needed; downloads (not local files) show progress, as rkt run's do. */
+async function lookupAppImages(globals: Globals, store: ImageStore, args: RunArgs, io: RunIo): Promise<ImageRecord[]> {
   const bars = new Map<string, ReturnType<NonNullable<RunIo['progress']>>>()
+  const lookup = new ImageLookup(store, {
+    globals,
+    pullPolicy: args.pod.pullPolicy,
+    onWarning: io.warn,
+    onInfo: io.info,
+    onProgress: (label, done, total, kind) => {
+      if (kind === 'file') return
+      let bar = bars.get(label)
+      if (!bar && io.progress) bars.set(label, (bar = io.progress(`Downloading ${label}`)))
+      bar?.(done, total)
+    },
+  })
+  const images: ImageRecord[] = []
   try {
-    const [rec] = await fetchImages([{image, signature}], {
-      globals,
-      pullPolicy: pullPolicy as PullPolicy,
-      onWarning: io.warn,
-      onInfo: io.info,
-      onProgress: (label, done, total) => {
-        let bar = bars.get(label)
-        if (!bar && io.progress) bars.set(label, (bar = io.progress(`Downloading ${label}`)))
-        bar?.(done, total)
-      },
-    })
-    return rec!
+    for (const app of args.apps) {
+      try {
+        images.push(await lookup.find({image: app.image, signature: app.signature}))
+      } finally {
+        for (const bar of bars.values()) bar.end()
+        bars.clear()
+      }
+      io.debug?.(`image ${app.image} is ${images.at(-1)!.id}`)
+    }
   } finally {
-    for (const bar of bars.values()) bar.end()
+    lookup.close()
   }
+  return images
 }
 
 /** The resolved form buildPodManifest takes, after rkt's os/arch check (stage0/run.go prepareAppImage). */
@@ -182,11 +155,7 @@ async function preparePod(args: RunArgs, globals: Globals, io: RunIo): Promise<P
       {warn: io.warn},
     )
   } else {
-    images = []
-    for (const app of args.apps) {
-      images.push(await resolveAppImage(globals, store, app.image, app.signature, args.pod.pullPolicy, io))
-      io.debug?.(`image ${app.image} is ${images.at(-1)!.id}`)
-    }
+    images = await lookupAppImages(globals, store, args, io)
     built = buildPodManifest(
       args,
       images.map((r) => resolvedImage(store, r)),

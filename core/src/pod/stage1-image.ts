@@ -13,12 +13,12 @@ import type {ImageRecord} from '../store/index-file.js'
 import type {Pod} from './pods.js'
 
 import {configLayers} from '../config/globals.js'
-import {loadStage0Config} from '../config/stage0.js'
+import {loadStage0Config, type Stage0Config} from '../config/stage0.js'
 import {RktError, UsageError, wrap} from '../errors.js'
-import {classifyImage} from '../fetch/source.js'
+import {ImageLookup, type ImageRequest} from '../fetch/lookup.js'
 import {parseImageManifest} from '../schema/index.js'
 import {ANNOTATION, DEFAULT_INTERFACE_VERSION, type Entrypoint} from '../contract/entrypoints.js'
-import {ImageStore, imageQuery} from '../store/image-store.js'
+import {ImageStore} from '../store/image-store.js'
 import {TreeStore} from '../store/tree-store.js'
 import {getDistDir} from '../sys/dist.js'
 import {execve} from '../sys/native.js'
@@ -94,42 +94,7 @@ function stage1ImageOf(store: ImageStore, record: ImageRecord): Stage1Image {
   return {record, manifest, ...stage1Info(manifest)}
 }
 
-function isInside(dir: string, file: string): boolean {
-  try {
-    const d = fs.realpathSync(dir)
-    const f = fs.realpathSync(file)
-    return f.startsWith(`${d}/`)
-  } catch {
-    return false
-  }
-}
-
-/** Fetches a stage1 image file, trusting it without a signature only when it lives in a trusted directory. */
-/** A stage1 from a URL, by discovery or from a registry: rkt fetch's code, signature checked as for any image. */
-async function fetchRemoteStage1(
-  globals: Globals,
-  image: string,
-  onWarning: (m: string) => void,
-): Promise<ImageRecord> {
-  const {fetchImages} = await import('../fetch/index.js')
-  const [rec] = await fetchImages([{image}], {globals, pullPolicy: 'new', onWarning})
-  return rec!
-}
-
-async function fetchStage1File(
-  globals: Globals,
-  store: ImageStore,
-  file: string,
-  trustedDirs: readonly string[],
-  onWarning: (m: string) => void,
-): Promise<ImageRecord> {
-  const trusted = trustedDirs.some((d) => isInside(d, file))
-  const {fetchFile} = await import('../fetch/file.js') // OpenPGP is large: loaded only to fetch
-  const r = await fetchFile(store, file, {globals, trusted, onWarning})
-  return r.record
-}
-
-/** Resolves (fetching if needed) the stage1 image of a pod. */
+/** Resolves (fetching if needed) the stage1 image of a pod: the choice makes a request of the image lookup. */
 export async function resolveStage1(
   globals: Globals,
   store: ImageStore,
@@ -138,59 +103,58 @@ export async function resolveStage1(
 ): Promise<Stage1Image> {
   const cfg = loadStage0Config(configLayers(globals))
   const imagesDir = cfg.paths.stage1Images ?? defaultStage1Dir()
-  const trustedDirs = [defaultStage1Dir(), imagesDir]
+  const lookup = new ImageLookup(store, {
+    globals,
+    pullPolicy: 'new',
+    trustedDirs: [defaultStage1Dir(), imagesDir],
+    onWarning,
+  })
   try {
-    switch (choice.kind) {
-      case 'path': {
-        let file = path.resolve(choice.value)
-        // rkt also looks beside its own binary when the path does not exist.
-        if (!fs.existsSync(file)) {
-          const beside = path.join(defaultStage1Dir(), path.basename(choice.value))
-          if (fs.existsSync(beside)) file = beside
-        }
-        if (!fs.existsSync(file)) {
-          throw new RktError(`stage1 image ${choice.value} does not exist`, {
-            code: 'ENOENT',
-            hint: `the stage1 images the build made are in ${defaultStage1Dir()}`,
-          })
-        }
-        return stage1ImageOf(store, await fetchStage1File(globals, store, file, trustedDirs, onWarning))
-      }
-      case 'url': {
-        const src = classifyImage(choice.value)
-        if (src.kind !== 'file') return stage1ImageOf(store, await fetchRemoteStage1(globals, choice.value, onWarning))
-        return stage1ImageOf(store, await fetchStage1File(globals, store, src.path, trustedDirs, onWarning))
-      }
-      case 'name': {
-        // In the store, else by appc discovery (as rkt's --stage1-name).
-        const found = store.findByName(imageQuery(choice.value))[0]
-        return stage1ImageOf(store, found ?? (await fetchRemoteStage1(globals, choice.value, onWarning)))
-      }
-      case 'hash':
-        return stage1ImageOf(store, store.resolve(choice.value))
-      case 'from-dir': {
-        if (choice.value.includes('/')) {
-          throw new UsageError(`--stage1-from-dir takes a file name inside ${imagesDir}, not a path`)
-        }
-        return stage1ImageOf(
-          store,
-          await fetchStage1File(globals, store, path.join(imagesDir, choice.value), trustedDirs, onWarning),
-        )
-      }
-      case 'default': {
-        const defaults = stage1Defaults()
-        const name = cfg.stage1.name ?? defaults.name
-        const version = cfg.stage1.version ?? defaults.version
-        const stored = store.findByName({name, labels: {version}})[0]
-        if (stored) return stage1ImageOf(store, stored)
-        const location = cfg.stage1.location ?? path.join(defaultStage1Dir(), defaults.file)
-        const src = classifyImage(location)
-        if (src.kind !== 'file') return stage1ImageOf(store, await fetchRemoteStage1(globals, location, onWarning))
-        return stage1ImageOf(store, await fetchStage1File(globals, store, src.path, trustedDirs, onWarning))
-      }
-    }
+    return stage1ImageOf(store, await lookup.find(stage1Request(choice, store, cfg, imagesDir)))
   } catch (err) {
     throw wrap('cannot load the stage1 image', err)
+  } finally {
+    lookup.close()
+  }
+}
+
+/** What a stage1 choice asks the image lookup for. */
+function stage1Request(choice: Stage1Choice, store: ImageStore, cfg: Stage0Config, imagesDir: string): ImageRequest {
+  switch (choice.kind) {
+    case 'path': {
+      let file = path.resolve(choice.value)
+      // rkt also looks beside its own binary when the path does not exist.
+      if (!fs.existsSync(file)) {
+        const beside = path.join(defaultStage1Dir(), path.basename(choice.value))
+        if (fs.existsSync(beside)) file = beside
+      }
+      if (!fs.existsSync(file)) {
+        throw new RktError(`stage1 image ${choice.value} does not exist`, {
+          code: 'ENOENT',
+          hint: `the stage1 images the build made are in ${defaultStage1Dir()}`,
+        })
+      }
+      return {image: file}
+    }
+    case 'url':
+      return {image: choice.value}
+    case 'name':
+      return {image: choice.value, as: 'name'}
+    case 'hash':
+      return {image: choice.value, as: 'id'}
+    case 'from-dir':
+      if (choice.value.includes('/')) {
+        throw new UsageError(`--stage1-from-dir takes a file name inside ${imagesDir}, not a path`)
+      }
+      return {image: path.resolve(imagesDir, choice.value)}
+    case 'default': {
+      const defaults = stage1Defaults()
+      const name = cfg.stage1.name ?? defaults.name
+      const version = cfg.stage1.version ?? defaults.version
+      const stored = store.findByName({name, labels: {version}})[0]
+      if (stored) return {image: stored.id, as: 'id'}
+      return {image: cfg.stage1.location ?? path.join(defaultStage1Dir(), defaults.file)}
+    }
   }
 }
 
