@@ -13,6 +13,7 @@ import {
   loadNetConfs,
   packageNetDir,
   parseNetConfFile,
+  isPlainDefault,
   parseNetList,
   pluginSearchPath,
   selectNetworks,
@@ -211,5 +212,14 @@ describe('plugins', () => {
       fs.rmSync(a, {recursive: true})
       fs.rmSync(b, {recursive: true})
     }
+  })
+})
+
+describe('isPlainDefault', () => {
+  test('only the default network stage0 sends without --net, with no CNI_ARGS', () => {
+    assert.equal(isPlainDefault(parseNetList('')), true)
+    assert.equal(isPlainDefault(parseNetList('default')), true)
+    for (const v of ['default:IP=10.1.2.3', 'default,mynet', 'mynet', 'all', 'host', 'none'])
+      assert.equal(isPlainDefault(parseNetList(v)), false, v)
   })
 })

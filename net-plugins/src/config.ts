@@ -72,6 +72,20 @@ export type NetMode =
 
 const NET_HINT = 'e.g. --net=default, --net=host, --net=none, --net=all or --net=mynet1:IP=10.1.2.3,mynet2'
 
+/**
+ * True for the plain `default` network stage0 hands the stage1 when `rkt run` got no --net: an engine
+ * without networks of its own (fly, bwrap) gives such a pod the host's network, as it does for --net=host.
+ */
+export function isPlainDefault(mode: NetMode): boolean {
+  return (
+    mode.kind === 'contained' &&
+    !mode.all &&
+    mode.nets.length === 1 &&
+    mode.nets[0]!.name === 'default' &&
+    mode.nets[0]!.args === ''
+  )
+}
+
 /** Reads the --net value stage0 hands the stage1 (its formatNetList form). */
 export function parseNetList(value: string): NetMode {
   const items = value === '' ? ['default'] : value.split(',')

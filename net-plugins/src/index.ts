@@ -9,6 +9,7 @@ export {
   DEFAULT_NET,
   DEFAULT_RESTRICTED_NET,
   findPlugin,
+  isPlainDefault,
   loadNetConfs,
   packageNetDir,
   parseNetConfFile,

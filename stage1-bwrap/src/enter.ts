@@ -6,18 +6,19 @@ import path from 'node:path'
 import {
   detectCgroups,
   enterCommand,
+  enterEnv,
   entrypoint,
   execve,
   loadPod,
   openAppFds,
   parseEnterArgv,
   podApp,
-  readEnvFile,
   readPidFile,
+  requireHostTool,
   RktError,
 } from '@rkt/core/stage1'
 
-import {appExec, envRecord, hostTool} from './sandbox.js'
+import {appExec} from './sandbox.js'
 
 export const main = entrypoint('enter', import.meta.url, (argv) => {
   const args = parseEnterArgv(argv)
@@ -27,8 +28,6 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
   const pid = readPidFile(pod.paths.appPid(app.name))
   if (pid === undefined)
     throw new RktError(`app ${app.name} has not started`, {hint: 'wait for it, or check rkt status'})
-  const env = envRecord(readEnvFile(pod.paths.appEnv(app.name)))
-  if (process.env['TERM'] !== undefined) env['TERM'] = process.env['TERM']
   const {procs} = openAppFds(detectCgroups(), pod.uuid, app.name)
   const exec = appExec(
     app,
@@ -36,10 +35,11 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
     false,
     command,
   )
+  const nsenter = requireHostTool('nsenter', 'util-linux', 'the bwrap stage1')
   return execve(
-    hostTool('nsenter', 'util-linux'),
+    nsenter,
     ['nsenter', `--target=${pid}`, '--all', '--root', ...exec],
-    env,
+    enterEnv(pod.paths, app.name),
     procs,
   )
 })

@@ -10,103 +10,75 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {
+  appCommand,
   appDir,
-  applyLimits,
   appMounts,
-  bindGeneratedFile,
-  composeEnv,
-  createPodCgroups,
-  detectCgroups,
+  bindDnsFiles,
   effectiveCapabilities,
-  ENV,
-  enterPodCgroups,
   entrypoint,
-  findExecutable,
-  limitsOf,
+  envRecord,
   loadPod,
   markApp,
   metadataUrl,
   mountVolumes,
   openAppFds,
   parseRunArgv,
-  podLimits,
-  recordPodCgroups,
+  podLockFd,
+  requireHostTool,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
+  setUpPodCgroups,
   signalCgroups,
+  writeAppEnv,
   writeAppStatus,
-  writeEnvFile,
   writePidFile,
+  writePodReady,
   type PodApp,
 } from '@rkt/core/stage1'
-import {parseNetList} from '@rkt/net-plugins'
+import {isPlainDefault, parseNetList} from '@rkt/net-plugins'
 
-import {APP_EXEC, appExec, envRecord, hostTool} from './sandbox.js'
+import {APP_EXEC, appExec} from './sandbox.js'
 
 /** The isolators enforced (cgroup limits, bwrap's capability set); any other is named as ignored. */
 const ENFORCED = ['resource/memory', 'resource/cpu', 'os/linux/cpu-shares', 'os/linux/capabilities-retain-set']
 ENFORCED.push('os/linux/capabilities-remove-set')
 
-const warn = (m: string): void => void process.stderr.write(`run: warning: ${m}\n`)
-
 /** bwrap's network: the host's (also for the plain default, as fly's), or none; CNI networks are refused. */
 function netFlags(net: string): string[] {
   const mode = parseNetList(net)
   if (mode.kind === 'none') return ['--unshare-net']
-  const nets = mode.kind === 'contained' && !mode.all ? mode.nets : []
-  if (mode.kind === 'host' || (nets.length === 1 && nets[0]!.name === 'default' && nets[0]!.args === '')) return []
+  if (mode.kind === 'host' || isPlainDefault(mode)) return []
   throw new RktError(`--net=${net}: the bwrap stage1 has no contained networks`, {
     code: 'ENET',
     hint: 'use --net=host or --net=none with bwrap, or the nspawn stage1 for CNI networks',
   })
 }
 
-export const main = entrypoint('run', import.meta.url, async (argv) => {
+export const main = entrypoint('run', import.meta.url, async (argv, warn) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
   const hostname = args.hostname ?? `rkt-${args.uuid}`
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
-  const bwrap = hostTool('bwrap', 'bubblewrap')
+  const bwrap = requireHostTool('bwrap', 'bubblewrap', 'the bwrap stage1')
   const net = netFlags(args.net)
   const unsupported = {code: 'EUNSUPPORTED', hint: 'use the nspawn stage1'}
   if (args.privateUsers) throw new RktError('--private-users is not supported by the bwrap stage1', unsupported)
   if (pod.manifest.ports.length > 0) warn('--port ignored: bwrap pods use the host’s network, or none')
-  const lockFd = Number(process.env[ENV.lockFd])
-  if (!Number.isInteger(lockFd) || lockFd < 0) throw new RktError(`${ENV.lockFd} is not set: start bwrap with rkt`)
-  setCloexec(lockFd, true) // this process keeps the lock for the pod's life; no sandbox inherits it
+  setCloexec(podLockFd('the bwrap stage1'), true) // this process keeps the lock for the pod's life; no sandbox inherits it
+  const host = setUpPodCgroups(pod, warn)
+  const mds = args.mdsToken ? metadataUrl('127.0.0.1', args.mdsToken) : undefined
 
-  const host = detectCgroups()
-  recordPodCgroups(pod.paths.cgroups, host, pod.uuid)
-  const names = pod.apps.map((a) => a.name)
-  createPodCgroups(host, pod.uuid, names)
-  enterPodCgroups(host, pod.uuid)
-  applyLimits(host, pod.uuid, undefined, podLimits(pod.manifest.isolators, warn), warn)
-  const mds = args.mdsToken ? {AC_METADATA_URL: metadataUrl('127.0.0.1', args.mdsToken)} : {}
-
-  /** Everything an app needs before its sandbox starts: limits, mounts, environment, programs, capabilities. */
+  /** Everything an app needs before its sandbox starts: mounts, environment, programs, capabilities. */
   const prepare = (app: PodApp) => {
     const w = (m: string): void => warn(`app ${app.name}: ${m}`)
     for (const i of app.app.isolators) if (!ENFORCED.includes(i.name)) w(`isolator ${i.name} ignored by bwrap`)
-    applyLimits(host, pod.uuid, app.name, limitsOf(app.app.isolators, w), w)
     mountVolumes(app.rootfs, appMounts(pod, app))
-    const etc = (mode: string, stage0: string, file: string): string | undefined =>
-      mode === 'host' ? file : mode === 'stage0' ? stage0 : undefined
-    const resolv = etc(args.dnsConfMode.resolv, pod.paths.resolvConf, '/etc/resolv.conf')
-    for (const [target, source] of [
-      ['/etc/resolv.conf', resolv],
-      ['/etc/hosts', etc(args.dnsConfMode.hosts, pod.paths.hosts, '/etc/hosts')],
-    ])
-      if (source && fs.existsSync(source) && !bindGeneratedFile(app.rootfs, source, target!))
-        w(`no ${target}: the image's links lead it into a volume`)
-    const env = composeEnv(app.app.environment, {AC_APP_NAME: app.name, ...mds})
-    writeEnvFile(pod.paths.appEnv(app.name), env)
-    const resolve = (cmd: readonly string[] = []): string[] => {
-      if (cmd.length === 0) throw new RktError(`app ${app.name} has an empty "exec"`, {hint: 'give --exec=PROGRAM'})
-      return [findExecutable(app.rootfs, cmd[0]!, env, app.app.workingDirectory ?? '/'), ...cmd.slice(1)]
-    }
-    const handler = (name: string) => app.app.eventHandlers.filter((h) => h.name === name).map((h) => resolve(h.exec))
+    bindDnsFiles(pod.paths, app.rootfs, args.dnsConfMode, w)
+    const env = writeAppEnv(pod.paths, app, mds)
+    const handler = (name: string) =>
+      app.app.eventHandlers.filter((h) => h.name === name).map((h) => appCommand(app, env, h.exec))
     const caps = effectiveCapabilities(app.app.isolators)
     if (['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP'].some((c) => !caps.includes(c)))
       throw new RktError(`app ${app.name}: bwrap needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP kept`, unsupported)
@@ -114,7 +86,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     return {
       app,
       env: envRecord(env),
-      exec: resolve(app.app.exec),
+      exec: appCommand(app, env),
       preStart: handler('pre-start'),
       postStop: handler('post-stop'),
       caps,
@@ -147,10 +119,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
 
   let up = 0
   const isUp = (): void => {
-    if (++up < apps.length) return
-    writePidFile(pod.paths.pid, process.pid)
-    fs.symlinkSync('ready', `${pod.paths.supervisorStatus}.tmp`)
-    fs.renameSync(`${pod.paths.supervisorStatus}.tmp`, pod.paths.supervisorStatus)
+    if (++up === apps.length) writePodReady(pod.paths, process.pid)
   }
   const appDirs = host.hierarchies.flatMap((h) => apps.map((p) => appDir(h, pod.uuid, p.app.name)))
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, () => signalCgroups(appDirs, s))

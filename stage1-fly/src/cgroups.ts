@@ -6,22 +6,7 @@
 // with the host's capabilities can move itself out of any cgroup: fly cannot hold such an app.
 import path from 'node:path'
 
-import {
-  appCgroups,
-  appDir,
-  applyLimits,
-  createPodCgroups,
-  detectCgroups,
-  enterPodCgroups,
-  hierarchyFor,
-  limitsOf,
-  podLimits,
-  recordedPodCgroups,
-  recordPodCgroups,
-  type LoadedPod,
-  type PodApp,
-  type PodPaths,
-} from '@rkt/core/stage1'
+import {appDir, hierarchyFor, setUpPodCgroups, type LoadedPod, type PodApp, type Warn} from '@rkt/core/stage1'
 
 /** The isolators fly applies (as cgroup limits); every other one is named as ignored. */
 const APPLIED = new Set(['resource/memory', 'resource/cpu', 'os/linux/cpu-shares'])
@@ -34,26 +19,15 @@ export interface AppCgroups {
 
 /**
  * Creates the pod's cgroups with their limits and moves this process (fly-exec to be) into the pod's; the
- * app's own are for fly-exec's child to join. Recorded first, so gc finds them whatever fails next.
+ * app's own are for fly-exec's child to join (the SDK's setUpPodCgroups).
  */
-export function makePodCgroups(pod: LoadedPod, app: PodApp, warn: (m: string) => void): AppCgroups {
-  const appWarn = (m: string): void => warn(`app ${app.name}: ${m}`)
+export function makePodCgroups(pod: LoadedPod, app: PodApp, warn: Warn): AppCgroups {
   for (const i of app.app.isolators)
-    if (!APPLIED.has(i.name)) appWarn(`isolator ${i.name} ignored: the fly stage1 does not isolate apps`)
-  const host = detectCgroups()
-  recordPodCgroups(pod.paths.cgroups, host, pod.uuid)
-  createPodCgroups(host, pod.uuid, [app.name])
-  enterPodCgroups(host, pod.uuid)
-  applyLimits(host, pod.uuid, undefined, podLimits(pod.manifest.isolators, warn), warn)
-  applyLimits(host, pod.uuid, app.name, limitsOf(app.app.isolators, appWarn), appWarn)
+    if (!APPLIED.has(i.name)) warn(`app ${app.name}: isolator ${i.name} ignored: the fly stage1 does not isolate apps`)
+  const host = setUpPodCgroups(pod, warn)
   const memory = hierarchyFor(host, 'memory')
   const oom =
     memory &&
     path.join(appDir(memory, pod.uuid, app.name), memory.version === 1 ? 'memory.oom_control' : 'memory.events')
   return {dirs: host.hierarchies.map((h) => appDir(h, pod.uuid, app.name)), ...(oom ? {oom} : {})}
-}
-
-/** The app's cgroups as the run entrypoint recorded them (none for a pod run without cgroups). */
-export function recordedAppCgroups(paths: PodPaths, uuid: string, warn: (m: string) => void): string[] {
-  return appCgroups(recordedPodCgroups(paths, uuid, warn)) // a fly pod has one app
 }

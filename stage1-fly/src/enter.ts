@@ -2,12 +2,20 @@
 // app's rootfs with the app's credentials, working directory and environment, through fly-exec (same PID).
 import path from 'node:path'
 
-import {enterCommand, entrypoint, loadPod, parseEnterArgv, podApp, resolveCredentials} from '@rkt/core/stage1'
+import {
+  appCgroups,
+  enterCommand,
+  entrypoint,
+  loadPod,
+  parseEnterArgv,
+  podApp,
+  recordedPodCgroups,
+  resolveCredentials,
+} from '@rkt/core/stage1'
 
-import {recordedAppCgroups} from './cgroups.js'
 import {execFlyExec} from './fly-exec.js'
 
-export const main = entrypoint('enter', import.meta.url, (argv) => {
+export const main = entrypoint('enter', import.meta.url, (argv, warn) => {
   const args = parseEnterArgv(argv)
   const root = process.cwd()
   const pod = loadPod(root, path.basename(root))
@@ -17,9 +25,6 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
   const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
   const workDir = app.app.workingDirectory ?? '/'
   // The entered process joins the app's cgroups: their limits hold for it, and it ends with the pod.
-  const warn = (m: string): void => {
-    process.stderr.write(`enter: warning: ${m}\n`)
-  }
-  const cgroups = recordedAppCgroups(pod.paths, pod.uuid, warn)
+  const cgroups = appCgroups(recordedPodCgroups(pod.paths, pod.uuid, warn)) // none for a pod run without cgroups
   execFlyExec(import.meta.url, 'enter', {app, creds, workDir, envFile, cgroups}, [], command, process.env)
 })

@@ -7,13 +7,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {
+  appCommand,
   appMounts,
-  bindGeneratedFile,
+  bindDnsFiles,
   bindMount,
-  composeEnv,
   ENV,
   entrypoint,
-  findExecutable,
   handlerCommand,
   loadPod,
   markApp,
@@ -23,17 +22,16 @@ import {
   MS,
   parseRunArgv,
   placeGeneratedFile,
+  podLockFd,
   readMountinfo,
   resolveCredentials,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
-  writeEnvFile,
-  type LoadedPod,
-  type PodApp,
+  writeAppEnv,
 } from '@rkt/core/stage1'
-import {parseNetList} from '@rkt/net-plugins'
+import {isPlainDefault, parseNetList} from '@rkt/net-plugins'
 
 import {makePodCgroups} from './cgroups.js'
 import {execFlyExec} from './fly-exec.js'
@@ -56,26 +54,8 @@ function mountSystem(rootfs: string): void {
   mount('tmpfs', tmp, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777')
 }
 
-/**
- * /etc/resolv.conf and /etc/hosts per rkt's DNS modes (fly has no networking, so 'default' does little): the
- * host's or stage0's file bound read-only, never copied, so nothing is written through the image's symlinks
- * into a volume (bindGeneratedFile); an app without /etc/hosts gets a minimal one in its own root.
- */
-function dnsFiles(pod: LoadedPod, app: PodApp, resolv: string, hosts: string): void {
-  const warn = (target: string): void => {
-    process.stderr.write(
-      `run: warning: no ${target}: the image's symlinks put it in a volume, where rkt writes nothing\n`,
-    )
-  }
-  const bind = (source: string, target: string): void => {
-    if (!bindGeneratedFile(app.rootfs, source, target)) warn(target)
-  }
-  if (resolv === 'host') bind('/etc/resolv.conf', '/etc/resolv.conf')
-  else if (resolv === 'stage0' && fs.existsSync(pod.paths.resolvConf)) bind(pod.paths.resolvConf, '/etc/resolv.conf')
-  const hostsSource = hosts === 'host' ? '/etc/hosts' : hosts === 'stage0' ? pod.paths.hosts : undefined
-  if (hostsSource) bind(hostsSource, '/etc/hosts')
-  else if (!placeGeneratedFile(app.rootfs, '/etc/hosts', '127.0.0.1 localhost localdomain\n')) warn('/etc/hosts')
-}
+/** The /etc/hosts of an app that gets neither the host's nor stage0's. */
+const HOSTS = '127.0.0.1 localhost localdomain\n'
 
 /**
  * fly has no network of its own: the pod always shares the host's, as rkt's fly. `default` is what stage0
@@ -84,20 +64,14 @@ function dnsFiles(pod: LoadedPod, app: PodApp, resolv: string, hosts: string): v
  */
 function refuseNetworks(net: string): void {
   const mode = parseNetList(net)
-  const plainDefault =
-    mode.kind === 'contained' &&
-    !mode.all &&
-    mode.nets.length === 1 &&
-    mode.nets[0]!.name === 'default' &&
-    mode.nets[0]!.args === ''
-  if (mode.kind === 'host' || plainDefault) return
+  if (mode.kind === 'host' || isPlainDefault(mode)) return
   throw new RktError(`--net=${net}: the fly stage1 has no networking of its own; its pods use the host’s network`, {
     code: 'ENET',
     hint: 'use --net=host (or no --net) with fly, or the default nspawn stage1 for contained networks',
   })
 }
 
-export const main = entrypoint('run', import.meta.url, (argv) => {
+export const main = entrypoint('run', import.meta.url, (argv, warn) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, args.hostname ?? `rkt-${args.uuid}`))
@@ -113,26 +87,15 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
       hint: 'use the nspawn stage1 (the default; --stage1-path=stage1-nspawn.aci), or run without --private-users',
     })
   }
-  if (args.hostname !== undefined) {
-    process.stderr.write(`run: warning: --hostname=${args.hostname} ignored: fly pods share the host’s hostname\n`)
-  }
+  if (args.hostname !== undefined) warn(`--hostname=${args.hostname} ignored: fly pods share the host’s hostname`)
   // Nothing to forward: the app binds the host's ports itself, and a port a host service holds fails its bind.
-  if (pod.manifest.ports.length > 0) {
-    process.stderr.write(
-      'run: warning: --port ignored: fly pods use the host’s network, so the app’s ports are the host’s own\n',
-    )
-  }
+  if (pod.manifest.ports.length > 0)
+    warn('--port ignored: fly pods use the host’s network, so the app’s ports are the host’s own')
   const app = pod.apps[0]!
-  const exec = app.app.exec ?? []
-  if (exec.length === 0) {
-    throw new RktError(`image "${app.image.name}" has an empty "exec"`, {hint: 'give the command with --exec=BINARY'})
-  }
-  const lockFd = Number(process.env[ENV.lockFd])
-  if (!Number.isInteger(lockFd) || lockFd < 0) {
-    throw new RktError(`${ENV.lockFd} is not set: fly must be started by rkt`, {code: 'ECONTRACT'})
-  }
+  if ((app.app.exec ?? []).length === 0) appCommand(app, []) // refused before anything is set up
+  const lockFd = podLockFd('the fly stage1')
 
-  const cgroups = makePodCgroups(pod, app, (m) => process.stderr.write(`run: warning: ${m}\n`))
+  const cgroups = makePodCgroups(pod, app, warn)
   const mounts = appMounts(pod, app)
   // --readonly-rootfs: the root must be a mount of its own to be made read-only (with --no-overlay it is a
   // plain directory), and that mount must exist before the ones stacked inside it.
@@ -140,17 +103,18 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
   if (app.runtime.readOnlyRootFS && !rootIsMount) bindMount(app.rootfs, app.rootfs, false)
   mountSystem(app.rootfs)
   mountVolumes(app.rootfs, mounts)
-  dnsFiles(pod, app, args.dnsConfMode.resolv, args.dnsConfMode.hosts)
+  // An app without the host's or stage0's /etc/hosts gets a minimal one in its own root.
+  const unbound = bindDnsFiles(pod.paths, app.rootfs, args.dnsConfMode, warn)
+  if (unbound.includes('/etc/hosts') && !placeGeneratedFile(app.rootfs, '/etc/hosts', HOSTS))
+    warn("no /etc/hosts: the image's symlinks put it in a volume, where rkt writes nothing")
   // Last, once every mount point inside it exists; /tmp and writable volumes stay writable.
   if (app.runtime.readOnlyRootFS) mount(null, app.rootfs, null, MS.BIND | MS.REMOUNT | MS.RDONLY)
 
   // fly shares the host's network, so the metadata service (listening on all addresses) is on loopback.
-  const mds = args.mdsToken ? {AC_METADATA_URL: metadataUrl('127.0.0.1', args.mdsToken)} : {}
-  const env = composeEnv(app.app.environment, {AC_APP_NAME: app.name, ...mds})
-  writeEnvFile(pod.paths.appEnv(app.name), env)
+  const env = writeAppEnv(pod.paths, app, args.mdsToken ? metadataUrl('127.0.0.1', args.mdsToken) : undefined)
   const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
   const workDir = app.app.workingDirectory ?? '/'
-  const program = findExecutable(app.rootfs, exec[0]!, env, workDir)
+  const command = appCommand(app, env)
   markApp(pod.paths, app.name, 'created')
 
   // The hand-over. fly-exec keeps the lock descriptor (it marks it close-on-exec for the app).
@@ -166,5 +130,5 @@ export const main = entrypoint('run', import.meta.url, (argv) => {
     for (const word of handlerCommand(app, name, env, workDir) ?? []) runOptions.push(`--${name}`, word)
   const envFile = pod.paths.appEnv(app.name)
   const ctx = {app, creds, workDir, envFile, cgroups: cgroups.dirs}
-  execFlyExec(import.meta.url, 'run', ctx, runOptions, [program, ...exec.slice(1)], childEnv)
+  execFlyExec(import.meta.url, 'run', ctx, runOptions, command, childEnv)
 })

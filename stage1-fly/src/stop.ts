@@ -5,17 +5,7 @@
 // `rkt run` (a script without job control, a test runner), and killing it would kill them.
 import fs from 'node:fs'
 
-import {
-  appCgroups,
-  entrypoint,
-  killPod,
-  parseStopArgv,
-  PodPaths,
-  readPidFile,
-  recordedPodCgroups,
-  RktError,
-  signalCgroups,
-} from '@rkt/core/stage1'
+import {entrypoint, parseStopArgv, PodPaths, readPidFile, RktError, stopPodApps} from '@rkt/core/stage1'
 
 /** The parent PID of a process, from /proc (undefined once it is gone). */
 function parentOf(pid: number): number | undefined {
@@ -27,18 +17,10 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-export const main = entrypoint('stop', import.meta.url, async (argv) => {
+export const main = entrypoint('stop', import.meta.url, async (argv, warn) => {
   const args = parseStopArgv(argv)
   const paths = new PodPaths(process.cwd())
-  const warn = (m: string): void => {
-    process.stderr.write(`stop: warning: ${m}\n`)
-  }
-  const apps = appCgroups(recordedPodCgroups(paths, args.uuid, warn))
-  if (apps.length > 0) {
-    if (args.force) await killPod(apps)
-    else signalCgroups(apps, 'SIGTERM')
-    return 0
-  }
+  if (await stopPodApps(paths, args.uuid, args.force, warn)) return 0
   const pid = readPidFile(paths.pid)
   if (pid === undefined) throw new RktError(`pod ${args.uuid} has no pid file: it has not started, or has exited`)
   const signal = args.force ? 'SIGKILL' : 'SIGTERM'

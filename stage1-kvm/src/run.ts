@@ -9,13 +9,13 @@ import {fileURLToPath} from 'node:url'
 
 import {
   appMounts,
-  ENV,
   entrypoint,
   execve,
   findHostTool,
   loadPod,
   metadataUrl,
   parseRunArgv,
+  podLockFd,
   podLimits,
   RktError,
   runtimeConfigOf,
@@ -107,10 +107,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const kernel = guestKernel(image)
   if (!fs.existsSync(kernel))
     throw new RktError(`the stage1 image has no guest kernel (${kernel})`, {hint: 'rebuild it with npm run build'})
-  const lockFd = Number(process.env[ENV.lockFd])
-  if (!Number.isInteger(lockFd) || lockFd < 0) {
-    throw new RktError(`${ENV.lockFd} is not set: the kvm stage1 must be started by rkt`, {code: 'ECONTRACT'})
-  }
+  const lockFd = podLockFd('the kvm stage1')
   if (accel.notice) process.stderr.write(`${accel.notice}\n`)
 
   // Whatever fails from here on, stage0's gc of the pod tears the networks down (net-state.json first).

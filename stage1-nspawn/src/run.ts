@@ -14,7 +14,6 @@ import {
   detectCgroups,
   enterPodCgroups,
   entrypoint,
-  ENV,
   execve,
   type LoadedPod,
   loadPod,
@@ -22,6 +21,7 @@ import {
   openAppFds,
   parseIdRange,
   parseRunArgv,
+  podLockFd,
   podLimits,
   recordPodCgroups,
   RktError,
@@ -127,10 +127,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const netMode = parseNetList(args.net)
   if (netMode.kind !== 'contained' && pod.manifest.ports.length > 0)
     warn(`--port ignored: with --net=${netMode.kind} the pod has no network of its own to forward to`)
-  const lockFd = Number(process.env[ENV.lockFd])
-  if (!Number.isInteger(lockFd) || lockFd < 0) {
-    throw new RktError(`${ENV.lockFd} is not set: the nspawn stage1 must be started by rkt`, {code: 'ECONTRACT'})
-  }
+  const lockFd = podLockFd('the nspawn stage1')
 
   // Before anything else is made: the networks' DNS settings may make the pod's resolv.conf. Whatever
   // fails from here on, stage0's gc of the pod tears them down (net-state.json records them first).

@@ -33,4 +33,4 @@ export {isResolvConfEmpty, makeResolvConf, RESOLV_CONF_COMMENT} from './resolv-c
 export type {ResolvConf} from './resolv-conf.js'
 export {loadRuntimeConfig, runtimeConfigOf, saveRuntimeConfig} from './runtime.js'
 export type {RuntimeConfig} from './runtime.js'
-export {markApp, podPid, readAppStatus, readPidFile, writeAppStatus, writePidFile} from './status.js'
+export {markApp, podPid, readAppStatus, readPidFile, writeAppStatus, writePidFile, writePodReady} from './status.js'

@@ -8,7 +8,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {after, describe, test} from 'node:test'
 
 import {PodPaths} from './paths.js'
-import {podPid, readPidFile, writePidFile} from './status.js'
+import {podPid, readPidFile, writePidFile, writePodReady} from './status.js'
 
 const procs: ChildProcess[] = []
 const dirs: string[] = []
@@ -98,5 +98,17 @@ describe('podPid', () => {
       if (found === undefined) await sleep(10)
     }
     assert.equal(found, childrenOf(sh)[0])
+  })
+})
+
+describe('writePodReady', () => {
+  test('writes pid, then the ready link, replacing one an earlier run left', () => {
+    const paths = podDir()
+    fs.mkdirSync(path.dirname(paths.supervisorStatus), {recursive: true})
+    fs.symlinkSync('starting', paths.supervisorStatus)
+    writePodReady(paths, 4242)
+    assert.equal(readPidFile(paths.pid), 4242)
+    assert.equal(fs.readlinkSync(paths.supervisorStatus), 'ready')
+    assert.deepEqual(fs.readdirSync(path.dirname(paths.supervisorStatus)), [path.basename(paths.supervisorStatus)])
   })
 })

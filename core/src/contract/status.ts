@@ -41,6 +41,17 @@ export function writePidFile(file: string, pid: number): void {
   writeWhole(file, `${pid}\n`)
 }
 
+/**
+ * Says the pod is up, for an engine whose run process stays the pod's: `pid` (its PID), then the ready link
+ * (`supervisor-status` -> `ready`) that `rkt status --wait-ready` waits for, made whole by a rename.
+ */
+export function writePodReady(paths: PodPaths, pid: number): void {
+  writePidFile(paths.pid, pid)
+  const tmp = `${paths.supervisorStatus}.tmp-${process.pid}`
+  fs.symlinkSync('ready', tmp)
+  fs.renameSync(tmp, paths.supervisorStatus)
+}
+
 /** Reads a pid file; undefined when absent or malformed. */
 export function readPidFile(file: string): number | undefined {
   try {

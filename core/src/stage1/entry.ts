@@ -5,29 +5,47 @@
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {exitCodeOf, formatError} from '../errors.js'
+import {ENV} from '../contract/entrypoints.js'
+import {exitCodeOf, formatError, RktError} from '../errors.js'
 import {setDistDir} from '../sys/dist.js'
 
 /** An entrypoint's main function. */
 export type EntrypointMain = (argv: string[]) => Promise<number>
 
+/** Says something the user should know that does not stop the entrypoint (`<name>: warning: …` on stderr). */
+export type Warn = (message: string) => void
+
 /**
  * Wraps an entrypoint: points the SDK's native helpers at the stage1 rootfs the bundle lives in
- * (`<rootfs>/native/rktsys.node`), and turns any error into rkt's message (`<name>: …`, the cause chain
- * with --debug) and exit status (254 unless the error says otherwise).
+ * (`<rootfs>/native/rktsys.node`), hands `fn` a warn function that names the entrypoint, and turns any error
+ * into rkt's message (`<name>: …`, the cause chain with --debug) and exit status (254 unless the error says
+ * otherwise).
  */
 export function entrypoint(
   name: string,
   moduleUrl: string,
-  fn: (argv: string[]) => number | Promise<number>,
+  fn: (argv: string[], warn: Warn) => number | Promise<number>,
 ): EntrypointMain {
+  const warn: Warn = (m) => void process.stderr.write(`${name}: warning: ${m}\n`)
   return async (argv) => {
     setDistDir(path.dirname(fileURLToPath(moduleUrl)))
     try {
-      return await fn(argv)
+      return await fn(argv, warn)
     } catch (err) {
       process.stderr.write(`${name}: ${formatError(err, argv.includes('--debug'))}\n`)
       return exitCodeOf(err)
     }
   }
+}
+
+/**
+ * The pod lock's descriptor stage0 passed (ENV.lockFd): the run entrypoint, or whatever it execs, keeps it
+ * for the pod's whole life. An error when it is missing: `stage1` (as messages name it: "the bwrap stage1")
+ * was started by something other than rkt.
+ */
+export function podLockFd(stage1: string): number {
+  const fd = Number(process.env[ENV.lockFd])
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new RktError(`${ENV.lockFd} is not set: ${stage1} must be started by rkt`, {code: 'ECONTRACT'})
+  return fd
 }

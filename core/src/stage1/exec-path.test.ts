@@ -6,7 +6,8 @@ import {after, before, describe, test} from 'node:test'
 
 import {RktError} from '../errors.js'
 import {DEFAULT_PATH} from './env.js'
-import {findExecutable} from './exec-path.js'
+import {appCommand, findExecutable, requireHostTool} from './exec-path.js'
+import type {PodApp} from './pod.js'
 
 let tmp: string
 let root: string
@@ -123,5 +124,51 @@ describe('findExecutable: paths with a slash', () => {
 
   test('an empty exec is refused', () => {
     assert.throws(() => findExecutable(root, '', env()), /no program to run/)
+  })
+})
+
+describe('appCommand', () => {
+  const app = (exec: string[] | undefined): PodApp =>
+    ({
+      name: 'web',
+      rootfs: root,
+      image: {name: 'example.com/web'},
+      app: {exec, workingDirectory: '/usr'},
+    }) as unknown as PodApp
+
+  test("the app's exec, or a handler's, its program found in the app's root", () => {
+    assert.deepEqual(appCommand(app(['tool', '-x']), [`PATH=${DEFAULT_PATH}`]), ['/usr/bin/tool', '-x'])
+    assert.deepEqual(appCommand(app(['tool']), [], ['/bin/sh', '-c', 'true']), ['/bin/sh', '-c', 'true'])
+    assert.throws(() => appCommand(app(['missing']), []), {code: 'ENOEXEC'})
+  })
+
+  test('an empty exec is refused with the fix', () => {
+    for (const exec of [undefined, []])
+      assert.throws(
+        () => appCommand(app(exec), []),
+        (err: unknown) => {
+          assert.ok(err instanceof RktError)
+          assert.equal(err.message, 'image "example.com/web" has an empty "exec"')
+          assert.match(err.hint ?? '', /--exec=/)
+          return true
+        },
+      )
+  })
+})
+
+describe('requireHostTool', () => {
+  test('the path of an installed program, or an error naming the package to install', () => {
+    const sh = requireHostTool('sh', 'dash', 'the test stage1')
+    assert.equal(path.basename(sh), 'sh')
+    fs.accessSync(sh, fs.constants.X_OK)
+    assert.throws(
+      () => requireHostTool('rkt-no-such-tool', 'rkt-tools', 'the test stage1'),
+      (err: unknown) => {
+        assert.ok(err instanceof RktError)
+        assert.equal(err.message, 'rkt-no-such-tool is not installed: the test stage1 needs it')
+        assert.equal(err.hint, 'apt-get install rkt-tools')
+        return true
+      },
+    )
   })
 })

@@ -128,6 +128,20 @@ export function handlerCommand(
   return [findExecutable(app.rootfs, h[0]!, env, cwd), ...h.slice(1)]
 }
 
+/**
+ * The app's exec (or `exec`, one of its event handlers'), its program resolved in the app's root as
+ * findExecutable does; an empty one is an error.
+ */
+export function appCommand(
+  app: PodApp,
+  env: readonly string[],
+  exec: readonly string[] = app.app.exec ?? [],
+): string[] {
+  if (exec.length === 0)
+    throw new RktError(`image "${app.image.name}" has an empty "exec"`, {hint: 'give the command with --exec=BINARY'})
+  return [findExecutable(app.rootfs, exec[0]!, env, app.app.workingDirectory ?? '/'), ...exec.slice(1)]
+}
+
 /** A host program an engine runs (systemd-nspawn, QEMU): its path in PATH, or undefined when not installed. */
 export function findHostTool(
   name: string,
@@ -143,4 +157,15 @@ export function findHostTool(
     }
   }
   return undefined
+}
+
+/**
+ * A host program `stage1` (as messages name it: "the bwrap stage1") needs: its path in PATH, or an error
+ * naming the Debian package to install.
+ */
+export function requireHostTool(name: string, pkg: string, stage1: string): string {
+  const tool = findHostTool(name)
+  if (tool === undefined)
+    throw new RktError(`${name} is not installed: ${stage1} needs it`, {hint: `apt-get install ${pkg}`})
+  return tool
 }

@@ -5,11 +5,11 @@
 export * from '../contract/index.js'
 export {loadPod, podApp} from './pod.js'
 export type {LoadedPod, PodApp} from './pod.js'
-export {composeEnv, DEFAULT_PATH} from './env.js'
+export {composeEnv, DEFAULT_PATH, enterEnv, envRecord, writeAppEnv} from './env.js'
 export {hostPathInRoot, resolveInRoot} from './root-path.js'
 export {resolveCredentials} from './credentials.js'
 export type {Credentials} from './credentials.js'
-export {enterCommand, findExecutable, findHostTool, handlerCommand} from './exec-path.js'
+export {appCommand, enterCommand, findExecutable, findHostTool, handlerCommand, requireHostTool} from './exec-path.js'
 export {appMounts, checkMountTarget, isForbiddenTarget} from './mounts.js'
 export type {AppMount} from './mounts.js'
 export {
@@ -22,7 +22,9 @@ export {
 } from './volumes.js'
 export {DEFAULT_CAPABILITIES, effectiveCapabilities, getIsolator, isIsolator} from '../schema/isolators.js'
 export type {AnyIsolator, Isolator, KnownIsolatorName, SeccompSet} from '../schema/isolators.js'
-export {entrypoint} from './entry.js'
+export {entrypoint, podLockFd} from './entry.js'
+export {gcPod, setUpPodCgroups, stopPodApps} from './pod-cgroups.js'
+export {bindDnsFiles} from './dns-files.js'
 export {cfsQuota, CFS_PERIOD_US, limitsOf, podLimits} from './limits.js'
 export type {Limits} from './limits.js'
 export {
@@ -46,7 +48,7 @@ export {
   stage1Dir,
 } from './cgroups.js'
 export type {AppCgroupFds, CgroupHost, Hierarchy, PodCgroupsGc} from './cgroups.js'
-export type {EntrypointMain} from './entry.js'
+export type {EntrypointMain, Warn} from './entry.js'
 // The system interfaces engines need (docs/native-helpers.md).
 export {
   execve,
