@@ -26,6 +26,9 @@ const RUNC_HINT = 'runc not installed (apt-get install runc)'
 const NSPAWN_HINT = 'systemd-nspawn not installed (apt-get install systemd-container)'
 
 type Row = {what: string; ms: number | null; note?: string}
+/** A row still to measure: its command, and what to say if the tool is missing. */
+type Timed = {what: string; cmd: readonly string[]; hint?: string}
+type Item = Timed | Row
 type Overhead = {rssKiB: number; pssKiB: number; processes: string[]} | {note: string}
 
 /**
@@ -74,23 +77,46 @@ function reason(s: string): string {
   return (lines.find((l) => /error/i.test(l)) ?? lines.pop() ?? 'failed').trim()
 }
 
-/** Times cmd after one untimed probe run (which is also the warm-up); a failing probe makes the row unavailable. */
-function measure(what: string, cmd: readonly string[], o: {runs: number; env: NodeJS.ProcessEnv}, hint?: string): Row {
-  const probe = spawnSync(cmd[0]!, cmd.slice(1), {
+/** One untimed run of cmd (also the warm-up): why the row is unavailable, or undefined when it works. */
+function probe(cmd: readonly string[], env: NodeJS.ProcessEnv, hint?: string): string | undefined {
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
-    env: o.env,
+    env,
     timeout: 60_000,
   })
-  if ((probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    return {what, ms: null, note: hint ?? `${cmd[0]} not installed`}
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return hint ?? `${cmd[0]} not installed`
+  if (r.error || r.status !== 0) return reason(r.stderr || String(r.error))
+  return undefined
+}
+
+/**
+ * Times several commands by turns after one untimed probe run each (a failing probe makes the row
+ * unavailable), one run of each per round, so that the machine's load drifts alike on all
+ * of them (rows compared as ratios, such as a build against its baseline, are measured this way).
+ */
+function measureByTurns(
+  items: readonly {what: string; cmd: readonly string[]; hint?: string}[],
+  o: {runs: number; env: NodeJS.ProcessEnv},
+  hint?: string,
+): Row[] {
+  const rows: Row[] = items.map((item) => {
+    const {what, cmd} = item
+    const note = probe(cmd, o.env, item.hint ?? hint)
+    return note === undefined ? {what, ms: 0} : {what, ms: null, note}
+  })
+  const times = items.map((): number[] => [])
+  for (let run = 0; run < o.runs; run++) {
+    items.forEach(({cmd}, i) => {
+      if (rows[i]!.ms === null) return
+      try {
+        times[i]!.push(...timeCommand(cmd, {runs: 1, warmup: 0, env: o.env}))
+      } catch (err) {
+        rows[i] = {what: rows[i]!.what, ms: null, note: reason(String(err))}
+      }
+    })
   }
-  if (probe.error || probe.status !== 0) return {what, ms: null, note: reason(probe.stderr || String(probe.error))}
-  try {
-    return {what, ms: median(timeCommand(cmd, {runs: o.runs, warmup: 0, env: o.env}))}
-  } catch (err) {
-    return {what, ms: null, note: reason(String(err))}
-  }
+  return rows.map((r, i) => (r.ms === null ? r : {what: r.what, ms: median(times[i]!)}))
 }
 
 /** Imports the rootfs tar into podman's store once; returns why podman can't be used, if it can't. */
@@ -371,12 +397,12 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
   }
   const podman = podmanImport(tar)
   const sh = ['/bin/sh', '-c', 'true']
-  const podmanRow = (runtime: string, network = 'none'): Row => {
+  const podmanRow = (runtime: string, network = 'none'): Item => {
     const what = `podman run (${runtime}${network === 'none' ? '' : `, --network=${network}`})`
     const flags = network === 'none' ? PODMAN_RUN : PODMAN_RUN.filter((f) => f !== '--network=none')
     return podman
       ? {what, ms: null, note: podman}
-      : measure(what, ['podman', ...flags, '--runtime', runtime, PODMAN_IMAGE, ...sh], o)
+      : {what, cmd: ['podman', ...flags, '--runtime', runtime, PODMAN_IMAGE, ...sh]}
   }
   const runcId = `rkt-bench-${process.pid}`
   const bundles = path.join(o.work, 'runs', 'runc')
@@ -389,7 +415,7 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
    * ~90 ms for nspawn's 4 MiB, which users of the default stage1 never pay. nspawn runs without a network and
    * with the default one, beside podman's rows of the same kind; fly has no network of its own.
    */
-  const rktRows = (build: string, label: string): Row[] => {
+  const rktRows = (build: string, label: string): Item[] => {
     const bin = path.join(build, 'bin', 'rkt')
     const dir = build === o.root ? data : fs.mkdtempSync(path.join(o.work, 'runs', 'baseline-'))
     const images = path.join(build, 'core', 'dist', 'stage1-images')
@@ -416,38 +442,44 @@ export async function benchRun(o: {root: string; work: string; runs: number; env
       ])
     }
     return [
-      measure(`rkt run (fly${label})`, run('fly'), o),
-      ...nspawnNets.map((n) => measure(`rkt run (nspawn, --net=${n}${label})`, run('nspawn', n), o)),
+      {what: `rkt run (fly${label})`, cmd: run('fly')},
+      ...nspawnNets.map((n) => ({what: `rkt run (nspawn, --net=${n}${label})`, cmd: run('nspawn', n)})),
     ]
   }
   const baseline = process.env['BENCH_BASELINE']
+  // Every row by turns (floors, peers, ours and the baseline's): their ratios compare like with like.
+  const byTurns = (items: Item[]): Row[] => {
+    const timed = measureByTurns(
+      items.filter((i): i is Timed => 'cmd' in i),
+      o,
+    )
+    return items.map((i) => ('cmd' in i ? timed.shift()! : i))
+  }
 
   let rows: Row[]
   let memory: {rkt: Overhead; rktNspawn: Overhead; nspawn: Overhead; runc: Overhead; podman: Overhead}
   try {
-    rows = [
-      measure('floor: chroot', ['chroot', rootfs, ...sh], o),
-      measure(
-        'floor: unshare -m -p -f --mount-proc + chroot',
-        ['unshare', '-m', '-p', '-f', `--mount-proc=${rootfs}/proc`, 'chroot', rootfs, ...sh],
-        o,
-      ),
-      measure('node -e 0', [process.execPath, '-e', '0'], o),
-      measure(
-        'systemd-nspawn (bare)',
-        ['systemd-nspawn', '--register=no', '--keep-unit', '-q', '-D', rootfs, ...sh],
-        o,
-        NSPAWN_HINT,
-      ),
+    rows = byTurns([
+      {what: 'floor: chroot', cmd: ['chroot', rootfs, ...sh]},
+      {
+        what: 'floor: unshare -m -p -f --mount-proc + chroot',
+        cmd: ['unshare', '-m', '-p', '-f', `--mount-proc=${rootfs}/proc`, 'chroot', rootfs, ...sh],
+      },
+      {what: 'node -e 0', cmd: [process.execPath, '-e', '0']},
+      {
+        what: 'systemd-nspawn (bare)',
+        cmd: ['systemd-nspawn', '--register=no', '--keep-unit', '-q', '-D', rootfs, ...sh],
+        hint: NSPAWN_HINT,
+      },
       runc
         ? {what: 'runc run', ms: null, note: runc}
-        : measure('runc run', ['runc', 'run', '--bundle', path.join(bundles, 'true'), runcId], o, RUNC_HINT),
+        : {what: 'runc run', cmd: ['runc', 'run', '--bundle', path.join(bundles, 'true'), runcId], hint: RUNC_HINT},
       podmanRow('runc'),
       podmanRow('runc', 'bridge'),
       podmanRow('crun'),
       ...rktRows(o.root, ''),
       ...(baseline ? rktRows(path.resolve(baseline), ', baseline') : []),
-    ]
+    ])
     gc()
     const sleeping = runcBundle(path.join(bundles, 'sleep'), rootfs, ['/bin/sh', '-c', 'sleep 30'])
     memory = {
