@@ -9,9 +9,10 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {flock, LOCK_EX, LOCK_NB, MNT_DETACH, mount, umount2} from '@rkt/core/sys/native'
+import {isRoot, skipUnless} from '@rkt/core/testing'
 
 const flyExec = path.resolve(import.meta.dirname, '..', 'dist', 'fly-exec')
-const skip = process.getuid?.() !== 0 ? 'needs root (chroot, setuid)' : false
+const skip = skipUnless(isRoot, 'needs root (chroot, setuid)')
 
 let base = '' // temp dir: ROOT (the app's rootfs) and the host-side state files of each test
 let root = ''

@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, test} from 'node:test'
 
+import {isRoot, skipUnless} from '../testing.js'
 import {
   appCgroups,
   applyLimits,
@@ -325,12 +326,7 @@ describe('cgroups on a v2 host (fake tree only: not verified end to end here)', 
 
 describe('cgroups on this machine (root, cgroup v1 memory hierarchy)', () => {
   const real = detectCgroups()
-  const skip =
-    process.getuid?.() !== 0
-      ? 'needs root'
-      : hierarchyFor(real, 'memory')?.version !== 1
-        ? 'needs cgroup v1 memory'
-        : false
+  const skip = skipUnless(isRoot && hierarchyFor(real, 'memory')?.version === 1, 'needs root and cgroup v1 memory')
 
   test(
     'a process in an app cgroup is killed and the pod’s cgroups removed, as gc does after a SIGKILLed pod',

@@ -11,6 +11,7 @@ import {mountsUnder} from '../sys/mounts.js'
 import {MNT_DETACH, umount2} from '../sys/native.js'
 import {bindDnsFiles} from './dns-files.js'
 import {bindMount} from './volumes.js'
+import {isRoot, skipUnless} from '../testing.js'
 import {makeTestPod} from './testing.js'
 
 const dirs: string[] = []
@@ -28,7 +29,7 @@ function pod() {
   return {paths: p.paths, rootfs: p.apps[0]!.rootfs}
 }
 
-describe('bindDnsFiles (root: bind mounts)', {skip: process.getuid?.() !== 0 ? 'needs root' : false}, () => {
+describe('bindDnsFiles (root: bind mounts)', {skip: skipUnless(isRoot, 'bind mounts need root')}, () => {
   test("stage0's files and the host's, read-only; the defaults left to the engine", () => {
     const {paths, rootfs} = pod()
     fs.mkdirSync(path.dirname(paths.resolvConf), {recursive: true})

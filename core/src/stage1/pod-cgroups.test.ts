@@ -14,10 +14,11 @@ import {MNT_DETACH, umount2} from '../sys/native.js'
 import {bindMount} from './volumes.js'
 import {appDir, detectCgroups, hierarchyFor, killPod, podDir, removePodCgroups, stage1Dir} from './cgroups.js'
 import {gcPod, setUpPodCgroups, stopPodApps} from './pod-cgroups.js'
+import {isRoot, skipUnless} from '../testing.js'
 import {makeTestPod} from './testing.js'
 
 const host = detectCgroups()
-const skip = process.getuid?.() !== 0 ? 'needs root' : hierarchyFor(host, 'memory') ? false : 'needs a memory cgroup'
+const skip = skipUnless(isRoot && hierarchyFor(host, 'memory') !== undefined, 'needs root and a memory cgroup')
 const cleanups: (() => Promise<unknown> | void)[] = []
 after(async () => {
   for (const c of cleanups.reverse()) await c()
