@@ -118,7 +118,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode, networks?.dns)
   if (args.mdsToken && networks?.hostIp === undefined)
     warn('--mds-register: the pod has no network to reach the metadata service')
-  const mds = args.mdsToken && networks?.hostIp ? {AC_METADATA_URL: metadataUrl(networks.hostIp, args.mdsToken)} : {}
+  const mds = args.mdsToken && networks?.hostIp ? metadataUrl(networks.hostIp, args.mdsToken) : undefined
   warnVolumes(pod)
   if (args.interactive)
     warn("--interactive: the app's stdin and stdout are the VM's console, which is no terminal in its /dev")

@@ -150,7 +150,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const mdsHost = networks !== undefined ? networks.hostIp : netMode.kind === 'host' ? '127.0.0.1' : undefined
   if (args.mdsToken && mdsHost === undefined)
     warn('--mds-register: the pod has no network to reach the metadata service')
-  const mds = args.mdsToken && mdsHost ? {AC_METADATA_URL: metadataUrl(mdsHost, args.mdsToken)} : {}
+  const mds = args.mdsToken && mdsHost ? metadataUrl(mdsHost, args.mdsToken) : undefined
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, hostBounding, mds, warn))
   const host = detectCgroups()
   const {confs, fds} = makeCgroups(pod, host, apps)

@@ -4,10 +4,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {
+  appCommand,
   appMounts,
   checkMountTarget,
-  composeEnv,
-  findExecutable,
   handlerCommand,
   mount,
   mountVolumes,
@@ -16,13 +15,12 @@ import {
   prepareMountTarget,
   portMappings,
   resolveCredentials,
-  RktError,
-  writeEnvFile,
   type AppMount,
   type IdRange,
   type LoadedPod,
   type PodApp,
   type RunArgs,
+  writeAppEnv,
 } from '@rkt/core/stage1'
 import {setupPodNetworks, type PodNetworks} from '@rkt/net-plugins'
 
@@ -46,14 +44,10 @@ export function prepareApp(
   etc: PodEtc,
   args: RunArgs,
   hostBounding: bigint,
-  extraEnv: Record<string, string>,
+  metadataUrl: string | undefined,
   warn: (m: string) => void,
 ): PreparedApp {
   const appWarn = (m: string): void => warn(`app ${app.name}: ${m}`)
-  const exec = app.app.exec ?? []
-  if (exec.length === 0) {
-    throw new RktError(`image "${app.image.name}" has an empty "exec"`, {hint: 'give the command with --exec=BINARY'})
-  }
   const creds = resolveCredentials(app.rootfs, app.app, {image: app.image})
   const isolation = appIsolation(
     app.app.isolators,
@@ -76,12 +70,10 @@ export function prepareApp(
   mountTmpUnder(app.rootfs, mounts, range)
   mountVolumes(app.rootfs, mounts, range)
   bindAppEtc(app.rootfs, etc, appWarn)
-  const env = composeEnv(app.app.environment, {...extraEnv, AC_APP_NAME: app.name})
-  writeEnvFile(pod.paths.appEnv(app.name), env)
+  const env = writeAppEnv(pod.paths, app, metadataUrl)
   // Where the supervisor records the app's PID for enter.
   fs.mkdirSync(pod.paths.pidsDir, {recursive: true, mode: 0o755})
   const cwd = app.app.workingDirectory ?? '/'
-  const program = findExecutable(app.rootfs, exec[0]!, env, cwd)
   return {
     app,
     isolation,
@@ -89,7 +81,7 @@ export function prepareApp(
       name: app.name,
       // The app's root as the container sees it: the stage1 rootfs is the container's /.
       root: `/${path.relative(pod.paths.stage1Rootfs, app.rootfs)}`,
-      argv: [program, ...exec.slice(1)],
+      argv: appCommand(app, env),
       env,
       uid: creds.uid,
       gid: creds.gid,
