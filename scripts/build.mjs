@@ -5,6 +5,7 @@ import crypto from 'node:crypto'
 import {$, chalk, fs, path} from 'zx'
 import * as esbuild from 'esbuild'
 
+import {machineCacheDir, pruneCache} from './cache-dir.mjs'
 import {buildNativeHelpers} from './stage1-image.mjs'
 
 $.verbose = false
@@ -63,8 +64,8 @@ await step('native helpers (gcc)', async () => {
 })
 
 // The kvm stage1's guest kernel, built from Debian's linux-source with the project's configuration
-// (stage1-kvm/kernel/README.md): minutes on a fresh machine, so the result is cached under .cache/ by
-// the hash of what it is built from.
+// (stage1-kvm/kernel/README.md): minutes on a fresh machine, so the result is cached outside the checkout
+// (scripts/cache-dir.mjs: every clone on the machine shares it) by the hash of what it is built from.
 await step('guest kernel (linux-source, cached)', async () => {
   const dir = path.join(root, 'stage1-kvm', 'kernel')
   const tarballs = (await fs.readdir('/usr/src').catch(() => [])).filter((f) => /^linux-source-.*\.tar\.xz$/.test(f))
@@ -79,18 +80,14 @@ await step('guest kernel (linux-source, cached)', async () => {
     .update(`${tarball}\0${stat.size}\0${stat.mtimeMs}`)
     .digest('hex')
     .slice(0, 16)
-  const cache = path.join(root, '.cache', 'guest-kernel', key)
+  const cache = path.join(machineCacheDir(), 'guest-kernel', key)
   if (!fs.existsSync(path.join(cache, 'vmlinux'))) {
-    await fs.rm(cache, {recursive: true, force: true})
     await fs.mkdir(path.dirname(cache), {recursive: true})
-    const tmp = `${cache}.tmp`
-    await fs.rm(tmp, {recursive: true, force: true})
-    console.log(`build: making the guest kernel from ${tarball} (minutes; cached in ${path.relative(root, cache)})`)
-    await $`${path.join(dir, 'build.sh')} ${tarball} ${tmp}`
-    // Kernels of earlier configurations are not coming back.
-    for (const old of await fs.readdir(path.dirname(cache)))
-      if (old !== path.basename(tmp)) await fs.rm(path.join(path.dirname(cache), old), {recursive: true, force: true})
-    await fs.rename(tmp, cache)
+    console.log(`build: making the guest kernel from ${tarball} (minutes; cached in ${cache})`)
+    // Under a lock: every checkout on the machine builds into the one cache. The entry appears whole (rename).
+    const make = '[ -f "$1/vmlinux" ] || { rm -rf "$1" "$1.tmp" && "$2" "$3" "$1.tmp" && mv "$1.tmp" "$1"; }'
+    await $`flock ${cache}.lock sh -c ${make} sh ${cache} ${path.join(dir, 'build.sh')} ${tarball}`
+    await pruneCache(path.dirname(cache), 3)
   }
   await fs.copyFile(path.join(cache, 'vmlinux'), path.join(root, 'stage1-kvm', 'dist', 'vmlinux'))
 })

@@ -57,6 +57,15 @@ export class PodPaths {
   appTreeStoreId(app: string): string {
     return path.join(this.appInfo(app), 'treeStoreID')
   }
+  /**
+   * appsinfo/<app>/engineCache: the absolute path of the directory stage0 gives the engine for what it makes
+   * once per image and keeps (kvm's base disk): one per image ID in the data directory, created by stage0,
+   * removed with the image (`rkt image rm`, `image gc`). Engines put their files in a subdirectory named after
+   * themselves and make each entry atomically: several pods may make one at the same time.
+   */
+  appEngineCache(app: string): string {
+    return path.join(this.appInfo(app), 'engineCache')
+  }
   /** stage1/rootfs/opt/stage2: one directory per app. */
   get stage2(): string {
     return path.join(this.stage1Rootfs, STAGE2_DIR)

@@ -231,6 +231,9 @@ async function makePod(
       fs.mkdirSync(p.appInfo(name), {recursive: true})
       fs.writeFileSync(p.appInfoManifest(name), store.manifestBytes(images[i]!.key))
       fs.writeFileSync(p.appTreeStoreId(name), appTrees[i]!)
+      const cache = store.layout.engineCache(images[i]!.key)
+      fs.mkdirSync(cache, {recursive: true, mode: 0o700})
+      fs.writeFileSync(p.appEngineCache(name), path.resolve(cache))
     })
     const range = args.pod.privateUsers ? reserveIdRange(pods, pod) : undefined
     if (args.pod.noOverlay) {

@@ -19,6 +19,8 @@ export interface PodApp {
   readonly runtime: RuntimeApp
   readonly image: ImageManifest
   readonly rootfs: string
+  /** The engine's cache directory for this app's image (PodPaths.appEngineCache); absent in older pods. */
+  readonly engineCache: string | undefined
 }
 
 /** A pod directory loaded by a stage1 entrypoint. */
@@ -55,7 +57,13 @@ export function loadPod(root: string, uuid: string): LoadedPod {
         hint: 'give the command with --exec',
       })
     }
-    return {name: ra.name, app, runtime: ra, image, rootfs: paths.appRootfs(ra.name)}
+    let engineCache: string | undefined
+    try {
+      engineCache = fs.readFileSync(paths.appEngineCache(ra.name), 'utf8').trim() || undefined
+    } catch {
+      engineCache = undefined
+    }
+    return {name: ra.name, app, runtime: ra, image, rootfs: paths.appRootfs(ra.name), engineCache}
   })
   let runtime: RuntimeConfig | undefined
   try {

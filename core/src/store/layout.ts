@@ -76,6 +76,13 @@ export class StoreLayout {
   downloadLock(url: string): string {
     return path.join(this.downloadLockDir, urlHash(url))
   }
+  get engineCacheRoot(): string {
+    return path.join(this.cas, 'enginecache')
+  }
+  /** cas/enginecache/<key>: what stage1 engines make from the image and keep (docs/stage1.md "Engine cache"). */
+  engineCache(key: string): string {
+    return path.join(this.engineCacheRoot, this.checkKey(key))
+  }
   tree(treeId: string): string {
     return path.join(this.treeRoot, checkTreeId(treeId))
   }
