@@ -14,6 +14,7 @@ describe('the guest start script', () => {
   test('per app: a cgroup with its limits, its fds where supervisor.conf says, then the supervisor', () => {
     const text = startScript({
       net: ['ip link set lo up'],
+      mounts: [],
       pod: {},
       apps: [
         {name: 'a', limits: {memory: 134217728n}},

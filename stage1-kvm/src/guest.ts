@@ -31,6 +31,8 @@ export function guestFds(i: number): {cgroupFd: number; oomFd: number} {
 
 export function startScript(o: {
   net: readonly string[]
+  /** The apps' disks and mount plans (guest-mounts.ts). */
+  mounts: readonly string[]
   pod: Limits
   apps: readonly GuestApp[]
   supervisorConf: string
@@ -43,6 +45,7 @@ export function startScript(o: {
     // the pod's hostname, which run wrote (nspawn sets it from outside; here the guest's kernel has its own)
     'hostname -F /etc/hostname',
     ...o.net,
+    ...o.mounts,
     `echo '+memory +cpu +pids' > /sys/fs/cgroup/cgroup.subtree_control`,
     `mkdir -p ${GUEST_POD_CGROUP}`,
     ...limitFiles(o.pod).map(([f, v]) => `echo ${sh(v)} > ${GUEST_POD_CGROUP}/${f}`),

@@ -12,6 +12,8 @@ export function guestKernel(image: string): string {
   return path.join(image, 'kvm', 'vmlinux')
 }
 
+export type DiskFormat = 'qcow2' | 'raw'
+
 export class KvmPaths {
   constructor(readonly pod: PodPaths) {}
 
@@ -25,6 +27,24 @@ export class KvmPaths {
   }
   /** The agent's socket (QEMU listens): `rkt enter` connects here. Relative to the pod directory. */
   static readonly agentSocket = path.join('kvm', 'agent.sock')
+  /** The pod's app disks (README "Disks"). */
+  get disksDir(): string {
+    return path.join(this.dir, 'disks')
+  }
+  /**
+   * App `app`'s disk: a qcow2 overlay on the image's base disk, or with --no-overlay (or no engine cache) a raw
+   * ext4 of its own; the extension says which.
+   */
+  appDisk(app: string, format: DiskFormat): string {
+    return path.join(this.disksDir, `${app}.${format}`)
+  }
+  /** `<pod>/kvm/shares`: one directory per host volume, a bind of its source, each shared with the guest. */
+  get sharesDir(): string {
+    return path.join(this.dir, 'shares')
+  }
+  share(n: number): string {
+    return path.join(this.sharesDir, `v${n}`)
+  }
   /** Written by run: the guest's start script (guest path /kvm/start.sh). */
   get startScript(): string {
     return path.join(this.pod.stage1Rootfs, 'kvm', 'start.sh')

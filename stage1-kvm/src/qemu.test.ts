@@ -29,6 +29,8 @@ const base: QemuOptions = {
   consoleLog: 'kvm/console.log',
   agentSocket: 'kvm/agent.sock',
   nics: [{tap: 'tap0', mac: '0a:58:ac:10:1c:05'}],
+  disks: [],
+  shares: [],
   interactive: false,
   tscKhz: 2999998,
   debug: false,

@@ -1,10 +1,14 @@
 // The QEMU command line of a pod (stage1-kvm/README.md "The VM"): a microvm machine with no default
 // devices, the project's kernel, the pod's stage1 rootfs as the guest's 9p root, two virtio consoles and
-// two named virtio-serial ports on descriptors kvm-exec hands over, one virtio-net NIC per pod network.
+// two named virtio-serial ports on descriptors kvm-exec hands over, one virtio-net NIC per pod network, one
+// virtio-blk disk per app, one 9p share per host volume.
 import os from 'node:os'
 
+import {RktError, type Limits} from '@rkt/core/stage1'
+
 import type {Accel} from './accel.js'
-import type {Limits} from '@rkt/core/stage1'
+import type {AppDisk} from './disk.js'
+import type {Share} from './guest-mounts.js'
 
 /** The 9p mount tag of the guest's root. */
 export const ROOT_TAG = 'rkt-root'
@@ -13,6 +17,27 @@ export const CTL_PORT = 'org.rkt.ctl'
 export const AGENT_PORT = 'org.rkt.agent'
 /** The descriptors kvm-exec gives QEMU: hvc0 (stdout, stdin), hvc1 (stderr), the ctl port. */
 export const QEMU_FDS = {console: 3, stderr: 4, ctl: 5} as const
+
+/**
+ * virtio-mmio transports of QEMU 7.2's microvm without ACPI (measured: the ninth virtio device finds no
+ * virtio-bus, with or without ioapic2=on). The root share and the consoles' virtio-serial take two.
+ */
+export const MAX_TRANSPORTS = 8
+const FIXED_TRANSPORTS = 2
+
+/** Refuses a pod whose NICs, app disks and volume shares need more virtio transports than microvm has. */
+export function checkTransports(n: {nics: number; disks: number; shares: number}): void {
+  const need = FIXED_TRANSPORTS + n.nics + n.disks + n.shares
+  if (need <= MAX_TRANSPORTS) return
+  throw new RktError(
+    `the pod needs ${need} virtio devices (the root share and consoles: ${FIXED_TRANSPORTS}, networks: ${n.nics}, ` +
+      `app disks: ${n.disks}, host volume shares: ${n.shares}), more than the ${MAX_TRANSPORTS} a QEMU microvm has`,
+    {
+      code: 'ETOOMANYDEVICES',
+      hint: 'use fewer apps, networks or host volumes in one pod (several apps can mount one host volume: it is shared once), or the nspawn stage1',
+    },
+  )
+}
 
 /** rkt's sizing: the apps' memory limits (128 MiB for an app without one) plus 128 MiB, at least 512 MiB. */
 const APP_DEFAULT_MIB = 128
@@ -61,6 +86,10 @@ export interface QemuOptions {
   readonly consoleLog: string
   readonly agentSocket: string
   readonly nics: readonly VmNic[]
+  /** The apps' disks, in app order: the guest finds app i's by serial i. */
+  readonly disks: readonly AppDisk[]
+  /** Host volumes, each its own 9p share. */
+  readonly shares: readonly Share[]
   readonly interactive: boolean
   /** tsc_early_khz for TCG (accel.ts tscKhz). */
   readonly tscKhz?: number
@@ -151,5 +180,14 @@ export function qemuArgv(o: QemuOptions): string[] {
     argv.push('-netdev', `tap,id=n${i},ifname=${nic.tap},script=no,downscript=no`)
     argv.push('-device', `virtio-net-device,netdev=n${i},mac=${nic.mac}`)
   })
+  o.disks.forEach((d, i) => {
+    argv.push('-drive', `file=${esc(d.file)},if=none,format=${d.format},id=disk${i}`)
+    argv.push('-device', `virtio-blk-device,drive=disk${i},serial=${i}`)
+  })
+  for (const s of o.shares) {
+    const ro = s.readOnly ? ',readonly=on' : ''
+    argv.push('-fsdev', `local,id=${s.tag},path=${esc(s.path)},security_model=passthrough,multidevs=remap${ro}`)
+    argv.push('-device', `virtio-9p-device,fsdev=${s.tag},mount_tag=${s.tag}`)
+  }
   return argv
 }

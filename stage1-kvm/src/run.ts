@@ -8,7 +8,6 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {
-  appMounts,
   entrypoint,
   execve,
   findHostTool,
@@ -32,10 +31,12 @@ import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
+import {makeAppDisk} from './disk.js'
 import {guestFds, startScript} from './guest.js'
+import {guestMounts} from './guest-mounts.js'
 import {bridgeTaps, guestNetScript} from './net.js'
 import {guestKernel, KvmPaths} from './paths.js'
-import {qemuArgv, vmSize} from './qemu.js'
+import {checkTransports, qemuArgv, vmSize} from './qemu.js'
 
 const warn = (m: string): void => {
   process.stderr.write(`run: warning: ${m}\n`)
@@ -69,23 +70,6 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
   }
 }
 
-/**
- * What the guest does not do for volumes yet, said rather than left silent: every submount of the pod's root
- * reaches the guest as part of one 9p mount, so a volume is not a mount point inside the app (findmnt and
- * mountpoint do not see it), and the app's own /tmp tmpfs hides a volume at or below /tmp.
- */
-function warnVolumes(pod: LoadedPod): void {
-  for (const app of pod.apps) {
-    const mounts = appMounts(pod, app)
-    if (mounts.length > 0)
-      warn(`app ${app.name}: its volumes are not mount points inside the VM (their files are there, live)`)
-    for (const m of mounts.filter((m) => m.target === '/tmp' || m.target.startsWith('/tmp/')))
-      warn(
-        `app ${app.name}: volume ${m.volume} at ${m.target} is hidden by the app's /tmp in the VM; mount it elsewhere`,
-      )
-  }
-}
-
 export const main = entrypoint('run', import.meta.url, async (argv) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
@@ -110,6 +94,11 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const lockFd = podLockFd('the kvm stage1')
   if (accel.notice) process.stderr.write(`${accel.notice}\n`)
 
+  // Before anything changes the apps' rootfs (prepareApp plans, nothing more; the guest mounts): the disks hold
+  // each app's tree as the pod sees it before any app ran.
+  const noOverlay = !fs.existsSync(pod.paths.overlayPrepared)
+  const disks = pod.apps.map((app) => makeAppDisk(kvm, app, noOverlay))
+
   // Whatever fails from here on, stage0's gc of the pod tears the networks down (net-state.json first).
   const networks = await setupNetworks(pod, args)
   const {interfaces, nics, ipv6} = networks ? await bridgeTaps(networks.netns) : {interfaces: [], nics: [], ipv6: []}
@@ -119,10 +108,16 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   if (args.mdsToken && networks?.hostIp === undefined)
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && networks?.hostIp ? metadataUrl(networks.hostIp, args.mdsToken) : undefined
-  warnVolumes(pod)
   if (args.interactive)
     warn("--interactive: the app's stdin and stdout are the VM's console, which is no terminal in its /dev")
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
+  const hostVolumes = new Set(
+    apps.flatMap((a) =>
+      a.mounts.flatMap((s) => (s.kind === 'volume' && s.mount.kind === 'host' ? [s.mount.volume] : [])),
+    ),
+  )
+  checkTransports({nics: nics.length, disks: apps.length, shares: hostVolumes.size})
+  const mounts = guestMounts(kvm, apps)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {
     graceMs: DEFAULT_GRACE_MS,
@@ -133,6 +128,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     kvm.startScript,
     startScript({
       net: guestNetScript(interfaces),
+      mounts: mounts.lines,
       pod: podLimits(pod.manifest.isolators, warn),
       apps: apps.map((a) => ({name: a.app.name, limits: a.isolation.limits})),
       supervisorConf: conf,
@@ -152,6 +148,8 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     consoleLog: path.relative(pod.paths.root, kvm.consoleLog),
     agentSocket: KvmPaths.agentSocket,
     nics,
+    disks,
+    shares: mounts.shares,
     interactive: args.interactive,
     ...(khz !== undefined ? {tscKhz: khz} : {}),
     ...(extraParams ? {extraKernelParams: extraParams} : {}),

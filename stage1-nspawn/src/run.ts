@@ -35,6 +35,7 @@ import {
 import {parseNetList} from '@rkt/net-plugins'
 
 import {prepareApp, setupNetworks, type PreparedApp} from '@rkt/stage1-supervisor/apps'
+import {applyMountPlan} from '@rkt/stage1-supervisor/mount-plan'
 import {capMask, hostBoundingSet} from '@rkt/stage1-supervisor/capabilities'
 import {DEFAULT_GRACE_MS, writeConf, type AppConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
@@ -151,7 +152,11 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   if (args.mdsToken && mdsHost === undefined)
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && mdsHost ? metadataUrl(mdsHost, args.mdsToken) : undefined
-  const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, hostBounding, mds, warn))
+  const apps = pod.apps.map((app) => {
+    const prepared = prepareApp(pod, app, etc, args, hostBounding, mds, warn)
+    applyMountPlan(app.rootfs, prepared.mounts, range, (m) => warn(`app ${app.name}: ${m}`))
+    return prepared
+  })
   const host = detectCgroups()
   const {confs, fds} = makeCgroups(pod, host, apps)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))

@@ -5,18 +5,10 @@ import path from 'node:path'
 
 import {
   appCommand,
-  appMounts,
-  checkMountTarget,
   handlerCommand,
-  mount,
-  mountVolumes,
-  MS,
   parseIdRange,
-  prepareMountTarget,
   portMappings,
   resolveCredentials,
-  type AppMount,
-  type IdRange,
   type LoadedPod,
   type PodApp,
   type RunArgs,
@@ -27,17 +19,19 @@ import {setupPodNetworks, type PodNetworks} from '@rkt/net-plugins'
 import type {AppConf} from './config.js'
 import type {PodEtc} from './etc.js'
 
-import {bindAppEtc} from './etc.js'
 import {appIsolation, type AppIsolation} from './isolators.js'
+import {planAppMounts, type MountStep} from './mount-plan.js'
 
 /** An app prepared on the host: its supervisor configuration, minus the descriptors opened later. */
 export interface PreparedApp {
   readonly app: PodApp
   readonly isolation: AppIsolation
+  /** The mounts inside the app's root, for the engine to perform where that root is (mount-plan.ts). */
+  readonly mounts: readonly MountStep[]
   readonly conf: Omit<AppConf, 'cgroupFds' | 'oomFds'>
 }
 
-/** Mounts, /etc files, environment, credentials, program and isolation of one app. */
+/** The mount plan (volumes, /etc files), environment, credentials, program and isolation of one app. */
 export function prepareApp(
   pod: LoadedPod,
   app: PodApp,
@@ -66,10 +60,7 @@ export function prepareApp(
     appWarn(`os/linux/oom-score-adj ${oomScoreAdj} ignored: a --private-users pod cannot set a negative value`)
     oomScoreAdj = undefined
   }
-  const mounts = appMounts(pod, app)
-  mountTmpUnder(app.rootfs, mounts, range)
-  mountVolumes(app.rootfs, mounts, range)
-  bindAppEtc(app.rootfs, etc, appWarn)
+  const mounts = planAppMounts(pod, app, etc)
   const env = writeAppEnv(pod.paths, app, metadataUrl)
   // Where the supervisor records the app's PID for enter.
   fs.mkdirSync(pod.paths.pidsDir, {recursive: true, mode: 0o755})
@@ -77,6 +68,7 @@ export function prepareApp(
   return {
     app,
     isolation,
+    mounts,
     conf: {
       name: app.name,
       // The app's root as the container sees it: the stage1 rootfs is the container's /.
@@ -114,23 +106,4 @@ export function setupNetworks(pod: LoadedPod, args: RunArgs): Promise<PodNetwork
       pod.apps.map((a) => a.app),
     ),
   })
-}
-
-/**
- * The supervisor gives each app a tmpfs on /tmp unless something is mounted there already, which would hide a
- * volume mounted below /tmp. An app with such a volume gets its /tmp tmpfs here, under its volumes, and the
- * supervisor leaves it alone (owned by the pod's root: shifted with --private-users).
- */
-function mountTmpUnder(rootfs: string, mounts: readonly AppMount[], range: IdRange | undefined): void {
-  const tmp = checkMountTarget(rootfs, '/tmp', "the app's /tmp")
-  const targets = mounts.map((m) => checkMountTarget(rootfs, m.target, `volume ${m.volume}`))
-  if (targets.includes(tmp) || !targets.some((t) => t.startsWith(`${tmp}/`))) return
-  const owner = range === undefined ? '' : `,uid=${range.first},gid=${range.first}`
-  mount(
-    'tmpfs',
-    prepareMountTarget(rootfs, '/tmp', true, "the app's /tmp"),
-    'tmpfs',
-    MS.NOSUID | MS.NODEV,
-    `mode=1777${owner}`,
-  )
 }

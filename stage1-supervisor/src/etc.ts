@@ -73,14 +73,30 @@ export function preparePodEtc(
   return {hostnameFile: paths.hostname, hosts, ...(resolv === undefined ? {} : {resolvConf: resolv})}
 }
 
-/** Gives an app the pod's /etc files; `warn` names one it goes without (see bindGeneratedFile). */
-export function bindAppEtc(rootfs: string, etc: PodEtc, warn: (m: string) => void): void {
-  const bind = (source: string, target: string): void => {
-    if (!bindGeneratedFile(rootfs, source, target))
-      warn(`no ${target}: the image's symlinks put it in a volume, where rkt writes nothing`)
-  }
-  bind(etc.hostnameFile, '/etc/hostname')
-  const hasHosts = fs.existsSync(path.join(rootfs, checkMountTarget(rootfs, '/etc/hosts')))
-  if (etc.hosts.replace || !hasHosts) bind(etc.hosts.file, '/etc/hosts')
-  if (etc.resolvConf !== undefined) bind(etc.resolvConf, '/etc/resolv.conf')
+/** One of the pod's /etc files as an app gets it: bound read-only at `target`. */
+export interface EtcFile {
+  /** Host path of the file. */
+  readonly source: string
+  /** As written: /etc/hostname, /etc/hosts, /etc/resolv.conf. */
+  readonly target: '/etc/hostname' | '/etc/hosts' | '/etc/resolv.conf'
+  /** Only when the image (or a volume) has no such file: the fallback /etc/hosts leaves the image's own. */
+  readonly ifMissing: boolean
+}
+
+/** The pod's /etc files an app gets, in the order they are bound. */
+export function appEtcFiles(etc: PodEtc): EtcFile[] {
+  return [
+    {source: etc.hostnameFile, target: '/etc/hostname', ifMissing: false},
+    {source: etc.hosts.file, target: '/etc/hosts', ifMissing: !etc.hosts.replace},
+    ...(etc.resolvConf === undefined
+      ? []
+      : [{source: etc.resolvConf, target: '/etc/resolv.conf' as const, ifMissing: false}]),
+  ]
+}
+
+/** Binds one /etc file into the app's root on the host; `warn` names one the app goes without (bindGeneratedFile). */
+export function bindEtcFile(rootfs: string, f: EtcFile, warn: (m: string) => void): void {
+  if (f.ifMissing && fs.existsSync(path.join(rootfs, checkMountTarget(rootfs, f.target)))) return
+  if (!bindGeneratedFile(rootfs, f.source, f.target))
+    warn(`no ${f.target}: the image's symlinks put it in a volume, where rkt writes nothing`)
 }

@@ -143,14 +143,18 @@ export class PodSandbox {
     const pod: StartedPod = {proc, pid, uuid, detached: opts.detached ?? false}
     this.started.push(pod)
     const ready = await this.poll(
-      () => {
+      async () => {
         try {
           // The app may make its ready file before the engine has recorded its PID: wait for both.
-          const app = opts.readyFile === undefined || fs.existsSync(this.appPath(uuid, opts.readyFile))
-          return app && this.supervisorReady(uuid)
+          if (!this.supervisorReady(uuid)) return false
+          if (opts.readyFile === undefined || fs.existsSync(this.appPath(uuid, opts.readyFile))) return true
         } catch {
           return false // not laid out yet
         }
+        // A kvm pod's app root is a disk of the VM, not a host directory: ask inside.
+        if (!fs.existsSync(path.join(this.podPath(uuid), 'kvm'))) return false
+        const r = await this.rkt(['enter', uuid, '/bin/sh', '-c', `test -e ${shQuote(opts.readyFile)}`])
+        return r.exitCode === 0
       },
       () => exited,
     )
@@ -159,10 +163,10 @@ export class PodSandbox {
   }
 
   /** Polls `get` every 10 ms until it gives something truthy, `gaveUp` says stop, or 30 s pass (a VM boots). */
-  private async poll<T>(get: () => T, gaveUp: () => boolean): Promise<T | undefined> {
+  private async poll<T>(get: () => T | Promise<T>, gaveUp: () => boolean): Promise<T | undefined> {
     const deadline = Date.now() + 30_000
     for (;;) {
-      const v = get()
+      const v = await get()
       if (v) return v
       if (gaveUp() || Date.now() > deadline) return undefined
       await sleep(10)

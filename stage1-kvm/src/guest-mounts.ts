@@ -1,0 +1,121 @@
+// The apps' roots and mounts in the guest (stage1-kvm/README.md "Disks" and "Volumes"): start.sh mounts each
+// app's disk (found by its serial, the app's index) on /opt/stage2/<app>/rootfs, then performs the app's mount
+// plan (stage1-supervisor/src/mount-plan.ts) there. A host volume is a 9p share of its own (a bind of its
+// source under <pod>/kvm/shares, so only what the volume shows is shared, read-only on the host too when every
+// use is), an empty volume a tmpfs of the guest shared by the apps that mount it, the /etc files come from
+// the stage1 rootfs. Each is a mount point in the app, as under nspawn.
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {bindMount, remountReadOnly} from '@rkt/core/stage1'
+import type {PreparedApp} from '@rkt/stage1-supervisor/apps'
+import type {MountStep} from '@rkt/stage1-supervisor/mount-plan'
+
+import {sh} from './net.js'
+import type {KvmPaths} from './paths.js'
+
+/** Where the guest mounts volumes before binding them into apps (a tmpfs over the stage1 rootfs's /kvm/vols). */
+const GUEST_VOLS = '/kvm/vols'
+/** 9p options of the shares: as the root's (qemu.ts kernelCmdline). */
+export const SHARE_OPTS = 'trans=virtio,version=9p2000.L,cache=mmap,msize=524288'
+
+/** A host directory shared with the guest under `tag`. */
+export interface Share {
+  readonly tag: string
+  readonly path: string
+  readonly readOnly: boolean
+}
+
+export interface GuestMounts {
+  /** start.sh lines, run before the supervisor. */
+  readonly lines: string[]
+  readonly shares: Share[]
+}
+
+/** The guest's busybox sh function that prints the device of the disk with serial $1. */
+const DISK_FN =
+  'disk() { for b in /sys/block/vd*; do [ "$(cat $b/serial)" = "$1" ] && echo /dev/${b##*/} && return; done; ' +
+  'echo "kvm: no disk with serial $1" >&2; return 1; }'
+
+/**
+ * Sets up on the host what the plans need (binds under kvm.sharesDir, copies of /etc files from outside the
+ * stage1 rootfs) and returns the guest's lines and the shares for QEMU.
+ */
+export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[]): GuestMounts {
+  const stage1 = kvm.pod.stage1Rootfs
+  const inGuest = (host: string): string => `/${path.relative(stage1, host)}`
+  fs.mkdirSync(path.join(stage1, GUEST_VOLS), {recursive: true})
+  const lines = [DISK_FN, `mount -t tmpfs -o mode=0700 tmpfs ${GUEST_VOLS}`]
+  apps.forEach((a, i) => lines.push(`mount -t ext4 "$(disk ${i})" ${sh(inGuest(a.app.rootfs))}`))
+
+  const shares: Share[] = []
+  // Volumes by name: each set up once in the guest, bound into every app that mounts it.
+  const vols = new Map<string, string>()
+  const volume = (step: MountStep & {kind: 'volume'}): string => {
+    const m = step.mount
+    const known = vols.get(m.volume)
+    if (known !== undefined) return known
+    const dir = `${GUEST_VOLS}/${vols.size}`
+    lines.push(`mkdir ${dir}`)
+    if (m.kind === 'empty') {
+      const e = m.empty ?? {mode: 0o755, uid: 0, gid: 0}
+      lines.push(`mount -t tmpfs -o mode=${e.mode.toString(8)},uid=${e.uid},gid=${e.gid} tmpfs ${dir}`)
+    } else {
+      const share = kvm.share(shares.length)
+      const readOnly = apps.every((a) =>
+        a.mounts.every((s) => s.kind !== 'volume' || s.mount.volume !== m.volume || s.mount.readOnly),
+      )
+      fs.mkdirSync(share, {recursive: true, mode: 0o700})
+      // A file volume: the file bound into the share's directory, under its own name.
+      const at = step.dir ? share : path.join(share, path.basename(m.source))
+      if (!step.dir) fs.closeSync(fs.openSync(at, 'a', 0o600))
+      bindMount(m.source, at, m.recursive)
+      if (readOnly) remountReadOnly(at, m.recursive)
+      const tag = `vol${shares.length}`
+      shares.push({tag, path: share, readOnly})
+      lines.push(`mount -t 9p -o ${SHARE_OPTS}${readOnly ? ',ro' : ''} ${tag} ${dir}`)
+    }
+    const source = step.dir ? dir : `${dir}/${path.basename(m.source)}`
+    vols.set(m.volume, source)
+    return source
+  }
+
+  for (const a of apps) {
+    const root = inGuest(a.app.rootfs)
+    for (const step of a.mounts) {
+      const t = sh(`${root}${step.target}`)
+      const create = (dir: boolean): string =>
+        dir ? `mkdir -p ${t}` : `[ -e ${t} ] || { mkdir -p "$(dirname ${t})" && : > ${t}; }`
+      const bind = (source: string, readOnly: boolean): string =>
+        `mount --bind ${sh(source)} ${t}${readOnly ? ` && mount -o remount,bind,ro ${t}` : ''}`
+      if (step.kind === 'tmp') {
+        lines.push(create(true), `mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs ${t}`)
+      } else if (step.kind === 'volume') {
+        const fresh = !vols.has(step.mount.volume)
+        const source = volume(step)
+        // Docker's semantics: an implicit volume starts as a copy of what the image has there.
+        if (fresh && step.mount.prefill) lines.push(`if [ -d ${t} ]; then cp -a ${t}/. ${sh(source)}/; fi`)
+        lines.push(create(step.dir), bind(source, step.mount.readOnly))
+      } else {
+        const source = etcSource(kvm, step.file.source, step.file.target)
+        const present = `[ -e ${t} ]`
+        if (step.file.ifMissing && step.inVolume) continue
+        // In a volume nothing is created (the host's files); the fallback /etc/hosts only where the image has none.
+        if (step.inVolume) lines.push(`if ${present}; then ${bind(inGuest(source), true)}; fi`)
+        else if (step.file.ifMissing)
+          lines.push(`if ! ${present}; then ${create(false)}; ${bind(inGuest(source), true)}; fi`)
+        else lines.push(create(false), bind(inGuest(source), true))
+      }
+    }
+  }
+  return {lines, shares}
+}
+
+/** An /etc file as the guest can read it: in the stage1 rootfs, or a copy there of a host file (--dns=host). */
+function etcSource(kvm: KvmPaths, source: string, target: string): string {
+  if (!path.relative(kvm.pod.stage1Rootfs, source).startsWith('..')) return source
+  const copy = path.join(kvm.pod.stage1Rootfs, 'kvm', 'etc', path.basename(target))
+  fs.mkdirSync(path.dirname(copy), {recursive: true})
+  fs.copyFileSync(source, copy)
+  return copy
+}
