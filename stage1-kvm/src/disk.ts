@@ -10,7 +10,7 @@ import {RktError, type PodApp} from '@rkt/core/stage1'
 import {FileLock} from '@rkt/core/sys/lock'
 
 import {createOverlay} from './qemu-img.js'
-import {KvmPaths, type DiskFormat} from './paths.js'
+import type {DiskFormat, KvmPaths} from './paths.js'
 
 /** Room for the app to write beyond its tree, and inodes beyond its entries: the disk is sparse. */
 const ROOM_BYTES = 2 * 2 ** 30

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
-import {kernelCmdline, qemuArgv, vmSize, type QemuOptions} from './qemu.js'
+import {checkTransports, kernelCmdline, MAX_TRANSPORTS, qemuArgv, vmSize, type QemuOptions} from './qemu.js'
 
 const MiB = 2n ** 20n
 
@@ -58,6 +58,37 @@ describe('QEMU command line', () => {
     assert.ok(after('-device').includes('virtserialport,chardev=ctl,name=org.rkt.ctl'))
     assert.deepEqual(after('-netdev'), ['tap,id=n0,ifname=tap0,script=no,downscript=no'])
     assert.ok(after('-device').includes('virtio-net-device,netdev=n0,mac=0a:58:ac:10:1c:05'))
+  })
+  test('one virtio-blk disk per app (serial = its index), one 9p share per host volume, read-only ones readonly=on', () => {
+    const argv = qemuArgv({
+      ...base,
+      disks: [
+        {file: '/p/kvm/disks/a.qcow2', format: 'qcow2'},
+        {file: '/p,x/kvm/disks/b.raw', format: 'raw'},
+      ],
+      shares: [{tag: 'vol0', path: '/p/kvm/shares/v0', readOnly: true}],
+    })
+    const after = (flag: string): string[] => argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []))
+    assert.deepEqual(after('-drive'), [
+      'file=/p/kvm/disks/a.qcow2,if=none,format=qcow2,id=disk0',
+      'file=/p,,x/kvm/disks/b.raw,if=none,format=raw,id=disk1',
+    ])
+    assert.deepEqual(
+      after('-device').filter((d) => d.startsWith('virtio-blk')),
+      ['virtio-blk-device,drive=disk0,serial=0', 'virtio-blk-device,drive=disk1,serial=1'],
+    )
+    assert.equal(
+      after('-fsdev')[1],
+      'local,id=vol0,path=/p/kvm/shares/v0,security_model=passthrough,multidevs=remap,readonly=on',
+    )
+    assert.ok(after('-device').includes('virtio-9p-device,fsdev=vol0,mount_tag=vol0'))
+  })
+  test(`a pod needing more than microvm's ${MAX_TRANSPORTS} virtio transports is refused, naming each part`, () => {
+    checkTransports({nics: 2, disks: 2, shares: 2})
+    assert.throws(
+      () => checkTransports({nics: 1, disks: 3, shares: 3}),
+      /needs 9 virtio devices \(the root share and consoles: 2, networks: 1, app disks: 3, host volume shares: 3\), more than the 8/,
+    )
   })
   test('KVM gets -accel kvm and the host CPU', () => {
     const argv = qemuArgv({...base, accel: 'kvm'})
