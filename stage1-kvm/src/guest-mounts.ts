@@ -9,6 +9,7 @@ import path from 'node:path'
 
 import {bindMount, remountReadOnly} from '@rkt/core/stage1'
 import type {PreparedApp} from '@rkt/stage1-supervisor/apps'
+import {noEtcFile} from '@rkt/stage1-supervisor/etc'
 import type {MountStep} from '@rkt/stage1-supervisor/mount-plan'
 
 import {sh} from './net.js'
@@ -41,7 +42,7 @@ const DISK_FN =
  * Sets up on the host what the plans need (binds under kvm.sharesDir, copies of /etc files from outside the
  * stage1 rootfs) and returns the guest's lines and the shares for QEMU.
  */
-export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[]): GuestMounts {
+export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (m: string) => void): GuestMounts {
   const stage1 = kvm.pod.stage1Rootfs
   const inGuest = (host: string): string => `/${path.relative(stage1, host)}`
   fs.mkdirSync(path.join(stage1, GUEST_VOLS), {recursive: true})
@@ -99,16 +100,28 @@ export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[]): GuestM
       } else {
         const source = etcSource(kvm, step.file.source, step.file.target)
         const present = `[ -e ${t} ]`
-        if (step.file.ifMissing && step.inVolume) continue
-        // In a volume nothing is created (the host's files); the fallback /etc/hosts only where the image has none.
-        if (step.inVolume) lines.push(`if ${present}; then ${bind(inGuest(source), true)}; fi`)
-        else if (step.file.ifMissing)
+        // In a volume nothing is created: only a file the volume has (the host's) is covered, and the fallback
+        // /etc/hosts only goes where the image has none.
+        if (step.inVolume) {
+          if (step.file.ifMissing) continue
+          if (inHostVolume(a, step.target)) lines.push(bind(inGuest(source), true))
+          else warn(`app ${a.app.name}: ${noEtcFile(step.file)}`)
+        } else if (step.file.ifMissing)
           lines.push(`if ! ${present}; then ${create(false)}; ${bind(inGuest(source), true)}; fi`)
         else lines.push(create(false), bind(inGuest(source), true))
       }
     }
   }
   return {lines, shares}
+}
+
+/** True when the app's `target` is an existing file of a host volume (the innermost volume holding it). */
+function inHostVolume(app: PreparedApp, target: string): boolean {
+  const holding = app.mounts
+    .filter((s) => s.kind === 'volume' && (target === s.target || target.startsWith(`${s.target}/`)))
+    .at(-1)
+  if (holding?.kind !== 'volume' || holding.mount.kind !== 'host') return false
+  return fs.existsSync(path.join(holding.mount.source, path.relative(holding.target, target)))
 }
 
 /** An /etc file as the guest can read it: in the stage1 rootfs, or a copy there of a host file (--dns=host). */

@@ -117,7 +117,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     ),
   )
   checkTransports({nics: nics.length, disks: apps.length, shares: hostVolumes.size})
-  const mounts = guestMounts(kvm, apps)
+  const mounts = guestMounts(kvm, apps, warn)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {
     graceMs: DEFAULT_GRACE_MS,

@@ -97,6 +97,9 @@ export function appEtcFiles(etc: PodEtc): EtcFile[] {
 /** Binds one /etc file into the app's root on the host; `warn` names one the app goes without (bindGeneratedFile). */
 export function bindEtcFile(rootfs: string, f: EtcFile, warn: (m: string) => void): void {
   if (f.ifMissing && fs.existsSync(path.join(rootfs, checkMountTarget(rootfs, f.target)))) return
-  if (!bindGeneratedFile(rootfs, f.source, f.target))
-    warn(`no ${f.target}: the image's symlinks put it in a volume, where rkt writes nothing`)
+  if (!bindGeneratedFile(rootfs, f.source, f.target)) warn(noEtcFile(f))
 }
+
+/** What an app going without one of the files is told (see bindGeneratedFile). */
+export const noEtcFile = (f: EtcFile): string =>
+  `no ${f.target}: the image's symlinks put it in a volume, where rkt writes nothing`

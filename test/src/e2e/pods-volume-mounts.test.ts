@@ -57,7 +57,9 @@ describe('a volume over the data directory copies no other pod’s mounts', () =
         {detached: true, readyFile: 'ready'},
       )
       const podDir = ps.podPath(pod.uuid)
-      assert.ok(fs.existsSync(ps.appPath(pod.uuid, `host/data/pods/run/${otherUuids[0]}`)), 'the volume is there')
+      // Asked inside the app: kvm's app root is a disk in the VM, not on the host.
+      const there = await ps.rkt(['enter', pod.uuid, '/bin/sh', '-c', `test -d /host/data/pods/run/${otherUuids[0]}`])
+      assert.equal(there.exitCode, 0, `the volume is there: ${there.stderr}`)
       assert.deepEqual(copiesOf(otherUuids, podDir), [], "copies of the other pods' mounts on the host")
       if (engine === 'nspawn') {
         // The container's own mount namespace (its supervisor's) and the app's hold none either.
