@@ -69,6 +69,8 @@ export function baseDisk(cacheDir: string, rootfs: string): string {
   const lock = FileLock.onFile(path.join(cacheDir, '.lock'), {exclusive: true, wait: true})
   try {
     if (fs.existsSync(base)) return base
+    // What a maker killed before its rename left: only the lock's holder makes one.
+    for (const f of fs.readdirSync(cacheDir)) if (f.startsWith(`.${BASE_NAME}.`)) fs.rmSync(path.join(cacheDir, f))
     const tmp = path.join(cacheDir, `.${BASE_NAME}.${process.pid}`)
     makeExt4(rootfs, tmp)
     fs.chmodSync(tmp, 0o400)
@@ -98,4 +100,13 @@ export function makeAppDisk(kvm: KvmPaths, app: PodApp, noOverlay: boolean): App
   const file = kvm.appDisk(app.name, 'qcow2')
   createOverlay(baseDisk(path.join(app.engineCache, 'kvm'), app.rootfs), file)
   return {file, format: 'qcow2'}
+}
+
+/** The disk run made for app `app` of this pod (for export, after the pod exited), if any. */
+export function findAppDisk(kvm: KvmPaths, app: string): AppDisk | undefined {
+  for (const format of ['qcow2', 'raw'] as const) {
+    const file = kvm.appDisk(app, format)
+    if (fs.existsSync(file)) return {file, format}
+  }
+  return undefined
 }

@@ -47,7 +47,9 @@ export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (
   const inGuest = (host: string): string => `/${path.relative(stage1, host)}`
   fs.mkdirSync(path.join(stage1, GUEST_VOLS), {recursive: true})
   const lines = [DISK_FN, `mount -t tmpfs -o mode=0700 tmpfs ${GUEST_VOLS}`]
-  apps.forEach((a, i) => lines.push(`mount -t ext4 "$(disk ${i})" ${sh(inGuest(a.app.rootfs))}`))
+  // nodev: an image's device nodes would open the guest's devices (another app's disk); the supervisor gives
+  // each app a /dev of its own.
+  apps.forEach((a, i) => lines.push(`mount -t ext4 -o nodev "$(disk ${i})" ${sh(inGuest(a.app.rootfs))}`))
 
   const shares: Share[] = []
   // Volumes by name: each set up once in the guest, bound into every app that mounts it.
