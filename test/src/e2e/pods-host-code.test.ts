@@ -75,15 +75,26 @@ for (const engine of ENGINES) {
         version: '1.0',
         programs: {'/bin/exe-hijack': testProgram('exe-hijack')},
         files: {'/payload': shPayload(marker)},
-        exec: ['/bin/exe-hijack', '/hijack.log', '/payload'],
+        exec: ['/bin/exe-hijack', '/log/hijack.log', '/payload'],
       }
       await ps.image(spec)
-      const pod = await ps.start(['run', '--net=none', 'example.com/exe-hijack:1.0', '--caps-retain=CAP_SYS_PTRACE'], {
-        detached: true,
-      })
+      // Its log on a host volume: kvm's app root is a disk of the VM, which the host does not read.
+      const logDir = path.join(ps.s.work, 'log')
+      fs.mkdirSync(logDir)
+      const pod = await ps.start(
+        [
+          'run',
+          '--net=none',
+          `--volume=log,kind=host,source=${logDir}`,
+          'example.com/exe-hijack:1.0',
+          '--mount=volume=log,target=/log',
+          '--caps-retain=CAP_SYS_PTRACE',
+        ],
+        {detached: true},
+      )
       const log = (): string => {
         try {
-          return fs.readFileSync(ps.appPath(pod.uuid, 'hijack.log'), 'utf8')
+          return fs.readFileSync(path.join(logDir, 'hijack.log'), 'utf8')
         } catch {
           return ''
         }
