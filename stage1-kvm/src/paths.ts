@@ -25,6 +25,26 @@ export class KvmPaths {
   }
   /** The agent's socket (QEMU listens): `rkt enter` connects here. Relative to the pod directory. */
   static readonly agentSocket = path.join('kvm', 'agent.sock')
+  /** The apps' disks (their roots, ext4): `appDisk`. */
+  get disksDir(): string {
+    return path.join(this.dir, 'disks')
+  }
+  /** An app's disk: a qcow2 overlay of its image's base disk, or a raw ext4 of its own with --no-overlay. */
+  appDisk(app: string, format: 'qcow2' | 'raw'): string {
+    return path.join(this.disksDir, `${app}.${format}`)
+  }
+  /** Export's raw copy of an app's qcow2 disk, deleted when the export ends. */
+  exportScratch(app: string): string {
+    return path.join(this.dir, `export-${app}.raw`)
+  }
+  /** An app added to the running pod: its raw ext4 disk, in the guest's root (the 9p share) at `/kvm/added/<app>.img`. */
+  addedDisk(app: string): string {
+    return path.join(this.pod.stage1Rootfs, KvmPaths.addedDiskInGuest(app))
+  }
+  /** addedDisk's path relative to the guest's root, as the agent's mount request names it. */
+  static addedDiskInGuest(app: string): string {
+    return path.join('kvm', 'added', `${app}.img`)
+  }
   /** Written by run: the guest's start script (guest path /kvm/start.sh). */
   get startScript(): string {
     return path.join(this.pod.stage1Rootfs, 'kvm', 'start.sh')
