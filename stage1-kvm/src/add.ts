@@ -13,6 +13,8 @@ import {Deframer, frame} from './enter.js'
 import {KvmPaths} from './paths.js'
 
 const APP_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/
+/** How long the guest may take to answer (a loop mount under TCG takes well under a second). */
+const ANSWER_MS = 60_000
 
 /**
  * Makes the disk of app `app` from `tree` (its rootfs as it must start) and has the running guest mount it on
@@ -106,6 +108,12 @@ async function agentRequest(socketPath: string, type: string, tokens: readonly s
           else if (f.type === 'X') resolve({code: Number(f.payload.toString()), errors})
         }
       })
+      // A guest whose init has no such request drops it without a word: do not wait for ever.
+      const timer = setTimeout(
+        () => reject(new RktError(`the pod's VM did not answer the '${type}' request within ${ANSWER_MS / 1000} s`)),
+        ANSWER_MS,
+      )
+      socket.once('close', () => clearTimeout(timer))
       socket.once('error', (err) => reject(new RktError(`the pod's VM agent does not answer: ${err.message}`)))
       socket.once('close', () => reject(new RktError("the pod's VM went away during the request")))
     })
