@@ -85,6 +85,7 @@ export async function exportPod(globals: Globals, uuid: string, outFile: string,
 
 /** The path of the pod's stage1 export entrypoint, when its image names one (docs/stage1.md "export"). */
 function stage1Exporter(pod: Pod): string | undefined {
+  if (!fs.existsSync(pod.paths.stage1Manifest)) return undefined
   const manifest = parseImageManifest(fs.readFileSync(pod.paths.stage1Manifest)).manifest
   return stage1Info(manifest).entrypoints.export === undefined ? undefined : podStage1(pod).entrypoint('export')
 }
