@@ -16,6 +16,9 @@
  *   host → guest: 'R' NUL-terminated tokens APP, TTY(0|1), ROWS, COLS, TERM, ARG...; 'I' stdin bytes; 'E' stdin
  *                 closed; 'W' "ROWS COLS".
  *   guest → host: 'O' stdout bytes; 'e' stderr bytes; 'X' the exit code in decimal, last.
+ * A session may instead start with 'M' APP, DISK (NUL-terminated): loop-mount the raw ext4 file DISK (relative
+ * to the guest's root) on /opt/stage2/APP/rootfs for an app added to the running pod (agent_mount); the answer
+ * is 'X' 0, or 'e' and 'X' 254.
  * The session runs the supervisor's /enter helper with the app's guest PID (/rkt/pids/APP), so an entered
  * command gets exactly the app's namespaces, cgroup, credentials, capabilities and seccomp filter.
  */
@@ -25,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -169,12 +173,100 @@ static void __attribute__((noreturn)) session_fail(int port, const char *fmt, ..
   _exit(0);
 }
 
+/* ---- apps added to the running pod: their disks ------------------------------------------------------ */
+
+/* A name of one path component: not empty, not . or .., no slash, at most 255 bytes. */
+static int component_ok(const char *s) {
+  return *s && strlen(s) <= 255 && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/');
+}
+
+/* A path relative to the guest's root, in a directory, with no .. component. */
+static int relative_ok(const char *s) {
+  if (!*s || *s == '/' || !strchr(s, '/')) return 0;
+  for (const char *p = s; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+    if (!strncmp(p, "..", 2) && (p[2] == '/' || !p[2])) return 0;
+  return 1;
+}
+
+/*
+ * Opens `file` (DIR/NAME, relative to "/") read-write. The supervisor made the stage1's root read-only
+ * (seal_stage1 in stage1-supervisor/native/supervisor.c), so the open goes through a writable bind of DIR,
+ * made for it and detached after: the descriptor keeps its write access.
+ */
+static int open_rw(const char *file) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return errno = EINVAL, -1;
+  *slash = '\0';
+  if (mount(dir, dir, NULL, MS_BIND, NULL) < 0) return -1;
+  int fd = mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND, NULL) < 0 ? -1 : open(file, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  int e = errno;
+  umount2(dir, MNT_DETACH);
+  errno = e;
+  return fd;
+}
+
+/*
+ * Attaches `file` to a free loop device (detached again when its last user goes: the mount below) and mounts
+ * it as ext4 on `target`. Returns 0, or -1 with errno and *what naming the failed step.
+ */
+static int loop_mount(const char *file, const char *target, const char **what) {
+  int img = open_rw(file);
+  if (img < 0) return *what = "open the disk", -1;
+  char dev[32];
+  int loop = -1;
+  for (int tries = 0; loop < 0 && tries < 5; tries++) { /* another attach may take the free device first */
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    int n = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
+    if (ctl >= 0) close(ctl);
+    if (n < 0) return close(img), *what = "find a free loop device", -1;
+    snprintf(dev, sizeof dev, "/dev/loop%d", n);
+    loop = open(dev, O_RDWR | O_CLOEXEC);
+    struct loop_config cfg = {.fd = (unsigned)img, .info = {.lo_flags = LO_FLAGS_AUTOCLEAR}};
+    if (loop >= 0 && ioctl(loop, LOOP_CONFIGURE, &cfg) < 0) {
+      int e = errno;
+      close(loop), loop = -1;
+      if (e != EBUSY) return close(img), errno = e, *what = "attach the loop device", -1;
+    }
+  }
+  close(img);
+  if (loop < 0) return *what = "attach the loop device", -1;
+  int r = mount(dev, target, "ext4", 0, NULL);
+  int e = errno;
+  close(loop); /* the mount holds the device now; without it, AUTOCLEAR detaches it */
+  return r < 0 ? (errno = e, *what = "mount it", -1) : 0;
+}
+
+/*
+ * An 'M' request (`rkt app add`, docs/stage1.md): NUL-terminated APP and DISK (a raw ext4 file, relative to the
+ * guest's root: the pod's stage1 rootfs, where the host wrote it). Mounts DISK on /opt/stage2/APP/rootfs (a
+ * directory the host made) and answers 'X' 0, or an 'e' message and 'X' 254.
+ */
+static void __attribute__((noreturn)) agent_mount(int port, uint32_t len) {
+  char req[4096 + 1];
+  if (len > 4096 || read_full(port, req, len) < 0) _exit(0);
+  req[len] = '\0';
+  const char *app = req, *disk = req + strlen(req) + 1;
+  if (disk >= req + len || !component_ok(app) || !relative_ok(disk))
+    session_fail(port, "mount: malformed request (APP, then DISK relative to the guest's root)");
+  char target[4096 + 32]; /* made by the host: the guest's root is read-only */
+  snprintf(target, sizeof target, "/opt/stage2/%s/rootfs", app);
+  const char *what = "";
+  if (chdir("/") < 0 || loop_mount(disk, target, &what) < 0)
+    session_fail(port, "mount: can't %s (%s on %s): %s", what, disk, target, strerror(errno));
+  trace("mounted an added app's disk");
+  send_frame(port, 'X', "0", 1);
+  _exit(0);
+}
+
 /* One `rkt enter`, in a child of init: read the request, run /enter, relay until it exits. */
 static void __attribute__((noreturn)) agent_session(int port) {
   signal(SIGPIPE, SIG_IGN); /* a command that exits before reading its stdin */
   unsigned char head[5];
   if (read_full(port, head, 5) < 0) _exit(0);
   uint32_t len = (uint32_t)head[1] << 24 | head[2] << 16 | head[3] << 8 | head[4];
+  if (head[0] == 'M') agent_mount(port, len);
   if (head[0] != 'R' || len > 1 << 20) _exit(0); /* not a request: a stale byte stream, drop it */
   char *req = malloc(len + 1);
   if (!req || read_full(port, req, len) < 0) _exit(0);

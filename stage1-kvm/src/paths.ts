@@ -45,6 +45,18 @@ export class KvmPaths {
   share(n: number): string {
     return path.join(this.sharesDir, `v${n}`)
   }
+  /** Export's raw copy of an app's qcow2 disk, deleted when the export ends. */
+  exportScratch(app: string): string {
+    return path.join(this.dir, `export-${app}.raw`)
+  }
+  /** An app added to the running pod: its raw ext4 disk, in the guest's root (the 9p share) at `/kvm/added/<app>.img`. */
+  addedDisk(app: string): string {
+    return path.join(this.pod.stage1Rootfs, KvmPaths.addedDiskInGuest(app))
+  }
+  /** addedDisk's path relative to the guest's root, as the agent's mount request names it. */
+  static addedDiskInGuest(app: string): string {
+    return path.join('kvm', 'added', `${app}.img`)
+  }
   /** Written by run: the guest's start script (guest path /kvm/start.sh). */
   get startScript(): string {
     return path.join(this.pod.stage1Rootfs, 'kvm', 'start.sh')

@@ -28,9 +28,9 @@ export function createOverlay(base: string, overlay: string): void {
   qemuImg(['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay], overlay)
 }
 
-/** `from` (of any format qemu-img recognizes) copied to `to` in `format`. */
-export function convert(from: string, to: string, format: 'raw' | 'qcow2'): void {
-  qemuImg(['convert', '-q', '-O', format, from, to], from)
+/** `from`, of format `fromFormat` (never guessed: a raw disk's guest could write any header), copied to `to`. */
+export function convert(from: string, fromFormat: 'raw' | 'qcow2', to: string, format: 'raw' | 'qcow2'): void {
+  qemuImg(['convert', '-q', '-f', fromFormat, '-O', format, from, to], from)
 }
 
 export interface ImageInfo {

@@ -17,6 +17,8 @@ export const ANNOTATION = {
   appStart: 'coreos.com/rkt/stage1/app/start',
   appStop: 'coreos.com/rkt/stage1/app/stop',
   attach: 'coreos.com/rkt/stage1/attach',
+  /** Ours, not rkt's (rkt exported the pod's files itself): see exportArgv. */
+  export: 'rkt-ts/stage1/export',
   interfaceVersion: 'coreos.com/rkt/stage1/interface-version',
   /** The behaviours the engine claims, comma-separated (SUPPORT_VOCABULARY); absent claims the required set. */
   supports: SUPPORTS_ANNOTATION,
@@ -34,7 +36,21 @@ export const SUPPORT_VOCABULARY = {
 
 export type Behaviour = string
 
-export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop'
+export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop' | 'export'
+
+/** The annotation that names each entrypoint a stage1 image may have (the reserved ones included). */
+export const ENTRYPOINT_ANNOTATIONS: Readonly<Record<string, string>> = {
+  run: ANNOTATION.run,
+  enter: ANNOTATION.enter,
+  gc: ANNOTATION.gc,
+  stop: ANNOTATION.stop,
+  export: ANNOTATION.export,
+  'app/add': ANNOTATION.appAdd,
+  'app/rm': ANNOTATION.appRm,
+  'app/start': ANNOTATION.appStart,
+  'app/stop': ANNOTATION.appStop,
+  attach: ANNOTATION.attach,
+}
 
 /**
  * Entrypoints the contract reserves for mutable pods (`rkt app add|start|stop|rm`) and `rkt attach`: an image
@@ -270,4 +286,23 @@ export function parseStopArgv(argv: readonly string[]): {uuid: string; force: bo
   const uuid = p.args[0]
   if (!uuid) throw new UsageError('the pod UUID is missing')
   return {uuid, force: p.flags.has('force')}
+}
+
+/**
+ * export entrypoint argv (optional; `rkt export` of an exited pod calls it when the stage1 names it, else
+ * reads the app's rootfs itself): `--app=NAME --to=DIR`. The working directory is the pod directory; DIR is
+ * an empty directory stage0 made (under the store's tmp), which the entrypoint fills with the app's rootfs as
+ * the app left it: content, owners, modes, symlinks and times. Exit 0 on success; stage0 archives DIR.
+ */
+export function exportArgv(a: {app: string; to: string}): string[] {
+  return [`--app=${a.app}`, `--to=${a.to}`]
+}
+
+export function parseExportArgv(argv: readonly string[]): {app: string; to: string} {
+  const p = parseFlags(argv, {app: 'string', to: 'string', debug: 'bool'})
+  const app = str(p, 'app')
+  const to = str(p, 'to')
+  if (!app) throw new UsageError('--app is required')
+  if (!to) throw new UsageError('--to is required')
+  return {app, to}
 }

@@ -3,8 +3,10 @@
 export {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENV, RESERVED_ENTRYPOINTS, SUPPORT_VOCABULARY} from './entrypoints.js'
 export {
   enterArgv,
+  exportArgv,
   gcArgv,
   parseEnterArgv,
+  parseExportArgv,
   parseFlags,
   parseGcArgv,
   parseRunArgv,

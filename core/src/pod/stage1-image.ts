@@ -69,7 +69,7 @@ export function stage1Defaults(): Stage1Defaults {
 export function stage1Info(manifest: ImageManifest): Pick<Stage1Image, 'interfaceVersion' | 'entrypoints'> {
   const ann = new Map(manifest.annotations.map((a) => [a.name, a.value]))
   const entrypoints: Partial<Record<Entrypoint, string>> = {}
-  for (const e of ['run', 'enter', 'gc', 'stop'] as const) {
+  for (const e of ['run', 'enter', 'gc', 'stop', 'export'] as const) {
     const v = ann.get(ANNOTATION[e])
     if (v !== undefined) entrypoints[e] = v
   }

@@ -6,6 +6,8 @@ import path from 'node:path'
 import {describe, test} from 'node:test'
 
 import {RktError} from '../errors.js'
+import {stage1Info} from '../pod/stage1-image.js'
+import {parseImageManifest} from '../schema/index.js'
 import {buildStage1Image} from './image.js'
 
 /** An engine package in a temp dir: package.json, image.mjs with `declaration`, src/<e>.ts per entrypoint. */
@@ -75,6 +77,15 @@ describe('buildStage1Image', () => {
     assert.equal((await buildStage1Image({pkgDir: pkg, outDir: out})).version, built.version)
     fs.appendFileSync(path.join(pkg, 'helper.sh'), 'echo changed\n')
     assert.notEqual((await buildStage1Image({pkgDir: pkg, outDir: out})).version, built.version)
+  })
+
+  test('an export entrypoint is named by its own annotation, rkt-ts/stage1/export, which stage0 reads back', async (t) => {
+    const pkg = makePackage(t, DEMO.replace("['run', 'gc']", "['run', 'export']"), ['run', 'export'])
+    const out = path.join(pkg, 'out')
+    const built = await buildStage1Image({pkgDir: pkg, outDir: out})
+    const manifest = parseImageManifest(execFileSync('tar', ['-xOf', path.join(out, built.file), 'manifest'])).manifest
+    assert.ok(manifest.annotations.some((a) => a.name === 'rkt-ts/stage1/export' && a.value === '/export.cjs'))
+    assert.deepEqual(stage1Info(manifest).entrypoints, {run: '/run.cjs', export: '/export.cjs'})
   })
 
   const refusals: [string, string, RegExp][] = [

@@ -11,7 +11,7 @@ import * as esbuild from 'esbuild'
 
 import {buildAci} from '../aci/build.js'
 import {RktError} from '../errors.js'
-import {ANNOTATION, SUPPORT_VOCABULARY, type Behaviour} from '../contract/entrypoints.js'
+import {ANNOTATION, ENTRYPOINT_ANNOTATIONS, SUPPORT_VOCABULARY, type Behaviour} from '../contract/entrypoints.js'
 import {getDistDir} from '../sys/dist.js'
 
 /** What `image.mjs` exports as its default. */
@@ -46,11 +46,8 @@ export interface BuiltStage1Image {
 // For image declarations: `supports: [...SUPPORT_VOCABULARY.required, 'limits']`.
 export {SUPPORT_VOCABULARY}
 
-const ENTRYPOINT_PREFIX = 'coreos.com/rkt/stage1/'
-/** The entrypoints the contract names: run, enter, gc, stop and the reserved slots (app/add, attach, …). */
-const ENTRYPOINTS = Object.values(ANNOTATION)
-  .filter((a) => a.startsWith(ENTRYPOINT_PREFIX) && a !== ANNOTATION.interfaceVersion)
-  .map((a) => a.slice(ENTRYPOINT_PREFIX.length))
+/** The entrypoints the contract names: run, enter, gc, stop, export and the reserved slots (app/add, attach, …). */
+const ENTRYPOINTS = Object.keys(ENTRYPOINT_ANNOTATIONS)
 const BEHAVIOURS: readonly string[] = [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional]
 /** Directories every stage1 rootfs has: the SDK's addon, the pod's status and env records, stage2's mount. */
 const BASE_DIRS = ['native', 'rkt/status', 'rkt/env', 'etc', 'opt/stage2']
@@ -146,7 +143,7 @@ export async function buildStage1Image(opts: {pkgDir: string; outDir: string}): 
         {name: 'arch', value: 'amd64'},
       ],
       annotations: [
-        ...d.entrypoints.map((e) => ({name: `${ENTRYPOINT_PREFIX}${e}`, value: `/${e}.cjs`})),
+        ...d.entrypoints.map((e) => ({name: ENTRYPOINT_ANNOTATIONS[e]!, value: `/${e}.cjs`})),
         {name: ANNOTATION.interfaceVersion, value: String(d.interfaceVersion)},
         {name: ANNOTATION.supports, value: d.supports.join(',')},
       ],

@@ -305,6 +305,20 @@ describe('ImageStore.removeOrphans', () => {
     assert.deepEqual(store.removeOrphans(), [])
   })
 
+  test("an engine cache no index entry names is deleted; a listed image's is kept", async (t) => {
+    const {store, listed} = await withOrphan(t)
+    const orphanKey = `sha512-${'ab'.repeat(32)}`
+    for (const key of [listed, orphanKey]) {
+      fs.mkdirSync(path.join(store.layout.engineCache(key), 'kvm'), {recursive: true})
+      fs.writeFileSync(path.join(store.layout.engineCache(key), 'kvm', 'base.raw'), 'disk')
+    }
+    assert.ok(store.removeOrphans().includes(orphanKey))
+    assert.ok(!fs.existsSync(store.layout.engineCache(orphanKey)))
+    assert.ok(fs.existsSync(path.join(store.layout.engineCache(listed), 'kvm', 'base.raw')))
+    assert.ok(store.engineCacheBytes(listed) > 0, 'the kept cache is counted')
+    assert.equal(store.engineCacheBytes(orphanKey), 0)
+  })
+
   test('an orphan whose image lock is held (a commit in flight) is left alone', async (t) => {
     const {store, key} = await withOrphan(t)
     const lock = store.lockImage(key, true)

@@ -11,6 +11,7 @@ import {RktError, wrap} from '../errors.js'
 import {parseAppString} from '../schema/index.js'
 import {fsyncDir, writeFileAtomic} from '../sys/atomic.js'
 import {FileLock} from '../sys/lock.js'
+import {removeTree} from '../sys/mounts.js'
 import {isStoreKey, looksLikeId, parseIdPrefix, shortId, storeKey} from './ids.js'
 import {CorruptIndexError, type ImageRecord, IndexFile} from './index-file.js'
 import {StoreLayout} from './layout.js'
@@ -158,8 +159,8 @@ export class ImageStore {
   }
 
   /**
-   * Deletes the blobs and manifests no index entry names (left by a commit that failed half-way: a crash,
-   * a full disk) and returns their keys. Each is taken under its image's lock without waiting: a locked
+   * Deletes the blobs, manifests and engine caches no index entry names (left by a commit that failed
+   * half-way: a crash, a full disk; or a cache made for an image removed meanwhile) and returns their keys. Each is taken under its image's lock without waiting: a locked
    * one is being committed right now and is left alone; under the lock, an entry found in the index by
    * then is kept. Nothing is deleted while the index is missing (lost: rkt image rebuild-index recovers
    * the images from the blobs) or unusable (it throws).
@@ -168,7 +169,8 @@ export class ImageStore {
     if (this.index.missing()) return []
     const indexed = new Set(this.list().map((r) => r.key))
     const removed: string[] = []
-    for (const key of new Set([...this.blobKeysOnDisk(), ...keysOnDisk(this.layout.manifestRoot)])) {
+    const engineCaches = safeReaddir(this.layout.engineCacheRoot).filter(isStoreKey)
+    for (const key of new Set([...this.blobKeysOnDisk(), ...keysOnDisk(this.layout.manifestRoot), ...engineCaches])) {
       if (indexed.has(key)) continue
       let lock: FileLock
       try {
@@ -181,6 +183,7 @@ export class ImageStore {
         if (this.get(key) !== undefined) continue
         fs.rmSync(this.layout.blob(key), {force: true})
         fs.rmSync(this.layout.manifest(key), {force: true})
+        this.removeEngineCache(key)
         removed.push(key)
       } finally {
         lock.release()
@@ -257,9 +260,24 @@ export class ImageStore {
       if (!removed) throw new RktError(`image ${shortId(key)} is not in the store`, {code: 'ENOIMAGE'})
       fs.rmSync(this.layout.blob(key), {force: true})
       fs.rmSync(this.layout.manifest(key), {force: true})
+      this.removeEngineCache(key)
     } finally {
       lock.release()
     }
+  }
+
+  /**
+   * Deletes what engines made from an image (docs/stage1.md "Engine cache"). Engines write there as root from
+   * images' content, so the walk never follows a symlink nor leaves the directory (removeTree). A pod still
+   * running keeps what it has open; an exited pod that names a removed file can no longer be exported.
+   */
+  private removeEngineCache(key: string): void {
+    if (fs.existsSync(this.layout.engineCache(key))) removeTree(this.layout.engineCache(key))
+  }
+
+  /** The bytes engines keep for an image (its engine cache directory), counted in its `rkt image list` size. */
+  engineCacheBytes(key: string): number {
+    return allocatedBytes(this.layout.engineCache(key))
   }
 
   /** Records that images were used now (prepare, run): one index write for all of them. */
@@ -299,4 +317,20 @@ function safeReaddir(dir: string): string[] {
   } catch {
     return []
   }
+}
+
+/**
+ * The disk space a tree takes (allocated blocks, so a sparse disk image counts what it holds), by lstat: a
+ * symlink is counted, never followed. Zero when the tree is missing.
+ */
+function allocatedBytes(root: string): number {
+  let st: fs.Stats
+  try {
+    st = fs.lstatSync(root)
+  } catch {
+    return 0
+  }
+  let bytes = st.blocks * 512
+  if (st.isDirectory()) for (const name of safeReaddir(root)) bytes += allocatedBytes(path.join(root, name))
+  return bytes
 }

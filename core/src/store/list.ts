@@ -28,7 +28,7 @@ export interface ImageListEntry {
   readonly name: string
   readonly importTime: number
   readonly lastUsed: number
-  /** Image plus rendered tree bytes. */
+  /** Image, rendered tree and engine cache bytes. */
   readonly size: number
 }
 
@@ -51,6 +51,7 @@ export function imageListEntries(
   records: readonly ImageRecord[],
   sort: readonly ImageSortField[],
   asc: boolean,
+  engineCacheBytes: (key: string) => number = () => 0,
 ): ImageListEntry[] {
   const entries = records.map((r) => {
     const version = r.labels.find((l) => l.name === 'version')?.value
@@ -59,7 +60,7 @@ export function imageListEntries(
       name: version === undefined ? r.name : `${r.name}:${version}`,
       importTime: r.importTime,
       lastUsed: r.lastUsed,
-      size: r.size + r.treeStoreSize,
+      size: r.size + r.treeStoreSize + engineCacheBytes(r.key),
     }
   })
   const key = (e: ImageListEntry, f: ImageSortField): string | number =>

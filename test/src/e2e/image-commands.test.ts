@@ -287,6 +287,44 @@ describe('rkt image rm', () => {
   })
 })
 
+describe('the engine cache (docs/stage1.md "Engine cache")', () => {
+  /** What an engine would leave for an image: 1 MiB of data, and a symlink out of the directory. */
+  function fillEngineCache(s: Sandbox, id: string, outside: string): string {
+    const dir = path.join(s.data, 'cas', 'enginecache', keyOf(id))
+    fs.mkdirSync(path.join(dir, 'kvm'), {recursive: true})
+    fs.writeFileSync(path.join(dir, 'kvm', 'base.raw'), crypto.randomBytes(1 << 20))
+    fs.symlinkSync(outside, path.join(dir, 'kvm', 'escape'))
+    return dir
+  }
+  const sizes = async (s: Sandbox): Promise<Map<string, number>> => {
+    const r = await s.rkt(['image', 'list', '--format=json'])
+    assert.equal(r.exitCode, 0, r.stderr)
+    return new Map((JSON.parse(r.stdout) as {id: string; size: number}[]).map((e) => [e.id, e.size]))
+  }
+
+  test('image list counts it in the size; image rm and image gc delete it, never following a symlink out', async (t) => {
+    const {s, base, app} = await twoImages(t)
+    const outside = path.join(s.work, 'outside')
+    fs.mkdirSync(outside)
+    fs.writeFileSync(path.join(outside, 'keep'), "not the store's\n")
+    const before = await sizes(s)
+    const appCache = fillEngineCache(s, app.id, outside)
+    const after = await sizes(s)
+    const grown = after.get(keyOf(app.id))! - before.get(keyOf(app.id))!
+    assert.ok(grown >= 1 << 20 && grown < 1.1 * (1 << 20), `the app's size grew by its 1 MiB cache: ${grown}`)
+    assert.equal(after.get(keyOf(base.id)), before.get(keyOf(base.id)), "the other image's size is unchanged")
+
+    const rm = await s.rkt(['image', 'rm', app.id])
+    assert.equal(rm.exitCode, 0, rm.stderr)
+    assert.ok(!fs.existsSync(appCache), 'image rm deleted the engine cache')
+    const baseCache = fillEngineCache(s, base.id, outside)
+    const gc = await s.rkt(['image', 'gc', '--grace-period=0s'])
+    assert.equal(gc.exitCode, 0, gc.stderr)
+    assert.ok(!fs.existsSync(baseCache), 'image gc deleted the engine cache')
+    assert.deepEqual(fs.readdirSync(outside), ['keep'], 'nothing behind the symlink was touched')
+  })
+})
+
 describe('rkt image cat-manifest, export, extract, render, verify, gc', () => {
   test('cat-manifest: pretty by default, compact with --pretty-print=false', async (t) => {
     const {s} = await twoImages(t)

@@ -35,7 +35,8 @@ export default class ImageList extends RktCommand {
     const fields = parseOptionList('fields', flags.fields, IMAGE_LIST_FIELDS)
     const sort = parseOptionList('sort', flags.sort, IMAGE_SORT_FIELDS)
     const {ImageStore} = await import('../../../store/image-store.js')
-    const entries = imageListEntries(ImageStore.open(g.dir).list(), sort, flags.order === 'asc')
+    const store = ImageStore.open(g.dir)
+    const entries = imageListEntries(store.list(), sort, flags.order === 'asc', (key) => store.engineCacheBytes(key))
     if (flags.format) {
       // rkt's v1.ImageListEntry: the store key as id, timestamps in nanoseconds.
       const json = entries.map((e) => ({
