@@ -71,7 +71,15 @@ for (const engine of ENGINES) {
       const ps = PodSandbox.create(t, {stage1: engine})
       const id = await fetchImage(ps, 'postgres')
       const pod = await ps.start(['run', '--net=none', id])
-      const psql = ['/usr/lib/postgresql/15/bin/psql', '-h', '/run/postgresql', '-U', 'postgres', '-Atc']
+      // Long options: `rkt enter UUID CMD -h` shows rkt's help instead of running CMD.
+      const psql = [
+        '/usr/lib/postgresql/15/bin/psql',
+        '--host=/run/postgresql',
+        '--username=postgres',
+        '--no-align',
+        '--tuples-only',
+        '--command',
+      ]
       const got = await answer(t, pod, 'psql', 60_000 * slow, async () => {
         const r = await ps.rkt(['enter', pod.uuid, ...psql, "select 6*7, current_setting('unix_socket_directories')"])
         return r.exitCode === 0 ? r.stdout.trim() : undefined
