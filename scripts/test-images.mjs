@@ -114,11 +114,13 @@ export function imageName(name) {
   return `rkt-ts.test/debian-${name}`
 }
 
+let builder
 function mmdebstrapVersion() {
+  if (builder) return builder
   const r = spawnSync('mmdebstrap', ['--version'], {encoding: 'utf8'})
   if (r.error || r.status !== 0)
     throw new Error('mmdebstrap is not installed: run scripts/setup (Debian: apt-get install mmdebstrap)')
-  return r.stdout.trim()
+  return (builder = r.stdout.trim())
 }
 
 /** Where the image's ACI is (or will be) in the machine cache: its file name carries its key. */

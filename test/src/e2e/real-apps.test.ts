@@ -49,7 +49,11 @@ async function answer(
       const r = await pod.proc
       assert.fail(`${what}: rkt run ended (${r.exitCode}) before an answer: ${String(r.stderr).slice(-3000)}`)
     }
-    if (Date.now() - t0 > ms) assert.fail(`${what}: no answer within ${ms / 1000} s`)
+    if (Date.now() - t0 > ms) {
+      pod.proc.kill('SIGTERM')
+      const r = await pod.proc
+      assert.fail(`${what}: no answer within ${ms / 1000} s; the pod said: ${String(r.stderr).slice(-3000)}`)
+    }
     await sleep(250)
   }
 }
@@ -65,7 +69,7 @@ const freePort = (): number => 20000 + Math.floor(Math.random() * 5000)
 
 for (const engine of ENGINES) {
   // TCG: a VM boots in seconds and Python imports from a 9p root take a minute.
-  const slow = engine === 'kvm' ? 6 : 1
+  const slow = engine === 'kvm' ? 6 : 2
   describe(`real applications on ${engine}`, {timeout: 300_000 * (engine === 'kvm' ? 2 : 1)}, () => {
     test('PostgreSQL 15 makes its cluster, runs as postgres and answers psql through its Unix socket', async (t) => {
       const ps = PodSandbox.create(t, {stage1: engine})
