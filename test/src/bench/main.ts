@@ -8,7 +8,9 @@
 //      and podman, and the memory a running pod costs besides its app, beside bare nspawn's, runc's and
 //      podman's conmon;
 //   4. the first answered request on a forwarded port (rkt --net=default --port, --net=host, podman -p);
-//   5. rkt run with the kvm stage1 beside a bare QEMU boot of the same kernel, and a pod's disk cost;
+//   5. rkt run with the kvm stage1 beside a bare QEMU boot of the same kernel, and a pod's disk cost; then
+//      real applications (Debian packages): a Python import under kvm beside a bare QEMU guest booted from the
+//      image's disk and nspawn, and PostgreSQL's first answered query under kvm and nspawn;
 //   6. rkt fetch docker:// of a ~100 MiB image from a local docker-registry, beside skopeo copy + umoci
 //      unpack of the same image, then the fetch of a second image sharing its base layer.
 //
@@ -22,6 +24,7 @@ import path from 'node:path'
 import {benchDocker} from './docker.js'
 import {benchFetch} from './fetch.js'
 import {benchKvm} from './kvm.js'
+import {benchKvmApps} from './kvm-apps.js'
 import {benchRender} from './render.js'
 import {benchNet} from './net.js'
 import {benchRun} from './run.js'
@@ -85,7 +88,7 @@ const results = {
   ...(wanted('render') ? {render: await benchRender({root, work, runs})} : {}),
   ...(wanted('run') ? {run: await benchRun({root, work, runs, env: startEnv})} : {}),
   ...(wanted('net') ? {net: await benchNet({root, work, runs})} : {}),
-  ...(wanted('kvm') ? {kvm: benchKvm({root, work, runs})} : {}),
+  ...(wanted('kvm') ? {kvm: benchKvm({root, work, runs}), kvmApps: await benchKvmApps({root, work, runs})} : {}),
   ...(wanted('docker') ? {docker: await benchDocker({root, work, runs})} : {}),
 }
 fs.writeFileSync(path.join(work, 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
