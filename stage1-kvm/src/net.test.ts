@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
-import {guestNetScript, parseInterfaces, sh} from './net.js'
+import {guestNetScript, parseInterfaces, prefix6, sh} from './net.js'
 
 // What `ip -j` shows in a pod namespace after ptp + host-local (the built-in default network).
 const ADDR = JSON.stringify([
@@ -28,33 +28,62 @@ const ROUTES4 = JSON.stringify([
   {dst: '172.16.28.0/24', gateway: '172.16.28.1', dev: 'eth0', flags: []},
   {dst: '172.16.28.1', dev: 'eth0', scope: 'link', flags: []},
 ])
+// ptp with an IPv6 range: a host route to the gateway and the subnet via it, no prefix route.
+const ROUTES6 = JSON.stringify([
+  {dst: 'fd00::1', dev: 'eth0', metric: 1024, flags: []},
+  {dst: 'fd00::/64', gateway: 'fd00::1', dev: 'eth0', metric: 1024, flags: []},
+  {dst: 'fe80::/64', dev: 'eth0', protocol: 'kernel', metric: 256, flags: []},
+  {dst: 'default', gateway: 'fd00::1', dev: 'eth0', metric: 1024, flags: []},
+  {type: 'multicast', dst: 'ff00::/8', dev: 'eth0', metric: 256, flags: []},
+])
 
 describe('pod interfaces into the guest', () => {
-  test('parse: ethernet ethN only, global IPv4 addresses, every IPv4 route; global IPv6 apart', () => {
-    const {interfaces, ipv6} = parseInterfaces(ADDR, ROUTES4)
-    assert.deepEqual(ipv6, ['fd00::5/64 on eth0'])
-    assert.deepEqual(interfaces, [
+  test('parse: ethernet ethN only, global addresses of both families, every IPv4 route, the IPv6 routes but the kernel’s', () => {
+    assert.deepEqual(parseInterfaces(ADDR, ROUTES4, ROUTES6), [
       {
         name: 'eth0',
         mac: '0a:58:ac:10:1c:05',
         mtu: 1500,
-        addrs: ['172.16.28.5/24'],
+        addrs: ['172.16.28.5/24', 'fd00::5/64'],
         routes: [
-          {dst: 'default', gateway: '172.16.28.1'},
-          {dst: '172.16.28.0/24', gateway: '172.16.28.1'},
-          {dst: '172.16.28.1', scope: 'link'},
+          {family: 4, dst: 'default', gateway: '172.16.28.1'},
+          {family: 4, dst: '172.16.28.0/24', gateway: '172.16.28.1'},
+          {family: 4, dst: '172.16.28.1', scope: 'link'},
+          {family: 6, dst: 'fd00::1', metric: 1024},
+          {family: 6, dst: 'fd00::/64', gateway: 'fd00::1', metric: 1024},
+          {family: 6, dst: 'default', gateway: 'fd00::1', metric: 1024},
         ],
+        // the guest's kernel makes fd00::/64 dev eth0 for the address; the namespace has it only via the gateway
+        dropRoutes6: ['fd00:0:0:0:0:0:0:0/64'],
       },
     ])
   })
-  test('the guest script names NICs by MAC, flushes the kernel routes, adds link routes before gateways', () => {
-    const lines = guestNetScript(parseInterfaces(ADDR, ROUTES4).interfaces)
+  test('parse: a prefix route the namespace has too (the bridge plugin) is left to the guest’s kernel', () => {
+    const bridge = JSON.stringify([
+      {dst: 'fd00::/64', dev: 'eth0', protocol: 'kernel', metric: 256, flags: []},
+      {dst: 'default', gateway: 'fd00::1', dev: 'eth0', metric: 1024, flags: []},
+    ])
+    const [eth0] = parseInterfaces(ADDR, '[]', bridge)
+    assert.deepEqual(eth0?.dropRoutes6, [])
+    assert.deepEqual(eth0?.routes, [{family: 6, dst: 'default', gateway: 'fd00::1', metric: 1024}])
+  })
+  test('prefix6 masks any spelling', () => {
+    assert.equal(prefix6('fd00:ab:cd::1234/48'), 'fd00:ab:cd:0:0:0:0:0/48')
+    assert.equal(prefix6('2001:db8::ffff:1/126'), '2001:db8:0:0:0:0:ffff:0/126')
+    assert.equal(prefix6('::1/128'), '0:0:0:0:0:0:0:1/128')
+  })
+  test('the guest script names NICs by MAC, turns DAD off before the link is up, flushes IPv4 kernel routes, adds link routes before gateways', () => {
+    const lines = guestNetScript(parseInterfaces(ADDR, ROUTES4, ROUTES6))
     const at = (needle: string): number => lines.findIndex((l) => l.includes(needle))
     assert.ok(at("grep -l -x -i '0a:58:ac:10:1c:05'") > 0)
     assert.ok(at('name rkt-nic0') < at('rkt-nic0 name eth0'))
+    assert.ok(at('echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad') < at('dev eth0 mtu 1500 up'))
     assert.ok(at("addr add '172.16.28.5/24' dev eth0") < at('route flush dev eth0'))
     assert.ok(at("route add '172.16.28.1' dev eth0 scope 'link'") < at("route add 'default' via '172.16.28.1'"))
     assert.ok(at('route flush dev eth0') < at("route add '172.16.28.1'"))
+    assert.ok(at("addr add 'fd00::5/64' dev eth0") < at("ip -6 route del 'fd00:0:0:0:0:0:0:0/64' dev eth0 metric 256"))
+    assert.ok(at("ip -6 route add 'fd00::1' dev eth0 metric 1024") < at("ip -6 route add 'default' via 'fd00::1'"))
+    assert.equal(at('ip -6 route flush'), -1, 'an IPv6 flush takes the multicast route, and neighbour discovery')
   })
   test('no network: only the loopback', () => {
     assert.deepEqual(guestNetScript([]), ['ip link set lo up'])

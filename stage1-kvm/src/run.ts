@@ -112,8 +112,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
 
   // Whatever fails from here on, stage0's gc of the pod tears the networks down (net-state.json first).
   const networks = await setupNetworks(pod, args)
-  const {interfaces, nics, ipv6} = networks ? await bridgeTaps(networks.netns) : {interfaces: [], nics: [], ipv6: []}
-  if (ipv6.length > 0) warn(`IPv6 is not carried into the VM (its kernel has none): ${ipv6.join(', ')}`)
+  const {interfaces, nics} = networks ? await bridgeTaps(networks.netns) : {interfaces: [], nics: []}
 
   const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode, networks?.dns)
   if (args.mdsToken && networks?.hostIp === undefined)
