@@ -32,6 +32,7 @@ import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
+import {enterQemuCgroup} from './cgroup.js'
 import {guestFds, startScript} from './guest.js'
 import {bridgeTaps, guestNetScript} from './net.js'
 import {guestKernel, KvmPaths} from './paths.js'
@@ -180,6 +181,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const env: Record<string, string> = {PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}
   if (process.env['TERM']) env['TERM'] = process.env['TERM']
 
+  enterQemuCgroup(pod, vmSize(apps.map((a) => a.isolation.limits)), warn)
   // The hand-over: kvm-exec is this process from here on, hence `ppid`; it keeps the pod lock (at 3).
   writePidFile(pod.paths.ppid, process.pid)
   setCloexec(lockFd, true)

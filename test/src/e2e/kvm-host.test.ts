@@ -2,6 +2,7 @@
 // addresses and routes carried into the guest, so the host reaches an app listening on [::] over IPv6; QEMU
 // and kvm-exec in the pod's memory cgroup, bounded by the VM's memory plus QEMU's own, gone after gc.
 import {execa} from 'execa'
+import {spawnSync} from 'node:child_process'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -68,5 +69,35 @@ describe('stage1-kvm on the host', () => {
     assert.match(out, new RegExp(`^default via ${net}1 dev eth0`, 'm'), out)
     assert.doesNotMatch(String(ended.stderr), /IPv6/, String(ended.stderr))
     assert.equal((await ps.rkt(['gc', '--grace-period=0s'])).exitCode, 0)
+  })
+
+  test('QEMU and kvm-exec are in the pod’s memory cgroup, limited to the VM’s memory plus QEMU’s own; gc removes it', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    // 384 MiB for the app: the VM gets 384 + 128 = 512 MiB, the cgroup 512 + 256 (QEMU_OVERHEAD_MIB).
+    const pod = await ps.start(['run', KVM, '--net=none', img.name, '--memory=384Mi', ...sh('exec sleep 600')])
+    const qemu = spawnSync('pgrep', ['-f', `^\\S*qemu-system-x86_64 -name rkt-${pod.uuid} `], {encoding: 'utf8'})
+      .stdout.trim()
+      .split('\n')
+    assert.equal(qemu.length, 1, `QEMU of ${pod.uuid}: ${qemu.join(' ')}`)
+    const memoryCgroup = (pid: string | number): string => {
+      const line = fs
+        .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => /^\d+:memory:/.test(l))
+      assert.ok(line, 'this host has a cgroup v1 memory hierarchy')
+      return path.join('/sys/fs/cgroup/memory', line.split(':')[2]!)
+    }
+    const dir = memoryCgroup(qemu[0]!)
+    assert.equal(path.basename(dir), pod.uuid)
+    assert.equal(path.basename(path.dirname(dir)), 'rkt')
+    assert.equal(memoryCgroup(pod.pid), dir, 'kvm-exec (the rkt run process) is in it too')
+    assert.equal(fs.readFileSync(path.join(dir, 'memory.limit_in_bytes'), 'utf8').trim(), String((512 + 256) * 2 ** 20))
+    const usage = Number(fs.readFileSync(path.join(dir, 'memory.max_usage_in_bytes'), 'utf8'))
+    t.diagnostic(`the pod's cgroup used at most ${(usage / 2 ** 20).toFixed(0)} MiB`)
+    assert.equal((await ps.rkt(['stop', pod.uuid])).exitCode, 0)
+    await pod.proc
+    assert.equal((await ps.rkt(['gc', '--grace-period=0s'])).exitCode, 0)
+    assert.ok(!fs.existsSync(dir), `${dir} is left after gc`)
   })
 })
