@@ -180,20 +180,25 @@ export async function bridgeTaps(netns: string): Promise<{interfaces: PodInterfa
 export const sh = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`
 
 /**
- * The guest's part, as busybox sh lines: find each NIC by MAC, name it as on the host (through a temporary
- * name, so that eth0 and eth1 can swap), then addresses, then exactly the namespace's routes (link-scope
- * ones first: a gateway must be reachable when its route is added).
+ * The guest's part, as busybox sh lines: find each NIC by MAC, name it as on the host (through temporary
+ * names, so that eth0 and eth1 can swap; not at all when the kernel's names are right already, as with one
+ * NIC), then addresses, then exactly the namespace's routes (link-scope ones first: a gateway must be
+ * reachable when its route is added). Every `ip` is a fork, slow under TCG: the rest is shell builtins.
  */
 export function guestNetScript(interfaces: readonly PodInterface[]): string[] {
   const lines = ['ip link set lo up']
-  interfaces.forEach((i, n) => {
-    lines.push(
-      `d=$(grep -l -x -i ${sh(i.mac)} /sys/class/net/*/address) || { echo "no NIC with MAC ${i.mac}" >&2; exit 254; }`,
-      `d=\${d%/address}; ip link set dev "\${d##*/}" name rkt-nic${n}`,
-    )
-  })
-  interfaces.forEach((i, n) => {
-    lines.push(`ip link set dev rkt-nic${n} name ${i.name}`)
+  if (interfaces.length === 0) return lines
+  const macs = interfaces.map((i, n) => `${sh(i.mac.toLowerCase())}) n${n}=\${d##*/} ;;`)
+  lines.push(`for d in /sys/class/net/*; do read -r m < "$d/address" || m=; case "$m" in ${macs.join(' ')} esac; done`)
+  for (const [n, i] of interfaces.entries())
+    lines.push(`[ -n "\${n${n}-}" ] || { echo "no NIC with MAC ${i.mac}" >&2; exit 254; }`)
+  const found = interfaces.map((_, n) => `\${n${n}}`).join(' ')
+  const renames = [
+    ...interfaces.map((_, n) => `ip link set dev "\${n${n}}" name rkt-nic${n}`),
+    ...interfaces.map((i, n) => `ip link set dev rkt-nic${n} name ${i.name}`),
+  ]
+  lines.push(`if [ "${found}" != ${sh(interfaces.map((i) => i.name).join(' '))} ]; then ${renames.join('; ')}; fi`)
+  interfaces.forEach((i) => {
     // Before the link is up: no duplicate address detection (the addresses are the namespace's, already
     // checked there; DAD would hold each one back for a second), and no router advertisements (the guest
     // has the namespace's addresses and routes as they were, as for IPv4).
