@@ -42,8 +42,9 @@ export function startScript(o: {
     'set -e',
     // Applets by bare name: busybox sh runs them in a fork of itself (mkdir, echo: in-process), so no
     // exec re-reads a binary over 9p, the costliest thing a TCG guest does here.
-    // the pod's hostname, which run wrote (nspawn sets it from outside; here the guest's kernel has its own)
-    'hostname -F /etc/hostname',
+    // the pod's hostname, which run wrote without a newline (read then fails, having read it), given to the
+    // kernel by shell builtins: nspawn sets it from outside; here the guest's kernel has its own
+    'read -r h < /etc/hostname || [ -n "$h" ]; echo "$h" > /proc/sys/kernel/hostname',
     ...o.net,
     ...o.mounts,
     `echo '+memory +cpu +pids' > /sys/fs/cgroup/cgroup.subtree_control`,

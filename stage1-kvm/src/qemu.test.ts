@@ -43,7 +43,7 @@ describe('QEMU command line', () => {
     assert.equal(argv[0], base.qemu)
     assert.deepEqual(after('-name'), [`rkt-${base.uuid}`])
     assert.match(after('-M')[0]!, /^microvm,/)
-    assert.deepEqual(after('-accel'), ['tcg,thread=multi'])
+    assert.deepEqual(after('-accel'), ['tcg,thread=multi,tb-size=128'])
     assert.ok(argv.includes('-nodefaults') && argv.includes('-no-reboot'))
     assert.ok(after('-fsdev')[0]!.includes('path=/p,,odd/stage1/rootfs,'))
     assert.deepEqual(

@@ -39,6 +39,12 @@ export function checkTransports(n: {nics: number; disks: number; shares: number}
   )
 }
 
+/**
+ * TCG's translated-code cache, in MiB. QEMU's default is an eighth of the host's memory up to 1 GiB, which a
+ * guest running much code fills, unswappable, and which the pod's cgroup would have to allow (cgroup.ts).
+ */
+export const TCG_CACHE_MIB = 128
+
 /** rkt's sizing: the apps' memory limits (128 MiB for an app without one) plus 128 MiB, at least 512 MiB. */
 const APP_DEFAULT_MIB = 128
 const OVERHEAD_MIB = 128
@@ -134,7 +140,7 @@ export function qemuArgv(o: QemuOptions): string[] {
     '-M',
     'microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off',
     '-accel',
-    o.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi',
+    o.accel === 'kvm' ? 'kvm' : `tcg,thread=multi,tb-size=${TCG_CACHE_MIB}`,
     '-cpu',
     o.accel === 'kvm' ? 'host' : 'max',
     '-m',

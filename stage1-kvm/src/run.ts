@@ -31,6 +31,7 @@ import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
+import {enterQemuCgroup} from './cgroup.js'
 import {makeAppDisk} from './disk.js'
 import {guestFds, startScript} from './guest.js'
 import {guestMounts} from './guest-mounts.js'
@@ -101,8 +102,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
 
   // Whatever fails from here on, stage0's gc of the pod tears the networks down (net-state.json first).
   const networks = await setupNetworks(pod, args)
-  const {interfaces, nics, ipv6} = networks ? await bridgeTaps(networks.netns) : {interfaces: [], nics: [], ipv6: []}
-  if (ipv6.length > 0) warn(`IPv6 is not carried into the VM (its kernel has none): ${ipv6.join(', ')}`)
+  const {interfaces, nics} = networks ? await bridgeTaps(networks.netns) : {interfaces: [], nics: []}
 
   const etc = preparePodEtc(pod.paths, hostname, args.dnsConfMode, networks?.dns)
   if (args.mdsToken && networks?.hostIp === undefined)
@@ -179,6 +179,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const env: Record<string, string> = {PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}
   if (process.env['TERM']) env['TERM'] = process.env['TERM']
 
+  enterQemuCgroup(pod, vmSize(apps.map((a) => a.isolation.limits)), warn)
   // The hand-over: kvm-exec is this process from here on, hence `ppid`; it keeps the pod lock (at 3).
   writePidFile(pod.paths.ppid, process.pid)
   setCloexec(lockFd, true)
