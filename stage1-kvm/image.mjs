@@ -20,11 +20,7 @@ export default {
   // The built-in default and default-restricted networks (net.d files read from the pod's stage1 rootfs).
   files: {...SUPERVISOR_FILES, ...builtinNetFiles()},
   // Not volumes-mountpoint: in the guest a volume is a directory of the one 9p root, not a mount point of its
-  // own in the app, and the supervisor's mount-ID check cannot tell one under /tmp from the app's tmpfs. Not
-  // interactive: the app's stdin is the guest's console, which is no terminal in the app's /dev. Both come
-  // with block-device app roots and a real guest terminal (see the README's known limits).
-  supports: [
-    ...SUPPORT_VOCABULARY.required,
-    ...SUPPORT_VOCABULARY.optional.filter((b) => b !== 'volumes-mountpoint' && b !== 'interactive'),
-  ],
+  // own in the app, and the supervisor's mount-ID check cannot tell one under /tmp from the app's tmpfs. It
+  // comes with block-device app roots (see the README's known limits).
+  supports: [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional.filter((b) => b !== 'volumes-mountpoint')],
 }

@@ -120,8 +120,6 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && networks?.hostIp ? metadataUrl(networks.hostIp, args.mdsToken) : undefined
   warnVolumes(pod)
-  if (args.interactive)
-    warn("--interactive: the app's stdin and stdout are the VM's console, which is no terminal in its /dev")
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {

@@ -70,7 +70,7 @@ export function prepareApp(
   mountTmpUnder(app.rootfs, mounts, range)
   mountVolumes(app.rootfs, mounts, range)
   bindAppEtc(app.rootfs, etc, appWarn)
-  const env = writeAppEnv(pod.paths, app, metadataUrl)
+  const env = withTerm(writeAppEnv(pod.paths, app, metadataUrl), args.interactive)
   // Where the supervisor records the app's PID for enter.
   fs.mkdirSync(pod.paths.pidsDir, {recursive: true, mode: 0o755})
   const cwd = app.app.workingDirectory ?? '/'
@@ -133,4 +133,13 @@ function mountTmpUnder(rootfs: string, mounts: readonly AppMount[], range: IdRan
     MS.NOSUID | MS.NODEV,
     `mode=1777${owner}`,
   )
+}
+
+/**
+ * An interactive app's environment with the caller's TERM, the type of the terminal it is given, unless its image
+ * sets one. Not in the env file: `rkt enter` passes its own caller's.
+ */
+function withTerm(env: string[], interactive: boolean): string[] {
+  const term = process.env['TERM']
+  return interactive && term && !env.some((e) => e.startsWith('TERM=')) ? [...env, `TERM=${term}`] : env
 }

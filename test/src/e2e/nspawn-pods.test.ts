@@ -335,4 +335,23 @@ describe('nspawn: what an app gets', () => {
     assert.match(r.output, /^\/dev\/(pts\/\d+|console)\r?$/m, 'tty names a terminal')
     assert.doesNotMatch(r.output, /not a tty/)
   })
+
+  test('^] three times on the terminal kills the pod (rkt run exits 1, as nspawn); rkt status records the app killed (137)', async (t) => {
+    if (!(await requireTool(t, 'script'))) return
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const run = ps.startInPty([NSPAWN, '--interactive', img.name, '--exec=/bin/sh'])
+    run.type('echo up-$((6*7))\n')
+    await run.expect(/^up-42\r?$/m)
+    run.type('\x1d\x1d\x1d')
+    const r = await run.end()
+    // nspawn SIGKILLs the container (the supervisor with it, which so records nothing) and exits 1 saying so.
+    assert.equal(r.exitCode, 1, r.output)
+    assert.match(r.output, /terminated by signal KILL/)
+    const status = await ps.statusJson(r.uuid)
+    assert.equal(status.state, 'exited')
+    assert.equal(status.apps?.[0]?.exit_code, 137, JSON.stringify(status))
+    const text = await ps.rkt(['status', r.uuid])
+    assert.match(text.stdout, /^app-pod-base=137$/m)
+  })
 })
