@@ -9,7 +9,8 @@
  * their other ends as fds 3 (hvc0: the pod's stdout, and stdin when interactive), 4 (hvc1: stderr) and
  * 5 (the org.rkt.ctl port), in the pod's network namespace (--netns: QEMU opens the pod's taps there),
  * dying with us (PR_SET_PDEATHSIG). Then we relay: hvc0 to our stdout, hvc1 to our stderr, our stdin to
- * hvc0 when --interactive (a terminal is put in raw mode and its size sent as "winsize ROWS COLS").
+ * hvc0 when --interactive (a terminal is put in raw mode, its size sent as "winsize ROWS COLS" at the boot
+ * and on every SIGWINCH, and ^] typed three times within a second kills QEMU: the apps get 137).
  * --debug times the VM's milestones on stderr.
  *
  * The guest's init says "booted" on the ctl port, or we kill QEMU after --boot-timeout and fail (254)
@@ -306,7 +307,8 @@ int main(int argc, char **argv) {
     write_statuses(status_dir, apps, napps, 128 + SIGTERM);
     return 128 + SIGTERM;
   }
-  if ((booted || escaped) && WIFSIGNALED(vm_status) && !killed_by_us) { /* ^]^]^], rkt stop --force, or anyone's kill */
+  if (escaped && !booted) return 128 + SIGKILL; /* no app had started: none has a status */
+  if (booted && WIFSIGNALED(vm_status) && !killed_by_us) { /* ^]^]^], rkt stop --force, or anyone's kill */
     int code = 128 + WTERMSIG(vm_status);
     write_statuses(status_dir, apps, napps, code);
     return code;

@@ -3,13 +3,13 @@
  *
  * The kernel mounts the pod's stage1 rootfs from the host over 9p as / and runs us. We mount /proc, /sys,
  * /dev (devtmpfs), /dev/pts and the cgroup2 hierarchy, find the virtio-serial ports by name, tell the host
- * we are up ("booted" on org.rkt.ctl), give the pod's stdio the two consoles (hvc0: stdout, and stdin and
- * the controlling terminal when interactive; hvc1: stderr), and run /kvm/start.sh with the guest's
+ * we are up ("booted" on org.rkt.ctl), give the pod's stdio the two consoles (hvc0: stdout; hvc1: stderr),
+ * or when interactive a pty relayed to hvc0 (term_open), and run /kvm/start.sh with the guest's
  * busybox: it configures the network, makes the apps' cgroups and opens their descriptors, then execs
  * the supervisor (stage1-supervisor/), which runs the apps exactly as under nspawn and records their
  * statuses in /rkt (on the host, through 9p). When it exits we report "exit N" on org.rkt.ctl and reboot,
  * which ends QEMU (-no-reboot). Meanwhile we reap orphans, pass "term" from the host on to the supervisor as
- * SIGTERM and "winsize ROWS COLS" to hvc0, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
+ * SIGTERM and "winsize ROWS COLS" to the pty, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
  * a child (agent_session) so this loop never blocks.
  *
  * Agent frames, both ways: a type byte, a 4-byte big-endian length, the payload.

@@ -299,6 +299,26 @@ export class PodSandbox {
     })
   }
 
+  /**
+   * A shell pod (`--interactive`, STAGE1 the stage1 flag) on a terminal, seen running, then ^] typed three times:
+   * how `rkt run` ended, and the app's exit code in `rkt status` (the JSON's and the text's, which must agree).
+   */
+  async escapeInteractive(
+    stage1: string,
+    image: string,
+  ): Promise<{exitCode: number; output: string; uuid: string; app?: string}> {
+    const run = this.startInPty([stage1, '--interactive', image, '--exec=/bin/sh'])
+    run.type('echo up-$((6*7))\n')
+    await run.expect(/^up-42\r?$/m)
+    run.type('\x1d\x1d\x1d')
+    const r = await run.end()
+    const status = await this.statusJson(r.uuid)
+    assert.equal(status.state, 'exited')
+    const text = statusPairs((await this.s.rkt(['status', r.uuid])).stdout).find(([k]) => k.startsWith('app-'))
+    assert.equal(text?.[1], String(status.apps?.[0]?.exit_code), JSON.stringify(status))
+    return {...r, ...(text ? {app: text[1]} : {})}
+  }
+
   /** `rkt status --format=json UUID`, parsed (rkt's v1.Pod). */
   async statusJson(uuid: string): Promise<PodStatusJson> {
     const r = await this.s.rkt(['status', '--format=json', uuid])
