@@ -75,8 +75,9 @@ function stage1File(pod: Pod, file: string): string {
 
 /**
  * An app's exit status (see stage1File), or undefined while it has none. An app of an exited pod that started
- * but has none died with the pod's stage1, which had no time to record it (systemd-nspawn SIGKILLs the
- * container when ^] is typed three times, a SIGKILLed `rkt run`): it was killed, 137 (docs/stage1.md).
+ * but has none, under a supervisor whose apps die with it, was killed with the pod before anything could
+ * record it (systemd-nspawn SIGKILLs the container when ^] is typed three times; a SIGKILLed `rkt run`): 137
+ * (docs/stage1.md). Elsewhere (fly) such an app may well still run: no status is made up.
  */
 function appStatusOf(pod: Pod, app: string, state: PodState): number | undefined {
   const code = readAppStatus(pod.paths, app)
@@ -85,8 +86,10 @@ function appStatusOf(pod: Pod, app: string, state: PodState): number | undefined
     const n = Number(fs.readFileSync(stage1File(pod, pod.paths.appStatus(app)), 'utf8').trim())
     return Number.isInteger(n) ? n : undefined
   } catch {
-    const started = fs.existsSync(stage1File(pod, pod.paths.appStarted(app)))
-    return started && appStateOf(state) === 'exited' ? 137 : undefined // 128 + SIGKILL
+    const killed = [pod.paths.appStarted(app), pod.paths.appsDieWithSupervisor].every((f) =>
+      fs.existsSync(stage1File(pod, f)),
+    )
+    return killed && appStateOf(state) === 'exited' ? 137 : undefined // 128 + SIGKILL
   }
 }
 
