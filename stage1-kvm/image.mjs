@@ -19,6 +19,5 @@ export default {
   dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
   // The built-in default and default-restricted networks (net.d files read from the pod's stage1 rootfs).
   files: {...SUPERVISOR_FILES, ...builtinNetFiles()},
-  // Not interactive: the app's stdin is the guest's console, which is no terminal in the app's /dev.
-  supports: [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional.filter((b) => b !== 'interactive')],
+  supports: [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional],
 }

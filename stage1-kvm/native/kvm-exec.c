@@ -9,7 +9,8 @@
  * their other ends as fds 3 (hvc0: the pod's stdout, and stdin when interactive), 4 (hvc1: stderr) and
  * 5 (the org.rkt.ctl port), in the pod's network namespace (--netns: QEMU opens the pod's taps there),
  * dying with us (PR_SET_PDEATHSIG). Then we relay: hvc0 to our stdout, hvc1 to our stderr, our stdin to
- * hvc0 when --interactive (a terminal is put in raw mode and its size sent as "winsize ROWS COLS").
+ * hvc0 when --interactive (a terminal is put in raw mode, its size sent as "winsize ROWS COLS" at the boot
+ * and on every SIGWINCH, and ^] typed three times within a second kills QEMU: the apps get 137).
  * --debug times the VM's milestones on stderr.
  *
  * The guest's init says "booted" on the ctl port, or we kill QEMU after --boot-timeout and fail (254)
@@ -111,6 +112,23 @@ static void send_winsize(int ctl) {
   write_all(ctl, line, n);
 }
 
+/* ^] three times in a row within a second on the terminal (systemd-nspawn's way out, kept for kvm pods): the
+ * user ends the pod. Other bytes between them start the count again. */
+static int escape_typed(const char *buf, ssize_t n) {
+  static int count;
+  static long long first;
+  for (ssize_t i = 0; i < n; i++) {
+    if (buf[i] != 0x1d) {
+      count = 0;
+      continue;
+    }
+    long long t = now_ms();
+    if (count == 0 || t - first > 1000) first = t, count = 0;
+    if (++count == 3) return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   long lock_fd = -1, boot_timeout = 30000;
   const char *console_log = NULL, *status_dir = NULL, *netns = NULL, *hint = "";
@@ -186,7 +204,7 @@ int main(int argc, char **argv) {
     if (debug) fprintf(stderr, "kvm-exec: +%lld ms: %s\n", now_ms() - started, what); \
   } while (0)
   TRACE("QEMU started");
-  int booted = 0, reported = -1, terminated = 0, vm_status = -1, killed_by_us = 0, ctl_open = 1;
+  int booted = 0, reported = -1, terminated = 0, vm_status = -1, killed_by_us = 0, ctl_open = 1, escaped = 0;
   char line[128];
   size_t linelen = 0;
   char buf[65536];
@@ -266,6 +284,11 @@ int main(int argc, char **argv) {
       ssize_t n = read(0, buf, sizeof buf);
       if (n > 0) write_all(in_con, buf, n);
       else use_stdin = 0;
+      if (n > 0 && tty_raw && escape_typed(buf, n)) { /* as `rkt stop --force` would: the apps get 137 */
+        kill(vm, SIGKILL), escaped = 1, use_stdin = 0;
+        restore_tty();
+        fprintf(stderr, "\r\nkvm-exec: ^] typed three times: the pod is killed\n");
+      }
     }
   }
   restore_tty();
@@ -284,7 +307,8 @@ int main(int argc, char **argv) {
     write_statuses(status_dir, apps, napps, 128 + SIGTERM);
     return 128 + SIGTERM;
   }
-  if (booted && WIFSIGNALED(vm_status) && !killed_by_us) { /* rkt stop --force, or anyone's kill */
+  if (escaped && !booted) return 128 + SIGKILL; /* no app had started: none has a status */
+  if (booted && WIFSIGNALED(vm_status) && !killed_by_us) { /* ^]^]^], rkt stop --force, or anyone's kill */
     int code = 128 + WTERMSIG(vm_status);
     write_statuses(status_dir, apps, napps, code);
     return code;

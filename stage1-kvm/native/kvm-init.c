@@ -3,13 +3,13 @@
  *
  * The kernel mounts the pod's stage1 rootfs from the host over 9p as / and runs us. We mount /proc, /sys,
  * /dev (devtmpfs), /dev/pts and the cgroup2 hierarchy, find the virtio-serial ports by name, tell the host
- * we are up ("booted" on org.rkt.ctl), give the pod's stdio the two consoles (hvc0: stdout, and stdin and
- * the controlling terminal when interactive; hvc1: stderr), and run /kvm/start.sh with the guest's
+ * we are up ("booted" on org.rkt.ctl), give the pod's stdio the two consoles (hvc0: stdout; hvc1: stderr),
+ * or when interactive a pty relayed to hvc0 (term_open), and run /kvm/start.sh with the guest's
  * busybox: it configures the network, makes the apps' cgroups and opens their descriptors, then execs
  * the supervisor (stage1-supervisor/), which runs the apps exactly as under nspawn and records their
  * statuses in /rkt (on the host, through 9p). When it exits we report "exit N" on org.rkt.ctl and reboot,
  * which ends QEMU (-no-reboot). Meanwhile we reap orphans, pass "term" from the host on to the supervisor as
- * SIGTERM and "winsize ROWS COLS" to hvc0, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
+ * SIGTERM and "winsize ROWS COLS" to the pty, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
  * a child (agent_session) so this loop never blocks.
  *
  * Agent frames, both ways: a type byte, a 4-byte big-endian length, the payload.
@@ -364,6 +364,42 @@ static void __attribute__((noreturn)) agent_session(int port) {
   _exit(0);
 }
 
+/* ---- the interactive app's terminal ------------------------------------------------------------------- */
+
+/* hvc0 is a console, not a terminal the app could own: an interactive pod gets a pty of the guest's devpts
+ * instead (in the app's /dev/pts, so `tty` names it), and PID 1 relays its master to and from hvc0, which
+ * stays raw so the pty's own line discipline is the only one. Returns the slave, or -1. */
+static int term_master = -1, term_con = -1;
+static int term_open(int con) {
+  int slave;
+  if (openpty(&term_master, &slave, NULL, NULL, NULL) < 0) return say("can't allocate a pty: %s", strerror(errno)), -1;
+  fcntl(term_master, F_SETFD, FD_CLOEXEC);
+  fcntl(term_master, F_SETFL, O_NONBLOCK);
+  term_con = fcntl(con, F_DUPFD_CLOEXEC, 3);
+  make_raw(term_con);
+  return slave;
+}
+
+/* "winsize ROWS COLS" from the host: the pty's size, and SIGWINCH to its foreground group. */
+static void term_winsize(const char *line) {
+  struct winsize ws = {0};
+  if (sscanf(line, "winsize %hu %hu", &ws.ws_row, &ws.ws_col) == 2) ioctl(term_master >= 0 ? term_master : 0, TIOCSWINSZ, &ws);
+}
+
+/* Moves what is there between hvc0 and the master; the end of the master (EIO: no slave left) ends it. */
+static void term_relay(short con_events, short master_events) {
+  char buf[4096];
+  if (con_events & POLLIN) {
+    ssize_t n = read(term_con, buf, sizeof buf);
+    if (n > 0) write_all(term_master, buf, n);
+  }
+  if (master_events & (POLLIN | POLLHUP | POLLERR)) {
+    ssize_t n;
+    while ((n = read(term_master, buf, sizeof buf)) > 0) write_all(term_con, buf, n);
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) close(term_master), term_master = -1;
+  }
+}
+
 /* ---- PID 1 ------------------------------------------------------------------------------------------- */
 
 int main(void) {
@@ -388,7 +424,9 @@ int main(void) {
   int null = open("/dev/null", O_RDWR);
   if (con < 0 || errcon < 0 || null < 0) say("can't open the consoles: %s", strerror(errno)), halt();
   if (!interactive) make_raw(con), make_raw(errcon); /* bytes as the app wrote them: no \r added */
-  dup2(interactive ? con : null, 0), dup2(con, 1), dup2(interactive ? con : errcon, 2);
+  int slave = interactive ? term_open(con) : -1;
+  if (interactive && slave < 0) halt();
+  dup2(null, 0), dup2(con, 1), dup2(interactive ? con : errcon, 2);
   if (con > 2) close(con);
   if (errcon > 2) close(errcon);
   if (null > 2) close(null);
@@ -404,12 +442,13 @@ int main(void) {
   if (pod == 0) {
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     setsid();
-    if (interactive) ioctl(0, TIOCSCTTY, 1);
+    if (interactive) dup2(slave, 0), dup2(slave, 1), dup2(slave, 2), close(slave), ioctl(0, TIOCSCTTY, 1);
     execl("/kvm/busybox", "sh", "/kvm/start.sh", (char *)NULL);
     say("can't run /kvm/start.sh: %s", strerror(errno));
     _exit(EXIT_INTERNAL);
   }
   if (pod < 0) say("fork: %s", strerror(errno)), halt();
+  if (slave >= 0) close(slave);
 
   int agent = open_port("org.rkt.agent"), agent_idle = 0, code = -1;
   pid_t session = 0;
@@ -417,9 +456,10 @@ int main(void) {
   size_t linelen = 0;
   while (code < 0) {
     /* A port with nobody on the host's side polls as hung up: wait for SIGIO (a host connected) instead. */
-    struct pollfd p[3] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}, {agent >= 0 && !session && !agent_idle ? agent : -1, POLLIN, 0}};
+    struct pollfd p[5] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}, {agent >= 0 && !session && !agent_idle ? agent : -1, POLLIN, 0},
+                          {term_master >= 0 ? term_con : -1, POLLIN, 0}, {term_master, POLLIN, 0}};
     /* ...and look again every second, in case the host connected before O_ASYNC was set. */
-    int ready = poll(p, 3, agent_idle ? 1000 : -1);
+    int ready = poll(p, 5, agent_idle ? 1000 : -1);
     if (ready < 0 && errno != EINTR) break;
     if (ready == 0) agent_idle = 0;
     if (p[0].revents & POLLIN) {
@@ -428,14 +468,14 @@ int main(void) {
       char *nl;
       while ((nl = memchr(line, '\n', linelen))) {
         *nl = '\0';
-        struct winsize ws = {0};
         if (!strcmp(line, "term")) kill(pod, SIGTERM);
-        else if (sscanf(line, "winsize %hu %hu", &ws.ws_row, &ws.ws_col) == 2) ioctl(0, TIOCSWINSZ, &ws);
+        else term_winsize(line);
         linelen -= nl + 1 - line;
         memmove(line, nl + 1, linelen);
       }
       if (linelen == sizeof line - 1) linelen = 0;
     }
+    if (term_master >= 0) term_relay(p[3].revents, p[4].revents);
     if (p[2].revents & POLLIN) {
       if ((session = fork()) == 0) {
         sigprocmask(SIG_UNBLOCK, &set, NULL);
@@ -459,6 +499,7 @@ int main(void) {
       }
     }
   }
+  if (term_master >= 0) term_relay(0, POLLIN); /* what the app wrote last */
   tcdrain(1), tcdrain(2);
   trace("consoles drained");
   char msg[32];

@@ -108,8 +108,6 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   if (args.mdsToken && networks?.hostIp === undefined)
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && networks?.hostIp ? metadataUrl(networks.hostIp, args.mdsToken) : undefined
-  if (args.interactive)
-    warn("--interactive: the app's stdin and stdout are the VM's console, which is no terminal in its /dev")
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
   const hostVolumes = new Set(
     apps.flatMap((a) =>

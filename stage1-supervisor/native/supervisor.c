@@ -465,6 +465,10 @@ int main(int argc, char **argv) {
   if (seal_stage1(&conf, argv[1]) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   struct stat st;
   have_console = stat("/dev/console", &st) == 0 && S_ISCHR(st.st_mode);
+  /* The apps die with us (we are PID 1 of the pod's PID namespace, or in its VM): one that started and has no
+   * status once the pod has exited was killed with us, and the host may say so (docs/stage1.md). */
+  int die_with = open("/rkt/status/.apps-die-with-supervisor", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  if (die_with >= 0) close(die_with);
 
   /* Blocked, the signals wait for sigtimedwait; PID 1 would otherwise ignore those sent from inside. */
   sigset_t set;

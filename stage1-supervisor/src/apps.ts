@@ -61,7 +61,7 @@ export function prepareApp(
     oomScoreAdj = undefined
   }
   const mounts = planAppMounts(pod, app, etc)
-  const env = writeAppEnv(pod.paths, app, metadataUrl)
+  const env = withTerm(writeAppEnv(pod.paths, app, metadataUrl), args.interactive)
   // Where the supervisor records the app's PID for enter.
   fs.mkdirSync(pod.paths.pidsDir, {recursive: true, mode: 0o755})
   const cwd = app.app.workingDirectory ?? '/'
@@ -106,4 +106,13 @@ export function setupNetworks(pod: LoadedPod, args: RunArgs): Promise<PodNetwork
       pod.apps.map((a) => a.app),
     ),
   })
+}
+
+/**
+ * An interactive app's environment with the caller's TERM, the type of the terminal it is given, unless its image
+ * sets one. Not in the env file: `rkt enter` passes its own caller's.
+ */
+function withTerm(env: string[], interactive: boolean): string[] {
+  const term = process.env['TERM']
+  return interactive && term && !env.some((e) => e.startsWith('TERM=')) ? [...env, `TERM=${term}`] : env
 }

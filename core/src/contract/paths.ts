@@ -97,6 +97,13 @@ export class PodPaths {
   appStarted(app: string): string {
     return path.join(this.statusDir, `${app}-started`)
   }
+  /**
+   * Present (empty) when the apps die with the stage1's supervisor (nspawn's and kvm's write it): an app of an
+   * exited pod that started and has no status was then killed with the pod.
+   */
+  get appsDieWithSupervisor(): string {
+    return path.join(this.statusDir, '.apps-die-with-supervisor')
+  }
   /** Present (empty) when the app's cgroup recorded an OOM kill (nspawn's supervisor writes it). */
   appOom(app: string): string {
     return path.join(this.statusDir, `${app}.oom`)

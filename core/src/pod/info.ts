@@ -73,15 +73,23 @@ function stage1File(pod: Pod, file: string): string {
   }
 }
 
-/** An app's exit status (see stage1File), or undefined while it has none. */
-function appStatusOf(pod: Pod, app: string): number | undefined {
+/**
+ * An app's exit status (see stage1File), or undefined while it has none. An app of an exited pod that started
+ * but has none, under a supervisor whose apps die with it, was killed with the pod before anything could
+ * record it (systemd-nspawn SIGKILLs the container when ^] is typed three times; a SIGKILLed `rkt run`): 137
+ * (docs/stage1.md). Elsewhere (fly) such an app may well still run: no status is made up.
+ */
+function appStatusOf(pod: Pod, app: string, state: PodState): number | undefined {
   const code = readAppStatus(pod.paths, app)
   if (code !== undefined) return code
   try {
     const n = Number(fs.readFileSync(stage1File(pod, pod.paths.appStatus(app)), 'utf8').trim())
     return Number.isInteger(n) ? n : undefined
   } catch {
-    return undefined
+    const killed = [pod.paths.appStarted(app), pod.paths.appsDieWithSupervisor].every((f) =>
+      fs.existsSync(stage1File(pod, f)),
+    )
+    return killed && appStateOf(state) === 'exited' ? 137 : undefined // 128 + SIGKILL
   }
 }
 
@@ -142,7 +150,7 @@ export function podInfo(pod: Pod, state: PodState = pod.state()): PodInfo {
     const volumes = new Map(manifest.volumes.map((v) => [v.name, v]))
     info.apps = manifest.apps.map((ra) => {
       // Keys in rkt's v1.App order: consumers diff this output.
-      const code = appStatusOf(pod, ra.name)
+      const code = appStatusOf(pod, ra.name, state)
       const app: AppInfo = {name: ra.name, state: code === undefined ? appStateOf(state) : 'exited'}
       // The stage1's per-app markers when it wrote them (rkt/status/<app>-created, -started, <app>), else the pod's.
       const appCreated = mtimeOf(stage1File(pod, pod.paths.appCreated(ra.name))) ?? created
@@ -204,7 +212,7 @@ export function statusLines(pod: Pod, formatTime: (d: Date) => string): string[]
   if (state !== 'running') {
     const oom: string[] = []
     for (const ra of podManifestOf(pod)?.apps ?? []) {
-      const code = appStatusOf(pod, ra.name)
+      const code = appStatusOf(pod, ra.name, state)
       if (code !== undefined) lines.push(`app-${ra.name}=${code}`)
       if (oomKilled(pod, ra.name)) oom.push(ra.name)
     }

@@ -228,18 +228,34 @@ describe('stage1-kvm', () => {
     assert.deepEqual(await leftovers(ps, pod.uuid), [])
   })
 
-  test('--interactive: a shell in the guest on the terminal', async (t) => {
+  test('--interactive: a shell in the guest on a terminal of its own, with the host’s TERM and window size', async (t) => {
     const ps = PodSandbox.create(t)
     const img = await ps.image(BASE)
-    const r = await ps.runInPty(
-      [KVM, '--interactive', img.name, '--exec=/bin/sh'],
-      'echo hi-$((6*7))\nexit 5\n',
-      60_000,
-    )
+    const run = ps.startInPty([KVM, '--interactive', img.name, '--exec=/bin/sh'], {env: {TERM: 'xterm-kvmtest'}})
+    await run.resize(25, 90) // before the guest boots: the size kvm-exec sends at the start
+    // Markers the shell computes, so the terminal's echo of the typed line never matches them.
+    run.type('echo "tty=$(tty) term=$TERM size=$(stty size)"; echo at-$((6*7))\n')
+    await run.expect(/^at-42\r?$/m)
+    assert.match(run.output, /^tty=\/dev\/pts\/\d+ term=xterm-kvmtest size=25 90\r?$/m)
+    assert.doesNotMatch(run.output, /not a tty/)
+    // A window resized while the app runs: SIGWINCH on the host, the pty's size in the guest.
+    await run.resize(40, 120)
+    const from = run.output.length
+    run.type('sleep 0.5; echo "now=$(stty size)"; exit 5\n')
+    await run.expect(/^now=40 120\r?$/m, 60_000, from)
+    const r = await run.end()
     assert.equal(r.exitCode, 5, r.output)
-    assert.match(r.output, /^hi-42\r?$/m)
-    // It works, but the app has no terminal of its own in the guest: said, not left for the user to find.
-    assert.match(r.output, /--interactive: the app's stdin and stdout are the VM's console, which is no terminal/)
+  })
+
+  test('^] three times on the terminal kills the pod; rkt status records the app killed (137)', async (t) => {
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const r = await ps.escapeInteractive(KVM, img.name)
+    assert.equal(r.exitCode, 137, r.output)
+    assert.match(r.output, /\^\] typed three times: the pod is killed/)
+    assert.equal(r.app, '137')
+    await gc(ps)
+    assert.deepEqual(await leftovers(ps, r.uuid), [])
   })
 
   test('the boot is bounded: a guest that does not start in time is killed and the failure reported', async (t) => {

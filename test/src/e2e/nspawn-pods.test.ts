@@ -335,4 +335,15 @@ describe('nspawn: what an app gets', () => {
     assert.match(r.output, /^\/dev\/(pts\/\d+|console)\r?$/m, 'tty names a terminal')
     assert.doesNotMatch(r.output, /not a tty/)
   })
+
+  test('^] three times on the terminal kills the pod (rkt run exits 1, as nspawn); rkt status records the app killed (137)', async (t) => {
+    if (!(await requireTool(t, 'script'))) return
+    const ps = PodSandbox.create(t)
+    const img = await ps.image(BASE)
+    const r = await ps.escapeInteractive(NSPAWN, img.name)
+    // nspawn SIGKILLs the container (the supervisor with it, which so records nothing) and exits 1 saying so.
+    assert.equal(r.exitCode, 1, r.output)
+    assert.match(r.output, /terminated by signal KILL/)
+    assert.equal(r.app, '137')
+  })
 })

@@ -287,17 +287,40 @@ export class PodSandbox {
     input: string,
     timeoutMs = 30_000,
   ): Promise<{exitCode: number; output: string; uuid: string}> {
+    const run = this.startInPty(args, {timeoutMs})
+    run.type(input)
+    return run.end()
+  }
+
+  /** `rkt run ARGS…` on a pseudo-terminal the test types into and resizes while it runs (PtyRun). */
+  startInPty(args: readonly string[], opts: {env?: Record<string, string>; timeoutMs?: number} = {}): PtyRun {
     const uuidFile = path.join(this.s.work, `uuid-${crypto.randomUUID()}`)
     const cmd = [RKT, ...this.s.globals, 'run', `--uuid-file-save=${uuidFile}`, ...args].map(shQuote).join(' ')
-    // The input stays open until the end, as a terminal would: at EOF script would pass an end-of-file on.
-    const proc = execa('script', ['-qec', cmd, '/dev/null'], {reject: false, cwd: this.s.work, timeout: timeoutMs})
-    proc.stdin?.write(input)
-    const r = await proc
-    const uuid = fs.existsSync(uuidFile) ? fs.readFileSync(uuidFile, 'utf8').trim() : ''
-    if (uuid) this.adopted.push(uuid)
-    const output = `${String(r.stdout)}${String(r.stderr)}`
-    if (r.timedOut) throw new Error(`rkt run under a terminal did not finish in ${timeoutMs} ms: ${output}`)
-    return {exitCode: r.exitCode ?? -1, output, uuid}
+    return new PtyRun(cmd, {cwd: this.s.work, env: opts.env ?? {}, timeoutMs: opts.timeoutMs ?? 60_000}, () => {
+      const uuid = fs.existsSync(uuidFile) ? fs.readFileSync(uuidFile, 'utf8').trim() : ''
+      if (uuid) this.adopted.push(uuid)
+      return uuid
+    })
+  }
+
+  /**
+   * A shell pod (`--interactive`, STAGE1 the stage1 flag) on a terminal, seen running, then ^] typed three times:
+   * how `rkt run` ended, and the app's exit code in `rkt status` (the JSON's and the text's, which must agree).
+   */
+  async escapeInteractive(
+    stage1: string,
+    image: string,
+  ): Promise<{exitCode: number; output: string; uuid: string; app?: string}> {
+    const run = this.startInPty([stage1, '--interactive', image, '--exec=/bin/sh'])
+    run.type('echo up-$((6*7))\n')
+    await run.expect(/^up-42\r?$/m)
+    run.type('\x1d\x1d\x1d')
+    const r = await run.end()
+    const status = await this.statusJson(r.uuid)
+    assert.equal(status.state, 'exited')
+    const text = statusPairs((await this.s.rkt(['status', r.uuid])).stdout).find(([k]) => k.startsWith('app-'))
+    assert.equal(text?.[1], String(status.apps?.[0]?.exit_code), JSON.stringify(status))
+    return {...r, ...(text ? {app: text[1]} : {})}
   }
 
   /** `rkt status --format=json UUID`, parsed (rkt's v1.Pod). */
@@ -305,6 +328,66 @@ export class PodSandbox {
     const r = await this.s.rkt(['status', '--format=json', uuid])
     assert.equal(r.exitCode, 0, `rkt status --format=json: ${r.stderr}`)
     return JSON.parse(r.stdout) as PodStatusJson
+  }
+}
+
+/**
+ * `rkt run` on the pseudo-terminal of util-linux `script`, driven as a user at a terminal would: typing, waiting for
+ * what the screen shows, resizing the window. The output is the terminal's (CRLF line ends, echoed input).
+ */
+export class PtyRun {
+  output = ''
+  private readonly proc
+  constructor(
+    cmd: string,
+    opts: {cwd: string; env: Record<string, string>; timeoutMs: number},
+    private readonly uuid: () => string,
+  ) {
+    // The input stays open until the end, as a terminal would: at EOF script would pass an end-of-file on.
+    const {cwd, env, timeoutMs: timeout} = opts
+    const proc = execa('script', ['-qfec', cmd, '/dev/null'], {reject: false, cwd, env, timeout})
+    this.proc = proc
+    proc.stdout?.on('data', (d: Buffer) => (this.output += d.toString()))
+    proc.stderr?.on('data', (d: Buffer) => (this.output += d.toString()))
+  }
+
+  type(text: string): void {
+    this.proc.stdin?.write(text)
+  }
+
+  /** Waits until the output (from offset `from`) matches `re`; fails after `ms` showing what came. */
+  async expect(re: RegExp, ms = 60_000, from = 0): Promise<RegExpMatchArray> {
+    const until = Date.now() + ms
+    for (;;) {
+      const m = this.output.slice(from).match(re)
+      if (m) return m
+      if (Date.now() > until || this.proc.exitCode !== null)
+        throw new Error(`the terminal never showed ${String(re)}; it shows:\n${this.output}`)
+      await sleep(50)
+    }
+  }
+
+  /**
+   * Resizes the terminal as a window would: the kernel gives its foreground process (rkt run, and what it
+   * became) SIGWINCH. `stty -F` on the terminal `script`'s child holds.
+   */
+  async resize(rows: number, cols: number): Promise<void> {
+    let terminal: string | undefined
+    await waitFor(() => {
+      const kids = fs.readFileSync(`/proc/${this.proc.pid}/task/${this.proc.pid}/children`, 'utf8').trim()
+      terminal = kids ? fs.readlinkSync(`/proc/${kids.split(' ')[0]}/fd/0`) : undefined
+      return terminal?.startsWith('/dev/pts/') === true // not yet when script has only just forked
+    }, 10_000)
+    assert.ok(terminal?.startsWith('/dev/pts/'), `script's child has no terminal: ${terminal}`)
+    await execa('stty', ['-F', terminal!, 'rows', String(rows), 'cols', String(cols)])
+  }
+
+  /** Waits for rkt run to end: its exit code, the whole output and the pod's UUID. */
+  async end(): Promise<{exitCode: number; output: string; uuid: string}> {
+    const r = await this.proc
+    const uuid = this.uuid()
+    if (r.timedOut) throw new Error(`rkt run under a terminal did not finish in time: ${this.output}`)
+    return {exitCode: r.exitCode ?? -1, output: this.output, uuid}
   }
 }
 
