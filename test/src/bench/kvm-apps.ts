@@ -16,10 +16,11 @@ const IMPORT_GOAL = 1.3
 const IMPORT =
   'import time; t = time.perf_counter(); import flask, gunicorn.app.wsgiapp, werkzeug.serving, jinja2; ' +
   "print('import-ms %.0f' % ((time.perf_counter() - t) * 1000))"
-// The app starts the server and asks until it answers; its last line is what it was told.
+// The app starts the server and asks until it answers (or the server has died: then it fails).
 const PG_FIRST_QUERY =
   '/usr/local/bin/start-postgres & ' +
-  "until /usr/lib/postgresql/15/bin/psql -h /run/postgresql -U postgres -Atc 'select 6*7' 2>/dev/null; do sleep 0.1; done"
+  "until /usr/lib/postgresql/15/bin/psql -h /run/postgresql -U postgres -Atc 'select 6*7' 2>/dev/null; " +
+  'do kill -0 $! || exit 1; sleep 0.1; done'
 
 /** The image's ACI from the machine cache (built first if missing: minutes). */
 function testImage(root: string, name: string): string {
