@@ -2,13 +2,13 @@
 // has no device hotplug, so an added app's root is a raw ext4 file in the guest's root (the pod's stage1
 // rootfs, shared over 9p) at /kvm/added/<app>.img, which the guest's init loop-mounts on
 // /opt/stage2/<app>/rootfs when the agent asks it to (an 'M' request, stage1-kvm/native/kvm-init.c).
-import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 
-import {type PodPaths, requireHostTool, RktError} from '@rkt/core/stage1'
+import {type PodPaths, RktError} from '@rkt/core/stage1'
 
+import {makeExt4} from './disk.js'
 import {Deframer, frame} from './enter.js'
 import {KvmPaths} from './paths.js'
 
@@ -35,7 +35,8 @@ export async function addAppDisk(pod: PodPaths, app: string, tree: string): Prom
       0o644,
     )
     try {
-      makeExt4(tree, fd)
+      // The descriptor's file, reopened through /proc: never a path the guest could redirect.
+      makeExt4(tree, `/proc/self/fd/${fd}`)
     } catch (err) {
       fs.rmSync(tmp, {force: true})
       throw err
@@ -49,20 +50,6 @@ export async function addAppDisk(pod: PodPaths, app: string, tree: string): Prom
   // The mount point too: the guest's root is read-only to the guest once the supervisor runs.
   fs.closeSync(openGuestDir(pod.stage1Rootfs, path.relative(pod.stage1Rootfs, pod.appRootfs(app))))
   await agentRequest(path.join(pod.root, KvmPaths.agentSocket), 'M', [app, rel])
-}
-
-/** Writes a raw ext4 file system holding `tree` to `fd`, with room to grow: the tree's size and a quarter more, and 32 MiB. */
-function makeExt4(tree: string, fd: number): void {
-  const du = spawnSync('du', ['-s', '-B1', '-x', tree], {encoding: 'utf8'})
-  const used = Number(du.stdout.split('\t')[0])
-  if (du.status !== 0 || !Number.isFinite(used)) throw new RktError(`cannot size ${tree}: ${du.stderr.trim()}`)
-  const mib = Math.ceil((used * 1.25) / (1 << 20)) + 32
-  const mkfs = requireHostTool('mkfs.ext4', 'e2fsprogs', 'the kvm stage1')
-  const r = spawnSync(mkfs, ['-q', '-F', '-t', 'ext4', '-d', tree, '/proc/self/fd/3', `${mib}M`], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe', fd],
-  })
-  if (r.status !== 0) throw new RktError(`mkfs.ext4 -d ${tree} failed: ${(r.stderr || '').trim()}`)
 }
 
 /**

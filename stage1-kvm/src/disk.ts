@@ -34,7 +34,10 @@ function treeSize(root: string): {bytes: number; entries: number} {
   return {bytes, entries}
 }
 
-/** A sparse raw ext4 at `file` holding the tree `from` (owners, modes, links, special files, xattrs). */
+/**
+ * A sparse raw ext4 at `file` holding the tree `from` (owners, modes, links, special files, xattrs). `file` may be
+ * `/proc/self/fd/N`, a file the caller opened safely (left for it to remove on failure).
+ */
 export function makeExt4(from: string, file: string): void {
   const {bytes, entries} = treeSize(from)
   const size = Math.ceil((bytes * 1.1 + ROOM_BYTES) / 2 ** 20) * 2 ** 20
@@ -49,7 +52,7 @@ export function makeExt4(from: string, file: string): void {
   ]
   const r = spawnSync('mkfs.ext4', [...args, '-d', from, file], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
   if (r.status !== 0) {
-    fs.rmSync(file, {force: true})
+    if (!file.startsWith('/proc/')) fs.rmSync(file, {force: true})
     const said = (r.stderr || r.error?.message || `exit status ${r.status ?? r.signal}`).trim()
     throw new RktError(`mkfs.ext4 -d ${from} ${file} failed: ${said}`, {
       code: 'EDISK',
