@@ -5,7 +5,7 @@ import {RKT_COMMANDS, RKT_TOPICS} from '../commands/rkt/index.js'
 import {UsageError} from '../errors.js'
 import {RKT_VERSION} from '../version.js'
 import {rktGlobalFlagNames} from './base.js'
-import {normalizeBooleans, splitArgv} from './main.js'
+import {normalizeBooleans, splitArgv, wantsHelp} from './main.js'
 import type {CliSpec} from './main.js'
 
 const rkt: CliSpec = {
@@ -116,5 +116,21 @@ describe('normalizeBooleans', () => {
         },
       )
     }
+  })
+})
+
+describe('wantsHelp', () => {
+  test('-h or --help anywhere before --', () => {
+    assert.equal(wantsHelp(rkt, 'fetch', ['x.aci', '-h']), true)
+    assert.equal(wantsHelp(rkt, 'fetch', ['--help']), true)
+    assert.equal(wantsHelp(rkt, 'run', ['x.aci', '--', '-h']), false)
+    assert.equal(wantsHelp(rkt, undefined, ['-h']), true)
+  })
+
+  test("rkt enter: after the UUID, -h is the command's (rkt enter UUID psql -h /run/postgresql)", () => {
+    assert.equal(wantsHelp(rkt, 'enter', ['0b0c', 'psql', '-h', '/run/postgresql']), false)
+    assert.equal(wantsHelp(rkt, 'enter', ['--app', 'db', '0b0c', 'ls', '--help']), false)
+    assert.equal(wantsHelp(rkt, 'enter', ['--app', 'db', '-h']), true)
+    assert.equal(wantsHelp(rkt, 'enter', ['--dir=/tmp/d', '--help']), true)
   })
 })

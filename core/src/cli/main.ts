@@ -183,10 +183,31 @@ export function fillOptionalValues(args: readonly string[], optional: Readonly<R
   })
 }
 
-function wantsHelp(args: readonly string[]): boolean {
-  for (const a of args) {
+/** A command class as the dispatcher reads it. */
+type CommandClass = Command.Class & {
+  rawArgv?: boolean
+  /** Its flags stop at its first argument: the rest is an app's command line (`rkt enter UUID CMD -h`). */
+  flagsEndAtArgument?: boolean
+  optionalValues?: Record<string, string>
+}
+
+/**
+ * Whether `--help`/`-h` comes before `--` or, for a command whose flags stop at its first argument (as cobra's
+ * SetInterspersed(false) made `rkt enter` in rkt), before that argument.
+ */
+export function wantsHelp(spec: CliSpec, id: string | undefined, args: readonly string[]): boolean {
+  const cmd = id === undefined ? undefined : (spec.commands[id] as CommandClass | undefined)
+  const withValue = new Set([
+    ...spec.globalFlags.withValue,
+    ...Object.entries(cmd?.flags ?? {}).flatMap(([name, f]) => (f.type === 'option' ? [name] : [])),
+  ])
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
     if (a === '--') return false
     if (a === '--help' || a === '-h') return true
+    if (cmd?.flagsEndAtArgument !== true) continue
+    if (!a.startsWith('-')) return false
+    if (!a.includes('=') && withValue.has(a.replace(/^--?/, ''))) i++
   }
   return false
 }
@@ -203,15 +224,16 @@ async function run(spec: CliSpec, argv: string[]): Promise<void> {
     if (id === undefined) {
       const words = args.filter((a) => !a.startsWith('-'))
       const topic = words[0]
-      if (topic && spec.topics[topic] && (words.length === 1 || wantsHelp(args))) return await help([topic])
-      if (wantsHelp(args)) return await help([])
+      if (topic && spec.topics[topic] && (words.length === 1 || wantsHelp(spec, undefined, args)))
+        return await help([topic])
+      if (wantsHelp(spec, undefined, args)) return await help([])
       throw new UsageError(
         topic ? `unknown command "${words.join(' ')}" for "${spec.bin}"` : `no command given to ${spec.bin}`,
         {hint: `run '${spec.bin} help' for the list of commands`},
       )
     }
-    if (wantsHelp(args)) return await help(id.split(':'))
-    const cmd = spec.commands[id]! as Command.Class & {rawArgv?: boolean; optionalValues?: Record<string, string>}
+    if (wantsHelp(spec, id, args)) return await help(id.split(':'))
+    const cmd = spec.commands[id]! as CommandClass
     await config.runCommand(
       id,
       cmd.rawArgv === true ? args : normalizeBooleans(fillOptionalValues(args, cmd.optionalValues ?? {}), cmd),

@@ -14,6 +14,8 @@ export default class Enter extends RktCommand {
   }
   static override strict = false
   static override rawArgv = true
+  /** `rkt enter UUID CMD -h` runs CMD with -h (cli/main.ts wantsHelp). */
+  static flagsEndAtArgument = true
 
   async run(): Promise<void> {
     // rkt's flags stop at the UUID (cobra's SetInterspersed(false)): the command's own flags are never ours.
