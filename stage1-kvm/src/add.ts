@@ -35,8 +35,8 @@ export async function addAppDisk(pod: PodPaths, app: string, tree: string): Prom
       0o644,
     )
     try {
-      // The descriptor's file, reopened through /proc: never a path the guest could redirect.
-      makeExt4(tree, `/proc/self/fd/${fd}`)
+      // Through the descriptor: never a path the guest could redirect.
+      makeExt4(tree, fd)
     } catch (err) {
       fs.rmSync(tmp, {force: true})
       throw err

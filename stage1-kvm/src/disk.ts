@@ -35,14 +35,17 @@ function treeSize(root: string): {bytes: number; entries: number} {
 }
 
 /**
- * A sparse raw ext4 at `file` holding the tree `from` (owners, modes, links, special files, xattrs). `file` may be
- * `/proc/self/fd/N`, a file the caller opened safely (left for it to remove on failure).
+ * A sparse raw ext4 holding the tree `from` (owners, modes, links, special files, xattrs), at the path `file`, or in
+ * the file open on descriptor `file` (one the caller opened safely; left for it to remove on failure).
  */
-export function makeExt4(from: string, file: string): void {
+export function makeExt4(from: string, file: string | number): void {
   const {bytes, entries} = treeSize(from)
   const size = Math.ceil((bytes * 1.1 + ROOM_BYTES) / 2 ** 20) * 2 ** 20
-  fs.closeSync(fs.openSync(file, 'w', 0o600))
-  fs.truncateSync(file, size)
+  if (typeof file === 'number') fs.ftruncateSync(file, size)
+  else {
+    fs.closeSync(fs.openSync(file, 'w', 0o600))
+    fs.truncateSync(file, size)
+  }
   // No reserved blocks (root is the app's only user); inode tables zeroed here (holes in the sparse file), so
   // the guest's kernel does not zero them in the background into every pod's overlay; a 16 MiB journal left
   // unwritten (the default for 2 GiB, 64 MiB, was most of a small image's base disk on the host).
@@ -50,13 +53,18 @@ export function makeExt4(from: string, file: string): void {
     ...['-q', '-F', '-t', 'ext4', '-m', '0', '-N', String(entries + ROOM_INODES), '-J', 'size=16'],
     ...['-E', 'lazy_itable_init=0,lazy_journal_init=1'],
   ]
-  const r = spawnSync('mkfs.ext4', [...args, '-d', from, file], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
+  // A descriptor reaches mkfs as its fd 3.
+  const target = typeof file === 'number' ? '/proc/self/fd/3' : file
+  const stdio =
+    typeof file === 'number' ? (['ignore', 'pipe', 'pipe', file] as const) : (['ignore', 'pipe', 'pipe'] as const)
+  const r = spawnSync('mkfs.ext4', [...args, '-d', from, target], {encoding: 'utf8', stdio: [...stdio]})
   if (r.status !== 0) {
-    if (!file.startsWith('/proc/')) fs.rmSync(file, {force: true})
+    if (typeof file === 'string') fs.rmSync(file, {force: true})
     const said = (r.stderr || r.error?.message || `exit status ${r.status ?? r.signal}`).trim()
-    throw new RktError(`mkfs.ext4 -d ${from} ${file} failed: ${said}`, {
+    const where = typeof file === 'string' ? path.dirname(file) : 'its file system'
+    throw new RktError(`mkfs.ext4 -d ${from} failed: ${said}`, {
       code: 'EDISK',
-      hint: `install e2fsprogs 1.43 or later (mkfs.ext4 -d) and check that ${path.dirname(file)} has ${size} bytes free`,
+      hint: `install e2fsprogs 1.43 or later (mkfs.ext4 -d) and check that ${where} has ${size} bytes free`,
     })
   }
 }
