@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {bindMount, remountReadOnly} from '@rkt/core/stage1'
+import {bindMount, remountReadOnly, type AppMount} from '@rkt/core/stage1'
 import type {PreparedApp} from '@rkt/stage1-supervisor/apps'
 import {noEtcFile} from '@rkt/stage1-supervisor/etc'
 import type {MountStep} from '@rkt/stage1-supervisor/mount-plan'
@@ -106,7 +106,7 @@ export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (
         // /etc/hosts only goes where the image has none.
         if (step.inVolume) {
           if (step.file.ifMissing) continue
-          if (inHostVolume(a, step.target)) lines.push(bind(inGuest(source), true))
+          if (inHostVolume(step.inVolume, step.target)) lines.push(bind(inGuest(source), true))
           else warn(`app ${a.app.name}: ${noEtcFile(step.file)}`)
         } else if (step.file.ifMissing)
           lines.push(`if ! ${present}; then ${create(false)}; ${bind(inGuest(source), true)}; fi`)
@@ -117,19 +117,17 @@ export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (
   return {lines, shares}
 }
 
-/** True when the app's `target` is an existing file of a host volume (the innermost volume holding it). */
-function inHostVolume(app: PreparedApp, target: string): boolean {
-  const holding = app.mounts
-    .filter((s) => s.kind === 'volume' && (target === s.target || target.startsWith(`${s.target}/`)))
-    .at(-1)
-  if (holding?.kind !== 'volume' || holding.mount.kind !== 'host') return false
-  return fs.existsSync(path.join(holding.mount.source, path.relative(holding.target, target)))
+/** True when `target` is an existing file of the host volume holding it (the plan's innermost volume). */
+function inHostVolume(holder: {mount: AppMount; target: string}, target: string): boolean {
+  return (
+    holder.mount.kind === 'host' && fs.existsSync(path.join(holder.mount.source, path.relative(holder.target, target)))
+  )
 }
 
 /** An /etc file as the guest can read it: in the stage1 rootfs, or a copy there of a host file (--dns=host). */
 function etcSource(kvm: KvmPaths, source: string, target: string): string {
   if (!path.relative(kvm.pod.stage1Rootfs, source).startsWith('..')) return source
-  const copy = path.join(kvm.pod.stage1Rootfs, 'kvm', 'etc', path.basename(target))
+  const copy = kvm.etcCopy(path.basename(target))
   fs.mkdirSync(path.dirname(copy), {recursive: true})
   fs.copyFileSync(source, copy)
   return copy

@@ -57,6 +57,10 @@ export class KvmPaths {
   static addedDiskInGuest(app: string): string {
     return path.join('kvm', 'added', `${app}.img`)
   }
+  /** Written by run: a copy in the guest's root of an /etc file from the host (`--dns=host`: /etc/resolv.conf). */
+  etcCopy(name: string): string {
+    return path.join(this.pod.stage1Rootfs, 'kvm', 'etc', name)
+  }
   /** Written by run: the guest's start script (guest path /kvm/start.sh). */
   get startScript(): string {
     return path.join(this.pod.stage1Rootfs, 'kvm', 'start.sh')

@@ -116,6 +116,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   )
   checkTransports({nics: nics.length, disks: apps.length, shares: hostVolumes.size})
   const mounts = guestMounts(kvm, apps, warn)
+  const size = vmSize(apps.map((a) => a.isolation.limits))
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {
     graceMs: DEFAULT_GRACE_MS,
@@ -140,7 +141,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     qemu,
     uuid: pod.uuid,
     accel: accel.accel,
-    size: vmSize(apps.map((a) => a.isolation.limits)),
+    size,
     kernel,
     rootfs: pod.paths.stage1Rootfs,
     consoleLog: path.relative(pod.paths.root, kvm.consoleLog),
@@ -177,7 +178,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const env: Record<string, string> = {PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}
   if (process.env['TERM']) env['TERM'] = process.env['TERM']
 
-  enterQemuCgroup(pod, vmSize(apps.map((a) => a.isolation.limits)), warn)
+  enterQemuCgroup(pod, size, warn)
   // The hand-over: kvm-exec is this process from here on, hence `ppid`; it keeps the pod lock (at 3).
   writePidFile(pod.paths.ppid, process.pid)
   setCloexec(lockFd, true)

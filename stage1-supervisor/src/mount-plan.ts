@@ -32,9 +32,14 @@ export type MountStep =
   | {readonly kind: 'volume'; readonly mount: AppMount; readonly target: string; readonly dir: boolean}
   /**
    * One of the pod's /etc files, bound read-only after the volumes (a volume on /etc/hosts wins over the
-   * fallback). `inVolume`: its target is at or below a volume's, where nothing is created for it.
+   * fallback). `inVolume`: the innermost volume whose target holds its target, where nothing is created for it.
    */
-  | {readonly kind: 'etc'; readonly file: EtcFile; readonly target: string; readonly inVolume: boolean}
+  | {
+      readonly kind: 'etc'
+      readonly file: EtcFile
+      readonly target: string
+      readonly inVolume: {readonly mount: AppMount; readonly target: string} | undefined
+    }
 
 const under = (p: string, dir: string): boolean => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`)
 
@@ -53,7 +58,9 @@ export function planAppMounts(pod: LoadedPod, app: PodApp, etc: PodEtc): MountSt
   })
   for (const file of appEtcFiles(etc)) {
     const target = checkMountTarget(rootfs, file.target)
-    steps.push({kind: 'etc', file, target, inVolume: volumes.some((v) => under(target, v))})
+    const holder = mounts.findLastIndex((_, i) => under(target, volumes[i]!))
+    const inVolume = holder < 0 ? undefined : {mount: mounts[holder]!, target: volumes[holder]!}
+    steps.push({kind: 'etc', file, target, inVolume})
   }
   return steps
 }

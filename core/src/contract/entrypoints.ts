@@ -36,7 +36,9 @@ export const SUPPORT_VOCABULARY = {
 
 export type Behaviour = string
 
-export type Entrypoint = 'run' | 'enter' | 'gc' | 'stop' | 'export'
+/** The entrypoints stage0 calls today (the reserved ones below are not called yet). */
+export const ENTRYPOINTS = ['run', 'enter', 'gc', 'stop', 'export'] as const
+export type Entrypoint = (typeof ENTRYPOINTS)[number]
 
 /** The annotation that names each entrypoint a stage1 image may have (the reserved ones included). */
 export const ENTRYPOINT_ANNOTATIONS: Readonly<Record<string, string>> = {

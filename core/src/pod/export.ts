@@ -62,7 +62,8 @@ export async function exportPod(globals: Globals, uuid: string, outFile: string,
       const status = await runEntrypoint(exporter, exportArgv({app, to: rootfs}), pod.path)
       if (status !== 0) throw new RktError(`the stage1's export entrypoint failed (exit status ${status})`)
     } else {
-      mounted = mountAppRoot(pod, store, app, rootfs)
+      mountAppRoot(pod, store, app, rootfs)
+      mounted = true
     }
     fs.copyFileSync(p.appInfoManifest(app), path.join(work, 'manifest'))
     const result = await buildAci({
@@ -92,9 +93,9 @@ function stage1Exporter(pod: Pod): string | undefined {
 
 /**
  * Mounts the app's rootfs as it was left on `rootfs`: an overlay of its tree and upper directory, or a
- * non-recursive bind of the app's root. Returns true (mounted).
+ * non-recursive bind of the app's root.
  */
-function mountAppRoot(pod: Pod, store: ImageStore, app: string, rootfs: string): boolean {
+function mountAppRoot(pod: Pod, store: ImageStore, app: string, rootfs: string): void {
   const p = pod.paths
   const appRoot = path.resolve(p.appRootfs(app))
   const appRootMounted = readMountinfo().some((m) => m.mountPoint === appRoot)
@@ -111,5 +112,4 @@ function mountAppRoot(pod: Pod, store: ImageStore, app: string, rootfs: string):
     // Without MS_REC the bind carries the app's root alone, none of the mounts stacked inside it.
     mount(appRoot, rootfs, null, MS.BIND)
   }
-  return true
 }

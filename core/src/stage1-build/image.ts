@@ -47,7 +47,7 @@ export interface BuiltStage1Image {
 export {SUPPORT_VOCABULARY}
 
 /** The entrypoints the contract names: run, enter, gc, stop, export and the reserved slots (app/add, attach, …). */
-const ENTRYPOINTS = Object.keys(ENTRYPOINT_ANNOTATIONS)
+const ENTRYPOINT_NAMES = Object.keys(ENTRYPOINT_ANNOTATIONS)
 const BEHAVIOURS: readonly string[] = [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional]
 /** Directories every stage1 rootfs has: the SDK's addon, the pod's status and env records, stage2's mount. */
 const BASE_DIRS = ['native', 'rkt/status', 'rkt/env', 'etc', 'opt/stage2']
@@ -79,8 +79,8 @@ function checkDeclaration(d: unknown, file: string): Stage1ImageDeclaration {
   const entrypoints = o['entrypoints']
   if (!Array.isArray(entrypoints) || !entrypoints.includes('run')) bad('entrypoints must list at least "run"')
   for (const e of entrypoints as unknown[])
-    if (!ENTRYPOINTS.includes(e as string))
-      bad(`unknown entrypoint ${JSON.stringify(e)} (the contract has ${ENTRYPOINTS.join(', ')})`)
+    if (!ENTRYPOINT_NAMES.includes(e as string))
+      bad(`unknown entrypoint ${JSON.stringify(e)} (the contract has ${ENTRYPOINT_NAMES.join(', ')})`)
   const helpers = o['helpers']
   if (
     !Array.isArray(helpers) ||
