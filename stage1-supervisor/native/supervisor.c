@@ -563,9 +563,12 @@ static int control_rm(size_t i) {
 }
 
 /* True when the peer is outside every app: outside the pod's pid namespace (pid 0, the host on nspawn), or
- * in our own cgroup (kvm's guest agent), where no app process stays: each joins its cgroups at once. */
+ * in our own cgroup (kvm's guest agent), where no app process stays: each joins its cgroups at once. An app
+ * without cgroups (a host without any) would stay in ours: then only the first rule holds. */
 static int peer_allowed(pid_t pid) {
   if (pid == 0) return 1;
+  for (size_t i = 0; i < conf.napps; i++)
+    if (!conf.apps[i].ncgroup_fds) return 0;
   char path[64], mine[4096], theirs[4096];
   snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
   int f1 = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC), f2 = open(path, O_RDONLY | O_CLOEXEC);
