@@ -6,7 +6,7 @@ import {SUPERVISOR_FILES, SUPERVISOR_HELPERS} from '@rkt/stage1-supervisor/image
 export default {
   name: 'kvm',
   interfaceVersion: 6,
-  entrypoints: ['run', 'enter', 'gc', 'stop', 'export'],
+  entrypoints: ['run', 'enter', 'gc', 'stop', 'export', 'app/add', 'app/start', 'app/stop', 'app/rm'],
   // The guest's root is this rootfs (9p): the kernel, its init and busybox, and the supervisor and enter
   // helper, which run the apps in the guest exactly as in an nspawn pod.
   helpers: [

@@ -15,6 +15,9 @@
  *
  * The guest's init says "booted" on the ctl port, or we kill QEMU after --boot-timeout and fail (254)
  * with --timeout-hint and the end of the console log: a guest that never starts is never left running.
+ * The guest's "ready" (its supervisor said READY=1: every app that speaks systemd's notify protocol is ready) is
+ * passed on as READY=1 to the datagram socket NOTIFY_SOCKET names, the unit's when systemd started `rkt run`
+ * (we are its main process: NotifyAccess=main suffices).
  * SIGTERM, SIGINT or SIGHUP become "term" on the ctl port (the guest's supervisor stops the apps, as
  * `rkt stop` expects); before "booted", QEMU is killed. The guest's "exit N" is the pod's exit code: the
  * guest reboots, QEMU exits, we drain the consoles and exit N. If QEMU ends without a report after the
@@ -38,7 +41,9 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -102,6 +107,24 @@ static void write_statuses(const char *dir, char **apps, int napps, int code) {
     if (fd < 0 || write_all(fd, text, n) < 0 || close(fd) < 0 || rename(tmp, path) < 0)
       fprintf(stderr, "kvm-exec: can't write %s: %s\n", path, strerror(errno));
   }
+}
+
+/* READY=1 to systemd's NOTIFY_SOCKET: a path, or an abstract name written with a leading '@'. */
+static void notify_ready(void) {
+  const char *name = getenv("NOTIFY_SOCKET");
+  if (!name || !*name) return;
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  size_t n = strlen(name);
+  if ((name[0] != '/' && name[0] != '@') || n >= sizeof a.sun_path) {
+    fprintf(stderr, "kvm-exec: NOTIFY_SOCKET=%s is not a unix socket's path: the pod's readiness is not reported\n", name);
+    return;
+  }
+  memcpy(a.sun_path, name, n);
+  if (name[0] == '@') a.sun_path[0] = '\0';
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || sendto(s, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + n) < 0)
+    fprintf(stderr, "kvm-exec: can't send READY=1 to NOTIFY_SOCKET=%s: %s\n", name, strerror(errno));
+  if (s >= 0) close(s);
 }
 
 static void send_winsize(int ctl) {
@@ -176,6 +199,7 @@ int main(int argc, char **argv) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(EXIT_INTERNAL);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
+    unsetenv("NOTIFY_SOCKET"); /* ours to answer, not QEMU's */
     if (ns >= 0 && setns(ns, CLONE_NEWNET) < 0) die("can't join the pod's network namespace: %s", strerror(errno));
     /* QEMU's ends at 3, 4, 5 (dup2 clears close-on-exec); ours and everything else stay close-on-exec. */
     int mine[3] = {fcntl(con[1], F_DUPFD_CLOEXEC, 10), fcntl(err[1], F_DUPFD_CLOEXEC, 10), fcntl(ctl[1], F_DUPFD_CLOEXEC, 10)};
@@ -261,6 +285,9 @@ int main(int argc, char **argv) {
           TRACE("the guest's init is up");
           if (terminated) write_all(ctl[0], "term\n", 5);
           if (tty_raw) send_winsize(ctl[0]);
+        } else if (!strcmp(line, "ready")) {
+          TRACE("the guest's apps are ready");
+          notify_ready();
         } else if (sscanf(line, "exit %d", &code) == 1 && reported < 0) {
           reported = code;
           vm_exit_deadline = now_ms() + 3000;

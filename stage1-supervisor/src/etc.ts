@@ -49,25 +49,33 @@ export function preparePodEtc(
   cniDns?: ResolvConf,
 ): PodEtc {
   fs.writeFileSync(paths.hostname, hostname, {mode: 0o644})
-  let hosts: PodEtc['hosts']
-  if (modes.hosts === 'host') hosts = {file: '/etc/hosts', replace: true}
-  else {
+  if (modes.hosts !== 'host') {
     // stage0 wrote rkt-hosts (with the fallback as its head) for IP=name entries; else the fallback itself.
     const file = modes.hosts === 'stage0' ? paths.hosts : paths.hostsFallback
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : HOSTS_FALLBACK
     fs.writeFileSync(file, addHostsEntry(text, '127.0.0.1', hostname), {mode: 0o644})
-    hosts = {file, replace: modes.hosts === 'stage0'}
   }
   // rkt's precedence: --dns flags (host, none, or stage0's file) over the networks' DNS, which beats a volume on
   // /etc/resolv.conf and the image's own file.
   if (modes.resolv === 'default' && cniDns !== undefined) {
     fs.writeFileSync(paths.resolvConf, makeResolvConf(cniDns), {mode: 0o644})
   }
+  return podEtcOf(paths, modes)
+}
+
+/**
+ * The pod's /etc files as preparePodEtc made them, writing nothing: what an app added to a running pod gets.
+ * stage0 writes resolv.conf only for --dns flags (mode stage0), preparePodEtc only for the networks' DNS.
+ */
+export function podEtcOf(paths: PodPaths, modes: {resolv: ResolvMode; hosts: HostsMode}): PodEtc {
+  const hosts =
+    modes.hosts === 'host'
+      ? {file: '/etc/hosts', replace: true}
+      : {file: modes.hosts === 'stage0' ? paths.hosts : paths.hostsFallback, replace: modes.hosts === 'stage0'}
   const resolv =
     modes.resolv === 'host'
       ? '/etc/resolv.conf'
-      : (modes.resolv === 'stage0' && fs.existsSync(paths.resolvConf)) ||
-          (modes.resolv === 'default' && cniDns !== undefined)
+      : modes.resolv !== 'none' && fs.existsSync(paths.resolvConf)
         ? paths.resolvConf
         : undefined
   return {hostnameFile: paths.hostname, hosts, ...(resolv === undefined ? {} : {resolvConf: resolv})}

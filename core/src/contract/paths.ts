@@ -127,6 +127,10 @@ export class PodPaths {
   get supervisorConf(): string {
     return path.join(this.rktDir, 'supervisor.conf')
   }
+  /** A mutable pod's added app's configuration (stage1-supervisor/README.md), written before the `add` request. */
+  supervisorAppConf(app: string): string {
+    return path.join(this.rktDir, 'supervisor.d', `${app}.conf`)
+  }
   /** The pod's hostname (rkt writes it whole, without a newline), bound on each app's /etc/hostname. */
   get hostname(): string {
     return path.join(this.stage1Rootfs, 'etc', 'hostname')
