@@ -301,9 +301,9 @@ static void run_add_script(int port, const char *app, const char *script) {
  * for rm the mount points to detach after it (the app's root, its volumes). We relay the line "VERB APP" to
  * the supervisor's control socket from this child of init, which is in the guest's root cgroup (outside every
  * app's), where the supervisor accepts requests. `add` first runs the set-up script and sends the
- * app's cgroup.procs and memory.events with the line (SCM_RIGHTS; the added configuration's cgroup-fd and oom-fd
- * index them); after `rm` the mount points given are detached (with whatever is mounted below them) and the app's
- * cgroup removed.
+ * app's cgroup.procs and memory.events with the line (SCM_RIGHTS, numbered from 3 in the order sent: the added
+ * configuration's cgroup-fd 3 and oom-fd 4); after `rm` the mount points given are detached (with whatever is
+ * mounted below them) and the app's cgroup removed.
  * The answer is 'X' 0 for the supervisor's "ok", else its message as 'e' and 'X' 254.
  */
 static void __attribute__((noreturn)) agent_control(int port, uint32_t len) {
@@ -399,9 +399,13 @@ static void __attribute__((noreturn)) agent_session(int port) {
   pidbuf[pn] = '\0';
   pidbuf[strcspn(pidbuf, "\n")] = '\0';
 
+  /* An app added to the running pod has a configuration of its own (stage1-supervisor/README.md "Mutable pods"). */
+  char conf[300];
+  snprintf(conf, sizeof conf, "/rkt/supervisor.d/%s.conf", app);
+  if (access(conf, F_OK) < 0) snprintf(conf, sizeof conf, "/rkt/supervisor.conf");
   char *argv[4096 + 8];
   size_t a = 0;
-  argv[a++] = "/enter", argv[a++] = "--conf", argv[a++] = "/rkt/supervisor.conf", argv[a++] = "--app";
+  argv[a++] = "/enter", argv[a++] = "--conf", argv[a++] = conf, argv[a++] = "--app";
   argv[a++] = (char *)app, argv[a++] = "--pid", argv[a++] = pidbuf, argv[a++] = "--";
   for (size_t i = 5; i < ntok; i++) argv[a++] = tok[i];
   argv[a] = NULL;

@@ -61,7 +61,7 @@ export async function addApp(pod: LoadedPod, name: string, warn: (m: string) => 
   fs.mkdirSync(path.dirname(pod.paths.supervisorAppConf(name)), {recursive: true, mode: 0o755})
   writeConf(pod.paths.supervisorAppConf(name), {
     graceMs: DEFAULT_GRACE_MS,
-    apps: [{...prepared.conf, cgroupFds: [0], oomFds: [1]}],
+    apps: [{...prepared.conf, cgroupFds: [3], oomFds: [4]}],
   })
   await controlApp(pod.paths, 'add', name, [`/${KvmPaths.addedScriptInGuest(name)}`])
 }

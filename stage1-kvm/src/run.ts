@@ -131,8 +131,10 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   fs.mkdirSync(kvm.dir, {recursive: true, mode: 0o700})
 
   const extraParams = process.env[KVM_ENV.extraKernelParams]
-  // systemd's socket for `Type=notify` units: kvm-exec sends it READY=1 when the guest reports the apps ready.
+  // systemd's socket for `Type=notify` units (README "systemd"): kvm-exec sends it READY=1 once the guest has
+  // booted or, when an app speaks the protocol itself, once the guest's supervisor says every such app is ready.
   const notifySocket = process.env['NOTIFY_SOCKET'] || undefined
+  const notifyApps = notifySocket !== undefined && apps.some((a) => (a.conf as {notify?: boolean}).notify === true)
   const khz = accel.accel === 'tcg' ? tscKhz(fs.readFileSync('/proc/cpuinfo', 'utf8')) : undefined
   const qemuArgs = qemuArgv({
     qemu,
@@ -147,7 +149,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     disks,
     shares: mounts.shares,
     interactive: args.interactive,
-    notify: notifySocket !== undefined,
+    notify: notifyApps,
     ...(khz !== undefined ? {tscKhz: khz} : {}),
     ...(extraParams ? {extraKernelParams: extraParams} : {}),
     debug: args.debug,
@@ -168,6 +170,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     ...pod.apps.flatMap((a) => ['--app', a.name]),
     ...(networks ? ['--netns', networks.netns] : []),
     ...(args.interactive ? ['--interactive'] : []),
+    ...(notifyApps ? ['--notify-apps'] : []),
     ...(args.debug ? ['--debug'] : []),
     '--',
     ...qemuArgs,
