@@ -16,6 +16,9 @@
  *   mountId(path)                      the ID of the mount holding path, without reading mountinfo
  *   removeTree(parent, name)           deletes parent/name recursively through directory descriptors: never
  *                                      follows a symlink, never leaves its mount, no path length limit
+ *   unixRequest(dir, name, request, fds)
+ *                                      one request on the stream socket dir/name, with descriptors (SCM_RIGHTS):
+ *                                      sends it, returns the answer read to EOF (a mutable pod's control socket)
  *
  * Every function returns 0 (or a value) on success and -errno on failure; the TypeScript wrapper
  * (core/src/sys/native.ts) turns negative numbers into Node-style errors. No function throws.
@@ -34,6 +37,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/mount.h>
@@ -434,6 +439,64 @@ static napi_value MountId(napi_env env, napi_callback_info info) {
   if (!(sx.stx_mask & STATX_MNT_ID)) return int_result(env, -ENOSYS); /* Linux < 5.8 */
   napi_value v;
   napi_create_double(env, (double)sx.stx_mnt_id, &v);
+  return v;
+}
+
+/* Connects through /proc/self/fd/N/name, N a descriptor of dir: sun_path holds 108 bytes, a pod's path may not. */
+static int unix_connect(const char *dir, const char *name) {
+  int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1, err = 0;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (dfd < 0) return -errno;
+  if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/%s", dfd, name) >= sizeof addr.sun_path)
+    err = -ENAMETOOLONG;
+  else if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+    err = -errno;
+  close(dfd);
+  if (err && fd >= 0) close(fd);
+  return err ? err : fd;
+}
+
+/* Blocks until the peer has answered and closed: a request to a pod's supervisor may wait for an app to stop. */
+static napi_value UnixRequest(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  char dir[PATH_BUF], name[256], req[4096];
+  uint32_t nfds = 0;
+  int err = get_args(env, info, 4, a);
+  if (!err) err = get_str(env, a[0], dir, sizeof dir);
+  if (!err) err = get_str(env, a[1], name, sizeof name);
+  if (!err) err = get_str(env, a[2], req, sizeof req);
+  int *fds = err ? NULL : get_int_array(env, a[3], &nfds, &err);
+  int fd = err ? err : unix_connect(dir, name);
+  if (fd < 0) return free(fds), int_result(env, fd);
+  char cbuf[CMSG_SPACE(64 * sizeof(int))] = {0};
+  struct iovec iov = {req, strlen(req)};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds > 64) err = -EINVAL;
+  else if (nfds) {
+    msg.msg_control = cbuf, msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET, cm->cmsg_type = SCM_RIGHTS, cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+  }
+  free(fds);
+  ssize_t n;
+  if (!err) {
+    do n = sendmsg(fd, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+    /* A peer that refuses a request may answer and close before reading it: its answer is still there to read. */
+    if (n < 0 && errno != EPIPE && errno != ECONNRESET) err = -errno;
+    else if (n >= 0 && (size_t)n < iov.iov_len) err = -EMSGSIZE; /* a request is one short line */
+  }
+  char ans[4096];
+  size_t len = 0;
+  /* The answer comes before the end: ECONNRESET (the peer closed without reading everything) ends it too. */
+  while (!err && len < sizeof ans && (n = read(fd, ans + len, sizeof ans - len)) != 0)
+    if (n > 0) len += (size_t)n;
+    else if (errno == ECONNRESET && len > 0) break;
+    else if (errno != EINTR) err = -errno;
+  close(fd);
+  if (err) return int_result(env, err);
+  napi_value v;
+  napi_create_string_utf8(env, ans, len, &v);
   return v;
 }
 
@@ -840,7 +903,7 @@ NAPI_MODULE_INIT() {
       {"flock", Flock},         {"setCloexec", SetCloexec}, {"execve", Execve}, {"listXattrs", ListXattrs},
       {"getXattr", GetXattr},   {"setXattr", SetXattr},     {"mknod", Mknod},   {"syncfs", Syncfs},
       {"mount", Mount},         {"umount2", Umount2},       {"idmapBind", IdmapBind},
-      {"removeTree", RemoveTree}, {"mountId", MountId},
+      {"removeTree", RemoveTree}, {"mountId", MountId},     {"unixRequest", UnixRequest},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;

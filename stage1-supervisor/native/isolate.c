@@ -3,7 +3,7 @@
  *
  * The configuration is a sequence of NUL-terminated tokens: a key, then its value. Every key of version 1
  * has exactly one value (the README's arity column), so a record is always two tokens. Keys before the
- * first `app` are the pod's (`version`, first, and `grace`); the others belong to the last `app`. An app
+ * first `app` are the pod's (`version`, first, `grace` and `mutable`); the others belong to the last `app`. An app
  * needs root, arg, uid, gid and caps; the rest have the defaults the README gives. Anything unexpected
  * (an unknown key, a key given twice, a bad number, a truncated file) is an error naming it.
  */
@@ -229,6 +229,10 @@ int conf_load(const char *file, struct conf *c) {
       if (a || c->grace_ms != -1) return isolate_fail(0, "%s: \"grace\" must come once, before the apps", file);
       if (parse_long(v, 0, 86400000, &c->grace_ms) < 0)
         return isolate_fail(0, "%s: invalid grace \"%s\" (milliseconds)", file, v);
+    } else if (!strcmp(k, "mutable")) {
+      if (a || c->mutable) return isolate_fail(0, "%s: \"mutable\" must come once, before the apps", file);
+      if (strcmp(v, "1")) return isolate_fail(0, "%s: invalid mutable \"%s\" (1)", file, v);
+      c->mutable = 1;
     } else if (!strcmp(k, "app")) {
       if (a && app_finish(a) < 0) return in_file(file);
       if (!*v || conf_app(c, v)) return isolate_fail(0, "%s: app name \"%s\" is empty or repeated", file, v);
@@ -246,7 +250,7 @@ int conf_load(const char *file, struct conf *c) {
     }
   }
   if (c->grace_ms < 0) c->grace_ms = 10000;
-  if (!a) return isolate_fail(0, "%s: no app", file);
+  if (!a) return c->mutable ? 0 : isolate_fail(0, "%s: no app", file); /* a mutable pod may start empty */
   return app_finish(a) < 0 ? in_file(file) : 0;
 }
 

@@ -39,6 +39,7 @@ struct app {
 
 struct conf {
   long grace_ms;
+  int mutable; /* apps are added, started, stopped and removed through the control socket */
   struct app *apps;
   size_t napps;
 };

@@ -12,7 +12,8 @@
  * its handlers are done, with the first failing app's code, 0 if none failed, 254 for our own errors. An
  * app that cannot be set up, or whose pre-start handler fails, gets status 254 and counts as failed; an
  * app not started because the pod was stopping gets no status. Post-stop handlers run only for apps that
- * ran, and their exit codes are only reported.
+ * ran, and their exit codes are only reported. A mutable pod (`mutable 1`) is driven through a control socket
+ * instead: apps are added, started, stopped and removed on the host's request, and it ends only when asked.
  *
  * A process is forked with a close-on-exec pipe: the child writes why it failed to it, so EOF means the
  * exec happened and we block on the pipe only while the child sets itself up (mounts, no waiting on
@@ -32,11 +33,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -275,6 +280,7 @@ static size_t started;
 static int stopping, failed, exit_code;
 static int failure_stop; /* the pod is stopping because an app failed, not because we were asked to */
 static struct timespec deadline; /* of the grace period, while stopping */
+static void control_settled(size_t i, int code);
 
 /* Forks a process running argv for app a; returns its pid once it has exec'd, or -1 (reported, reaped). */
 static pid_t spawn(const struct app *a, char **argv, const char *what) {
@@ -375,10 +381,19 @@ static void app_ended(size_t i, int code, int ran, int oom) {
   const struct app *a = &conf.apps[i];
   if (oom) touch_status(a, ".oom");
   write_number("/rkt/status", a->name, code);
-  if (code) fail(code);
+  if (code && !conf.mutable) fail(code); /* in a mutable pod, an app's end is its own */
   runs[i].state = DONE;
   if (ran && a->post_stop.n && (runs[i].pid = spawn_handler(a, a->post_stop.v, "post-stop handler")) > 0)
     runs[i].state = POST_STOP;
+  control_settled(i, code);
+}
+
+/* /rkt/supervisor-status, a symlink to "ready", made atomically: the host waits for it. */
+static void mark_ready(void) {
+  const char *tmp = "/rkt/.supervisor-status.tmp";
+  unlink(tmp);
+  if (symlink("ready", tmp) < 0 || rename(tmp, "/rkt/supervisor-status") < 0)
+    warn("can't make /rkt/supervisor-status: %s", strerror(errno));
 }
 
 static void start_app(size_t i) {
@@ -388,11 +403,16 @@ static void start_app(size_t i) {
   runs[i] = (struct run){RUNNING, pid};
   write_number("/rkt/pids", a->name, pid);
   touch_status(a, "-started");
-  if (++started < conf.napps) return;
-  const char *tmp = "/rkt/.supervisor-status.tmp";
-  unlink(tmp);
-  if (symlink("ready", tmp) < 0 || rename(tmp, "/rkt/supervisor-status") < 0)
-    warn("can't make /rkt/supervisor-status: %s", strerror(errno));
+  control_settled(i, 0);
+  if (++started == conf.napps) mark_ready();
+}
+
+/* The app's pre-start handler, or the app itself when it has none. */
+static void begin_app(size_t i) {
+  const struct app *a = &conf.apps[i];
+  if (!a->pre_start.n) start_app(i);
+  else if ((runs[i].pid = spawn_handler(a, a->pre_start.v, "pre-start handler")) > 0) runs[i].state = PRE_START;
+  else app_ended(i, EXIT_INTERNAL, 0, 0);
 }
 
 static void reaped(pid_t pid, int status) {
@@ -408,7 +428,7 @@ static void reaped(pid_t pid, int status) {
       app_ended(i, code, 1, WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && oom_killed(a));
       break;
     case PRE_START:
-      if (stopping) runs[i].state = DONE; /* the pod is ending (and we signalled it): the app never starts */
+      if (stopping) runs[i].state = DONE, control_settled(i, code); /* the pod is ending: the app never starts */
       else if (code) {
         warn("app \"%s\": the pre-start handler exited with %d", a->name, code);
         app_ended(i, EXIT_INTERNAL, 0, 0);
@@ -418,6 +438,7 @@ static void reaped(pid_t pid, int status) {
     case POST_STOP:
       if (code) warn("app \"%s\": the post-stop handler exited with %d", a->name, code);
       runs[i].state = DONE;
+      control_settled(i, -1);
       break;
     case PENDING:
     case DONE:
@@ -425,6 +446,257 @@ static void reaped(pid_t pid, int status) {
     }
     return;
   }
+}
+
+/* ---- mutable mode: the control socket (README "Mutable pods") ---------------------------------------- */
+
+#define CONTROL_SOCKET "/rkt/control.sock"
+#define ADDED_DIR "/rkt/supervisor.d"
+#define MAX_FDS 32
+
+/* Per app, beside runs: the connection waiting for its start or stop to settle, and when a stop kills it. */
+static struct control {
+  int waiter; /* -1: none */
+  char verb;  /* the waiter's: 's' start, 'x' stop */
+  int armed;  /* a stop's SIGKILL is due at kill_at */
+  struct timespec kill_at;
+} *ctl;
+static int control_fd = -1, signal_fd = -1;
+
+/* Answers one line ("ok" or "error MESSAGE") and closes the connection. */
+static void __attribute__((format(printf, 2, 3))) answer(int fd, const char *fmt, ...) {
+  char line[sizeof isolate_error + 16];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  (void)!write(fd, line, (size_t)n);
+  close(fd);
+}
+
+/* Answers the request waiting on app i once it has settled: a start once the app runs (or could not),
+ * a stop once the app and its post-stop handler are done. code: the app's exit status, -1 if unknown. */
+static void control_settled(size_t i, int code) {
+  struct control *c = ctl ? &ctl[i] : NULL;
+  if (!c || c->waiter < 0) return;
+  enum state s = runs[i].state;
+  if (c->verb == 's' && s == RUNNING) answer(c->waiter, "ok");
+  else if (c->verb == 's' && (s == DONE || s == POST_STOP))
+    answer(c->waiter, "error app \"%s\" could not start (status %d)", conf.apps[i].name, code);
+  else if (c->verb == 'x' && s == DONE) answer(c->waiter, "ok");
+  else return;
+  c->waiter = -1, c->armed = 0;
+}
+
+/* Removes the files the host reads about the app: all of them (rm), or those of its last run (start). */
+static void remove_status(const char *name, int all) {
+  static const char *const run_files[] = {"", ".oom", "-started"};
+  char path[PATH_MAX];
+  for (size_t k = 0; k < sizeof run_files / sizeof *run_files; k++) {
+    snprintf(path, sizeof path, "/rkt/status/%s%s", name, run_files[k]);
+    unlink(path);
+  }
+  snprintf(path, sizeof path, "/rkt/pids/%s", name);
+  unlink(path);
+  snprintf(path, sizeof path, "/rkt/status/%s-created", name);
+  if (all) unlink(path);
+}
+
+/* Checks that the request carried a descriptor for the added conf's fd number n: they are numbered from 3 in
+ * the order sent, as LISTEN_FDS numbers them. */
+static int sent(const char *file, long n, size_t nfds) {
+  if (n < 0 || (size_t)(n - 3) < nfds) return 0;
+  return isolate_fail(0, "%s: descriptor %ld was not sent with the request (%zu were)", file, n, nfds);
+}
+
+/* add: loads the app's section from /rkt/supervisor.d/NAME.conf, which the host wrote before asking. */
+static int control_add(const char *name, const int *fds, size_t nfds) {
+  if (conf_app(&conf, name)) return isolate_fail(0, "app \"%s\" is already in the pod", name);
+  char file[PATH_MAX];
+  snprintf(file, sizeof file, ADDED_DIR "/%s.conf", name);
+  struct conf added;
+  if (conf_load(file, &added) < 0) return -1;
+  if (added.napps != 1 || strcmp(added.apps[0].name, name) || added.mutable)
+    return isolate_fail(0, "%s: must hold exactly one app, \"%s\", and no pod records", file, name);
+  struct app a = added.apps[0];
+  if (sent(file, a.oom_fd, nfds) < 0) return -1;
+  for (size_t k = 0; k < a.ncgroup_fds; k++)
+    if (sent(file, a.cgroup_fds[k], nfds) < 0) return -1;
+  /* Its root, a directory of the read-only "/" (the host made it after we sealed the stage1), made a
+   * writable mount of its own; on kvm it is already one (a disk the guest agent mounted). */
+  if (!own_mount(a.root) && (bind_self(a.root) < 0 || mount(NULL, a.root, NULL, MS_BIND | MS_REMOUNT, NULL) < 0))
+    return isolate_fail(errno, "can't make the app's root \"%s\" writable", a.root);
+  struct app *apps = realloc(conf.apps, (conf.napps + 1) * sizeof *apps);
+  if (apps) conf.apps = apps;
+  struct run *r = apps ? realloc(runs, (conf.napps + 1) * sizeof *r) : NULL;
+  if (r) runs = r;
+  struct control *c = r ? realloc(ctl, (conf.napps + 1) * sizeof *c) : NULL;
+  if (!c) return isolate_fail(ENOMEM, "can't add app \"%s\"", name);
+  ctl = c;
+  /* Copies of the received descriptors, which are closed after the request (-1 if out of descriptors: the app
+   * then fails to join its cgroups, with a message). */
+  for (size_t k = 0; k < a.ncgroup_fds; k++) a.cgroup_fds[k] = fcntl(fds[a.cgroup_fds[k] - 3], F_DUPFD_CLOEXEC, 3);
+  if (a.oom_fd >= 0) a.oom_fd = fcntl(fds[a.oom_fd - 3], F_DUPFD_CLOEXEC, 3);
+  conf.apps[conf.napps] = a;
+  runs[conf.napps] = (struct run){PENDING, 0};
+  ctl[conf.napps] = (struct control){.waiter = -1};
+  touch_status(&conf.apps[conf.napps++], "-created");
+  return 0;
+}
+
+/* rm: forgets an app that is not running, its descriptors and its files in /rkt/status and /rkt/pids. */
+static int control_rm(size_t i) {
+  struct app *a = &conf.apps[i];
+  if (runs[i].state != PENDING && runs[i].state != DONE)
+    return isolate_fail(0, "app \"%s\" is running: stop it first", a->name);
+  remove_status(a->name, 1);
+  for (size_t k = 0; k < a->ncgroup_fds; k++) close(a->cgroup_fds[k]);
+  if (a->oom_fd >= 0) close((int)a->oom_fd);
+  size_t rest = conf.napps - i - 1;
+  memmove(a, a + 1, rest * sizeof *a);
+  memmove(&runs[i], &runs[i + 1], rest * sizeof *runs);
+  memmove(&ctl[i], &ctl[i + 1], rest * sizeof *ctl);
+  conf.napps--;
+  return 0;
+}
+
+/* True when the peer is outside every app: outside the pod's pid namespace (pid 0, the host on nspawn), or
+ * in our own cgroup (kvm's guest agent), where no app process stays: each joins its cgroups at once. */
+static int peer_allowed(pid_t pid) {
+  if (pid == 0) return 1;
+  char path[64], mine[4096], theirs[4096];
+  snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+  int f1 = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC), f2 = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n1 = f1 < 0 ? -1 : read(f1, mine, sizeof mine - 1), n2 = f2 < 0 ? -1 : read(f2, theirs, sizeof theirs - 1);
+  if (f1 >= 0) close(f1);
+  if (f2 >= 0) close(f2);
+  return n1 > 0 && n1 == n2 && !memcmp(mine, theirs, (size_t)n1);
+}
+
+/* Reads the request line (the first message may carry descriptors); returns its length, or -1. */
+static ssize_t read_request(int fd, char *line, size_t size, int *fds, size_t *nfds) {
+  char cbuf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+  struct iovec iov = {line, size - 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); n >= 0 && cm; cm = CMSG_NXTHDR(&msg, cm))
+    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+      for (size_t k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+        int rfd;
+        memcpy(&rfd, CMSG_DATA(cm) + k * sizeof(int), sizeof rfd);
+        if (*nfds < MAX_FDS) fds[(*nfds)++] = rfd;
+        else close(rfd);
+      }
+  for (ssize_t more = n; n > 0 && !memchr(line, '\n', (size_t)n) && more > 0 && (size_t)n < size - 1; n += more)
+    if ((more = read(fd, line + n, size - 1 - (size_t)n)) < 0) return -1;
+  if (n <= 0 || !memchr(line, '\n', (size_t)n)) return -1;
+  line[n] = '\0';
+  return n;
+}
+
+/* One request: "VERB APP\n", answered "ok\n" or "error MESSAGE\n" (a start or stop, once it has settled). */
+static void control_serve(void) {
+  int fd = accept4(control_fd, NULL, NULL, SOCK_CLOEXEC), fds[MAX_FDS];
+  if (fd < 0) return;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || !peer_allowed(cred.pid))
+    return answer(fd, "error permission denied: the pod's apps may not drive it");
+  struct timeval tv = {5, 0}; /* the host writes its line at once: nothing may hold PID 1 up */
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char line[512], verb[16], name[256];
+  size_t nfds = 0;
+  if (read_request(fd, line, sizeof line, fds, &nfds) < 0 || sscanf(line, "%15s %255s", verb, name) != 2 ||
+      strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name)) {
+    answer(fd, "error the request is not \"VERB APP\" (an app name: lowercase letters, digits, dashes)");
+  } else if (stopping) {
+    answer(fd, "error the pod is stopping");
+  } else if (!strcmp(verb, "add")) {
+    if (control_add(name, fds, nfds) < 0) answer(fd, "error %s", isolate_error);
+    else answer(fd, "ok");
+  } else {
+    struct app *a = conf_app(&conf, name);
+    size_t i = a ? (size_t)(a - conf.apps) : 0;
+    enum state s = a ? runs[i].state : DONE;
+    if (!a) answer(fd, "error app \"%s\" is not in the pod", name);
+    else if (ctl[i].waiter >= 0) answer(fd, "error app \"%s\" is busy with another request", name);
+    else if (!strcmp(verb, "rm")) {
+      if (control_rm(i) < 0) answer(fd, "error %s", isolate_error);
+      else answer(fd, "ok");
+    } else if (!strcmp(verb, "start") && s != PENDING && s != DONE) {
+      answer(fd, "error app \"%s\" is already running", name);
+    } else if (!strcmp(verb, "start")) {
+      remove_status(name, 0); /* an exited app starts again: its last status goes */
+      ctl[i] = (struct control){.waiter = fd, .verb = 's'};
+      begin_app(i);
+    } else if (!strcmp(verb, "stop") && s != PRE_START && s != RUNNING) {
+      answer(fd, "error app \"%s\" is not running", name);
+    } else if (!strcmp(verb, "stop")) {
+      kill(-runs[i].pid, SIGTERM);
+      ctl[i] = (struct control){.waiter = fd, .verb = 'x', .armed = 1};
+      clock_gettime(CLOCK_MONOTONIC, &ctl[i].kill_at);
+      ctl[i].kill_at.tv_sec += conf.grace_ms / 1000;
+      ctl[i].kill_at.tv_nsec += conf.grace_ms % 1000 * 1000000;
+      if (ctl[i].kill_at.tv_nsec >= 1000000000) ctl[i].kill_at.tv_sec++, ctl[i].kill_at.tv_nsec -= 1000000000;
+    } else {
+      answer(fd, "error unknown verb \"%s\" (add, start, stop, rm)", verb);
+    }
+  }
+  for (size_t k = 0; k < nfds; k++) close(fds[k]);
+}
+
+/* Milliseconds from now to t, rounded up (poll must not wake before it), at least 0. */
+static long long ms_until(const struct timespec *t) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long ns = (t->tv_sec - now.tv_sec) * 1000000000LL + (t->tv_nsec - now.tv_nsec);
+  return ns > 0 ? (ns + 999999) / 1000000 : 0;
+}
+
+/*
+ * The mutable pod's wait: like sigtimedwait on the blocked signals (a signal number; -1 with EAGAIN once the
+ * pod's grace period is over), serving control requests and the SIGKILL of apps stopped a grace ago
+ * meanwhile. Returns 0 after a request, for the caller to reap and check again.
+ */
+static int control_wait(void) {
+  for (;;) {
+    long long ms = stopping ? ms_until(&deadline) : -1;
+    if (stopping && ms == 0) return errno = EAGAIN, -1;
+    for (size_t i = 0; i < conf.napps; i++) {
+      if (!ctl[i].armed) continue;
+      long long t = ms_until(&ctl[i].kill_at);
+      if (t == 0 && (runs[i].state == PRE_START || runs[i].state == RUNNING)) kill(-runs[i].pid, SIGKILL);
+      if (t == 0) ctl[i].armed = 0;
+      else if (ms < 0 || t < ms) ms = t;
+    }
+    struct pollfd p[2] = {{signal_fd, POLLIN, 0}, {control_fd, POLLIN, 0}};
+    int n = poll(p, 2, ms > INT_MAX ? INT_MAX : (int)ms);
+    if (n < 0 && errno != EINTR) return -1;
+    struct signalfd_siginfo si;
+    if (n > 0 && p[0].revents & POLLIN && read(signal_fd, &si, sizeof si) == sizeof si) return (int)si.ssi_signo;
+    if (n > 0 && p[1].revents & POLLIN) return control_serve(), 0;
+  }
+}
+
+/* Mutable mode's set-up: /rkt/supervisor.d sealed read-only for the pod (the host writes underneath),
+ * the control socket listening, the signals read from a signalfd, and the pod marked ready. */
+static int control_listen(const sigset_t *set) {
+  if (!(ctl = calloc(conf.napps + 1, sizeof *ctl))) return isolate_fail(ENOMEM, "mutable mode");
+  for (size_t i = 0; i < conf.napps; i++) ctl[i].waiter = -1;
+  if ((mkdir(ADDED_DIR, 0700) < 0 && errno != EEXIST) || mount(ADDED_DIR, ADDED_DIR, NULL, MS_BIND, NULL) < 0)
+    return isolate_fail(errno, "can't bind " ADDED_DIR);
+  if (remount_ro(ADDED_DIR, ADDED_DIR) < 0) return -1;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = CONTROL_SOCKET};
+  unlink(CONTROL_SOCKET);
+  if ((control_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+      bind(control_fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(CONTROL_SOCKET, 0600) < 0 ||
+      listen(control_fd, 16) < 0)
+    return isolate_fail(errno, "can't listen on " CONTROL_SOCKET);
+  if ((signal_fd = signalfd(-1, set, SFD_CLOEXEC)) < 0) return isolate_fail(errno, "can't make a signalfd");
+  mark_ready();
+  return 0;
 }
 
 /* The cgroup hierarchies nspawn mounted for the container, which each app gets its own view of. */
@@ -460,7 +732,7 @@ int main(int argc, char **argv) {
   prctl(PR_SET_DUMPABLE, 0);
   if (argc != 2) return warn("usage: supervisor /rkt/supervisor.conf"), EXIT_INTERNAL;
   if (conf_load(argv[1], &conf) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
-  if (!(runs = calloc(conf.napps, sizeof *runs))) return warn("out of memory"), EXIT_INTERNAL;
+  if (!(runs = calloc(conf.napps + 1, sizeof *runs))) return warn("out of memory"), EXIT_INTERNAL;
   read_hierarchies();
   if (seal_stage1(&conf, argv[1]) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   struct stat st;
@@ -478,27 +750,25 @@ int main(int argc, char **argv) {
   sigaddset(&set, SIGINT);
   sigprocmask(SIG_BLOCK, &set, NULL);
 
+  if (conf.mutable && control_listen(&set) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   for (size_t i = 0; i < conf.napps; i++) {
-    const struct app *a = &conf.apps[i];
-    touch_status(a, "-created");
+    touch_status(&conf.apps[i], "-created");
     if (stopping) runs[i].state = DONE;
-    else if (!a->pre_start.n) start_app(i);
-    else if ((runs[i].pid = spawn_handler(a, a->pre_start.v, "pre-start handler")) > 0) runs[i].state = PRE_START;
-    else app_ended(i, EXIT_INTERNAL, 0, 0);
+    else begin_app(i);
   }
   for (;;) {
     pid_t pid;
     int status;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) reaped(pid, status);
-    size_t done = 0;
-    for (size_t i = 0; i < conf.napps; i++) done += runs[i].state == DONE;
-    if (done == conf.napps) return exit_code;
+    size_t done = 0; /* an app of a mutable pod that was never started (PENDING) holds nothing up */
+    for (size_t i = 0; i < conf.napps; i++) done += runs[i].state == DONE || runs[i].state == PENDING;
+    if (done == conf.napps && (!conf.mutable || stopping)) return exit_code;
 
     struct timespec now, left = {0, 0};
     clock_gettime(CLOCK_MONOTONIC, &now);
     long long ns = (deadline.tv_sec - now.tv_sec) * 1000000000LL + (deadline.tv_nsec - now.tv_nsec);
     if (ns > 0) left = (struct timespec){ns / 1000000000, ns % 1000000000};
-    int sig = sigtimedwait(&set, NULL, stopping ? &left : NULL);
+    int sig = conf.mutable ? control_wait() : sigtimedwait(&set, NULL, stopping ? &left : NULL);
     if (sig == SIGTERM || sig == SIGINT) stop();
     if (sig < 0 && errno == EAGAIN) { /* the grace period is over */
       kill(-1, SIGKILL);

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, test} from 'node:test'
 
-import {type AppConf, confRecords, DEFAULT_GRACE_MS, encodeConf, writeConf} from './config.js'
+import {type AppConf, confRecords, DEFAULT_GRACE_MS, encodeConf, writeAppConf, writeConf} from './config.js'
 import {DEFAULT_FILTER} from './seccomp.js'
 
 /** The reader's view: NUL-terminated tokens, then key/value pairs (every key of the README has arity 1). */
@@ -129,5 +129,18 @@ describe('supervisor.conf', () => {
     assert.deepEqual(fs.readFileSync(file), encodeConf({graceMs: 7, apps: [APP]}))
     assert.equal(fs.statSync(file).mode & 0o777, 0o600)
     assert.deepEqual(fs.readdirSync(dir), ['supervisor.conf'], 'no temp file left')
+  })
+
+  test('a mutable pod: the pod record before the apps, none needed; an added app: the version and its section', () => {
+    assert.deepEqual(parse(encodeConf({graceMs: 5, mutable: true, apps: []})), [
+      ['version', '1'],
+      ['grace', '5'],
+      ['mutable', '1'],
+    ])
+    const file = path.join(dir, 'web.conf')
+    writeAppConf(file, APP)
+    const records = parse(fs.readFileSync(file))
+    assert.deepEqual(records, [['version', '1'], ...confRecords({graceMs: 1, apps: [APP]}).slice(2)])
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600)
   })
 })

@@ -44,6 +44,8 @@ export interface AppConf {
 
 export interface SupervisorConf {
   readonly graceMs: number
+  /** A mutable pod: apps come and go through the control socket (README "Mutable pods"). */
+  readonly mutable?: boolean | undefined
   readonly apps: readonly AppConf[]
 }
 
@@ -55,29 +57,38 @@ export function confRecords(c: SupervisorConf): [string, string][] {
     ['version', String(CONF_VERSION)],
     ['grace', String(c.graceMs)],
   ]
-  for (const a of c.apps) {
-    out.push(['app', a.name], ['root', a.root])
-    for (const arg of a.argv) out.push(['arg', arg])
-    for (const e of a.env) out.push(['env', e])
-    out.push(['uid', String(a.uid)], ['gid', String(a.gid)], ['groups', a.groups.join(',')], ['cwd', a.cwd])
-    out.push(['caps', a.caps.toString(16)], ['no-new-privs', flag(a.noNewPrivs)], ['seccomp', a.seccomp.mode])
-    if (a.seccomp.errno !== undefined) out.push(['seccomp-errno', String(a.seccomp.errno)])
-    for (const s of a.seccomp.syscalls) out.push(['syscall', s])
-    if (a.oomScoreAdj !== undefined) out.push(['oom-score-adj', String(a.oomScoreAdj)])
-    for (const fd of a.cgroupFds) out.push(['cgroup-fd', String(fd)])
-    for (const fd of a.oomFds) out.push(['oom-fd', String(fd)])
-    out.push(['readonly-rootfs', flag(a.readonlyRootfs)], ['mask-paths', flag(a.maskPaths)])
-    out.push(['interactive', flag(a.interactive)])
-    for (const arg of a.preStart ?? []) out.push(['pre-start', arg])
-    for (const arg of a.postStop ?? []) out.push(['post-stop', arg])
-  }
+  if (c.mutable) out.push(['mutable', '1'])
+  return [...out, ...c.apps.flatMap(appRecords)]
+}
+
+/** One app's section. */
+function appRecords(a: AppConf): [string, string][] {
+  const out: [string, string][] = []
+  out.push(['app', a.name], ['root', a.root])
+  for (const arg of a.argv) out.push(['arg', arg])
+  for (const e of a.env) out.push(['env', e])
+  out.push(['uid', String(a.uid)], ['gid', String(a.gid)], ['groups', a.groups.join(',')], ['cwd', a.cwd])
+  out.push(['caps', a.caps.toString(16)], ['no-new-privs', flag(a.noNewPrivs)], ['seccomp', a.seccomp.mode])
+  if (a.seccomp.errno !== undefined) out.push(['seccomp-errno', String(a.seccomp.errno)])
+  for (const s of a.seccomp.syscalls) out.push(['syscall', s])
+  if (a.oomScoreAdj !== undefined) out.push(['oom-score-adj', String(a.oomScoreAdj)])
+  for (const fd of a.cgroupFds) out.push(['cgroup-fd', String(fd)])
+  for (const fd of a.oomFds) out.push(['oom-fd', String(fd)])
+  out.push(['readonly-rootfs', flag(a.readonlyRootfs)], ['mask-paths', flag(a.maskPaths)])
+  out.push(['interactive', flag(a.interactive)])
+  for (const arg of a.preStart ?? []) out.push(['pre-start', arg])
+  for (const arg of a.postStop ?? []) out.push(['post-stop', arg])
   return out
 }
 
 /** The configuration as bytes: every token followed by a NUL. A NUL inside a value cannot be written. */
 export function encodeConf(c: SupervisorConf): Buffer {
+  return encodeRecords(confRecords(c))
+}
+
+function encodeRecords(records: readonly [string, string][]): Buffer {
   const parts: Buffer[] = []
-  for (const [key, value] of confRecords(c)) {
+  for (const [key, value] of records) {
     if (value.includes('\0')) {
       throw new RktError(`the ${key} "${value.replaceAll('\0', '\\0')}" of the pod contains a NUL byte`, {
         code: 'ECONF',
@@ -91,7 +102,19 @@ export function encodeConf(c: SupervisorConf): Buffer {
 
 /** Writes the configuration whole (temp file + rename), readable by root only: it holds the apps' environment. */
 export function writeConf(file: string, c: SupervisorConf): void {
+  writeWhole(file, encodeConf(c))
+}
+
+/**
+ * Writes an app added to a mutable pod: `/rkt/supervisor.d/<app>.conf`, the version and the app's section. Its
+ * cgroupFds and oomFds number the descriptors sent with the `add` request, from 3 in the order sent.
+ */
+export function writeAppConf(file: string, a: AppConf): void {
+  writeWhole(file, encodeRecords([['version', String(CONF_VERSION)], ...appRecords(a)]))
+}
+
+function writeWhole(file: string, bytes: Buffer): void {
   const tmp = `${file}.tmp-${process.pid}`
-  fs.writeFileSync(tmp, encodeConf(c), {mode: 0o600})
+  fs.writeFileSync(tmp, bytes, {mode: 0o600})
   fs.renameSync(tmp, file)
 }

@@ -93,6 +93,18 @@ export function procStatus(pid: number | string, text?: string): Map<string, str
 
 let seq = 0
 
+/** An app's section of the configuration. */
+export function appRecords(a: AppSpec): ConfRecord[] {
+  const records: ConfRecord[] = [
+    ['app', a.name],
+    ['root', `/opt/stage2/${a.name}/rootfs`],
+  ]
+  for (const arg of a.argv ?? ['/bin/sh', '-c', a.script ?? 'true']) records.push(['arg', arg])
+  for (const e of a.env ?? ['PATH=/bin']) records.push(['env', e])
+  records.push(['uid', `${a.uid ?? 0}`], ['gid', `${a.gid ?? 0}`], ['caps', a.caps ?? 'a80425fb'])
+  return [...records, ...(a.extra ?? [])]
+}
+
 /**
  * A pod: a stage1 root in a temp dir with the supervisor, /rkt/status, /rkt/pids, and one busybox rootfs per
  * app at /opt/stage2/<app>/rootfs, in which the host dir `shared` is bound at /shared (nspawn's --bind,
@@ -140,13 +152,7 @@ export class Pod {
   conf(): Buffer {
     const records: ConfRecord[] = [['version', '1']]
     if (this.opts.grace !== undefined) records.push(['grace', `${this.opts.grace}`])
-    for (const a of this.apps) {
-      records.push(['app', a.name], ['root', `/opt/stage2/${a.name}/rootfs`])
-      for (const arg of a.argv ?? ['/bin/sh', '-c', a.script ?? 'true']) records.push(['arg', arg])
-      for (const e of a.env ?? ['PATH=/bin']) records.push(['env', e])
-      records.push(['uid', `${a.uid ?? 0}`], ['gid', `${a.gid ?? 0}`], ['caps', a.caps ?? 'a80425fb'])
-      records.push(...(a.extra ?? []))
-    }
+    for (const a of this.apps) records.push(...appRecords(a))
     return encodeConf(records)
   }
 

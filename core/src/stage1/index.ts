@@ -62,6 +62,7 @@ export {
   MS,
   setCloexec,
   umount2,
+  unixRequest,
 } from '../sys/native.js'
 export {mountsUnder, readMountinfo, unmountTree} from '../sys/mounts.js'
 export {unmountEngineMounts} from './binds.js'

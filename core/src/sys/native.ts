@@ -21,6 +21,7 @@ interface RktSys {
   umount2(target: string, flags: number): number
   idmapBind(source: string, target: string, first: number, count: number): number
   removeTree(parent: string, name: string): number | {errno: number; syscall: string; path: string}
+  unixRequest(dir: string, name: string, request: string, fds: number[]): string | number
 }
 
 /** flock(2) operations. */
@@ -134,6 +135,16 @@ export function syncfs(fd: number): void {
 export function mountId(file: string): number {
   const r = sys().mountId(file)
   check(r, 'statx', file)
+  return r
+}
+
+/**
+ * One request on the stream socket `dir/name` (connected through a descriptor of dir, so no path length limit),
+ * with `fds` passed along (SCM_RIGHTS); blocks until the peer answers and closes, and returns the answer.
+ */
+export function unixRequest(dir: string, name: string, request: string, fds: readonly number[] = []): string {
+  const r = sys().unixRequest(dir, name, request, [...fds])
+  if (typeof r === 'number') throw errnoError(r, 'connect', `${dir}/${name}`)
   return r
 }
 
