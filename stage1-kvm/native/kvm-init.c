@@ -165,7 +165,11 @@ static int send_frame(int fd, char type, const void *data, uint32_t len) {
   return write_all(fd, head, 5) < 0 || write_all(fd, data, len) < 0 ? -1 : 0;
 }
 
+/* What a failed session must undo first (agent_control: an added app's mounts and cgroup), or NULL. */
+static void (*undo)(void);
+
 static void __attribute__((noreturn)) session_fail(int port, const char *fmt, ...) {
+  if (undo) undo();
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
@@ -267,8 +271,9 @@ static void __attribute__((noreturn)) agent_mount(int port, uint32_t len) {
 
 /* ---- mutable pods: the supervisor's control socket --------------------------------------------------- */
 
-/* The supervisor's control socket (stage1-supervisor/README.md "Mutable pods"). */
-#define CONTROL_SOCKET "/rkt/control.sock"
+/* The supervisor's control socket in a mutable pod (stage1-supervisor/README.md "Mutable pods"), named to it by
+ * RKT_CONTROL_SOCKET: in the guest's devtmpfs, since 9p (the root, /rkt with it) cannot hold a socket. */
+#define CONTROL_SOCKET "/dev/rkt-control.sock"
 
 /* Runs the host's set-up script of an added app (`script`: the app's cgroup with its limits, its mount plan) with
  * the guest's busybox; on failure, answers with what it printed. */
@@ -295,15 +300,30 @@ static void run_add_script(int port, const char *app, const char *script) {
     session_fail(port, "add: setting app %s up in the guest failed: %s", app, n ? said : "no message");
 }
 
+/* The app of a control request: its cgroup, the mount points to detach (its root, its volumes) and the
+ * descriptors sent with an add. */
+static const char *ctl_cgroup, *const *ctl_mounts;
+static size_t ctl_nmounts;
+static int ctl_fds[2] = {-1, -1};
+
+/* Takes the app's mounts (with whatever is below them) and its cgroup out of the guest: after rm, or when an add
+ * fails. An added disk's loop device goes with its last user (AUTOCLEAR). */
+static void detach_app(void) {
+  for (int k = 0; k < 2; k++)
+    if (ctl_fds[k] >= 0) close(ctl_fds[k]), ctl_fds[k] = -1;
+  for (size_t i = 0; i < ctl_nmounts; i++)
+    if (*ctl_mounts[i] == '/') umount2(ctl_mounts[i], MNT_DETACH);
+  rmdir(ctl_cgroup);
+}
+
 /*
  * A 'C' request (a mutable pod's `rkt app add|start|stop|rm`, stage1-kvm/README.md "Mutable pods"):
- * NUL-terminated VERB, APP, CGROUP (the app's cgroup directory in the guest), then for add the app's set-up script,
- * for rm the mount points to detach after it (the app's root, its volumes). We relay the line "VERB APP" to
- * the supervisor's control socket from this child of init, which is in the guest's root cgroup (outside every
- * app's), where the supervisor accepts requests. `add` first runs the set-up script and sends the
- * app's cgroup.procs and memory.events with the line (SCM_RIGHTS, numbered from 3 in the order sent: the added
- * configuration's cgroup-fd 3 and oom-fd 4); after `rm` the mount points given are detached (with whatever is
- * mounted below them) and the app's cgroup removed.
+ * NUL-terminated VERB, APP, CGROUP (the app's cgroup directory in the guest), for add the app's set-up script, then
+ * the app's mount points (its root, its volumes). We relay the line "VERB APP" to the supervisor's control socket
+ * from this child of init, which is in the guest's root cgroup (outside every app's), where the supervisor
+ * accepts requests. `add` first runs the set-up script and sends the app's cgroup.procs and memory.events with
+ * the line (SCM_RIGHTS, numbered from 3 in the order sent: the added configuration's cgroup-fd 3 and oom-fd 4).
+ * After a successful `rm`, or a failed `add`, the mount points are detached and the cgroup removed (detach_app).
  * The answer is 'X' 0 for the supervisor's "ok", else its message as 'e' and 'X' 254.
  */
 static void __attribute__((noreturn)) agent_control(int port, uint32_t len) {
@@ -314,19 +334,20 @@ static void __attribute__((noreturn)) agent_control(int port, uint32_t len) {
   size_t ntok = 0;
   for (size_t off = 0; off < len && ntok < 64; off += strlen(req + off) + 1) tok[ntok++] = req + off;
   const char *verb = tok[0], *app = ntok > 1 ? tok[1] : "", *cgroup = ntok > 2 ? tok[2] : "";
-  const int add = !strcmp(verb, "add");
-  if (ntok < 3 || !component_ok(app) || *cgroup != '/' || strstr(cgroup, "/..") || (add && ntok != 4) ||
+  const size_t add = !strcmp(verb, "add");
+  if (ntok < 3 + add || !component_ok(app) || *cgroup != '/' || strstr(cgroup, "/..") ||
       (!add && strcmp(verb, "start") && strcmp(verb, "stop") && strcmp(verb, "rm")))
     session_fail(port, "control: malformed request (add|start|stop|rm, APP, its cgroup directory, ...)");
-  int fds[2] = {-1, -1};
+  ctl_cgroup = cgroup, ctl_mounts = tok + 3 + add, ctl_nmounts = ntok - 3 - add;
   if (add) {
+    undo = detach_app;
     run_add_script(port, app, tok[3]);
     char file[4096 + 32];
     snprintf(file, sizeof file, "%s/cgroup.procs", cgroup);
-    fds[0] = open(file, O_WRONLY | O_CLOEXEC);
+    ctl_fds[0] = open(file, O_WRONLY | O_CLOEXEC);
     snprintf(file, sizeof file, "%s/memory.events", cgroup);
-    fds[1] = open(file, O_RDONLY | O_CLOEXEC);
-    if (fds[0] < 0 || fds[1] < 0) session_fail(port, "add: can't open %s: %s", file, strerror(errno));
+    ctl_fds[1] = open(file, O_RDONLY | O_CLOEXEC);
+    if (ctl_fds[0] < 0 || ctl_fds[1] < 0) session_fail(port, "add: can't open %s: %s", file, strerror(errno));
   }
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = CONTROL_SOCKET};
@@ -336,15 +357,15 @@ static void __attribute__((noreturn)) agent_control(int port, uint32_t len) {
   char line[4096 + 16];
   struct iovec iov = {line, (size_t)snprintf(line, sizeof line, "%s %s\n", verb, app)};
   union {
-    char buf[CMSG_SPACE(sizeof fds)];
+    char buf[CMSG_SPACE(sizeof ctl_fds)];
     struct cmsghdr align;
   } cm;
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (fds[0] >= 0) {
+  if (add) {
     msg.msg_control = cm.buf, msg.msg_controllen = sizeof cm.buf;
     struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
-    h->cmsg_level = SOL_SOCKET, h->cmsg_type = SCM_RIGHTS, h->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(h), fds, sizeof fds);
+    h->cmsg_level = SOL_SOCKET, h->cmsg_type = SCM_RIGHTS, h->cmsg_len = CMSG_LEN(sizeof ctl_fds);
+    memcpy(CMSG_DATA(h), ctl_fds, sizeof ctl_fds);
   }
   if (sendmsg(s, &msg, MSG_NOSIGNAL) != (ssize_t)iov.iov_len) session_fail(port, "control: send: %s", strerror(errno));
   char answer[4096];
@@ -359,12 +380,7 @@ static void __attribute__((noreturn)) agent_control(int port, uint32_t len) {
   answer[n] = '\0';
   answer[strcspn(answer, "\n")] = '\0';
   if (strcmp(answer, "ok")) session_fail(port, "%s", !strncmp(answer, "error ", 6) ? answer + 6 : "the supervisor gave no answer");
-  if (!strcmp(verb, "rm")) {
-    /* the app's root and volumes; an added disk's loop device goes with its last user (AUTOCLEAR) */
-    for (size_t i = 3; i < ntok; i++)
-      if (*tok[i] == '/') umount2(tok[i], MNT_DETACH);
-    rmdir(cgroup);
-  }
+  if (!strcmp(verb, "rm")) detach_app();
   trace("relayed a control request");
   send_frame(port, 'X', "0", 1);
   _exit(0);
@@ -594,6 +610,7 @@ int main(void) {
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     setsid();
     if (notify >= 0) setenv("NOTIFY_SOCKET", NOTIFY_SOCKET_PATH, 1);
+    setenv("RKT_CONTROL_SOCKET", CONTROL_SOCKET, 1);
     if (interactive) dup2(slave, 0), dup2(slave, 1), dup2(slave, 2), close(slave), ioctl(0, TIOCSCTTY, 1);
     execl("/kvm/busybox", "sh", "/kvm/start.sh", (char *)NULL);
     say("can't run /kvm/start.sh: %s", strerror(errno));

@@ -10,7 +10,7 @@ import path from 'node:path'
 
 import {parseFlags, podApp, type LoadedPod, type PodPaths, RktError, UsageError} from '@rkt/core/stage1'
 import {prepareAddedApp} from '@rkt/stage1-supervisor/apps'
-import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
+import {writeAppConf} from '@rkt/stage1-supervisor/config'
 
 import {makeExt4} from './disk.js'
 import {Deframer, frame} from './enter.js'
@@ -55,43 +55,40 @@ export async function addApp(pod: LoadedPod, name: string, warn: (m: string) => 
   const kvm = new KvmPaths(pod.paths)
   // Refused (a host volume) before the guest sees anything.
   const script = addedAppScript({name, limits: prepared.isolation.limits}, addedAppMounts(kvm, prepared, warn))
-  await addAppDisk(pod.paths, name, app.rootfs)
-  placeGuestFile(pod.paths.stage1Rootfs, KvmPaths.addedScriptInGuest(name), (fd) => fs.writeSync(fd, script))
-  // The descriptors the guest's init sends with the request, in this order (kvm-init.c agent_control).
-  fs.mkdirSync(path.dirname(pod.paths.supervisorAppConf(name)), {recursive: true, mode: 0o755})
-  writeConf(pod.paths.supervisorAppConf(name), {
-    graceMs: DEFAULT_GRACE_MS,
-    apps: [{...prepared.conf, cgroupFds: [3], oomFds: [4]}],
-  })
-  await controlApp(pod.paths, 'add', name, [`/${KvmPaths.addedScriptInGuest(name)}`])
+  try {
+    await addAppDisk(pod.paths, name, app.rootfs)
+    placeGuestFile(pod.paths.stage1Rootfs, KvmPaths.addedScriptInGuest(name), (fd) => fs.writeSync(fd, script))
+    // The descriptors the guest's init sends with the request, in this order (kvm-init.c agent_control).
+    fs.mkdirSync(path.dirname(pod.paths.supervisorAppConf(name)), {recursive: true, mode: 0o755})
+    writeAppConf(pod.paths.supervisorAppConf(name), {...prepared.conf, cgroupFds: [3], oomFds: [4]})
+    // A failed add is undone in the guest (its mounts, its cgroup) by the guest's init.
+    await controlApp(pod.paths, 'add', name)
+  } catch (err) {
+    removeAdded(pod.paths, name)
+    throw err
+  }
 }
 
 /**
- * Relays `VERB APP` to the guest's supervisor through the agent (a 'C' request): start, stop, rm (and add, from
- * addApp). After rm, the guest detaches the app's root and volumes and removes its cgroup, and the host deletes
- * what add wrote in the guest's root. Throws with the supervisor's message when it refuses.
+ * Relays `VERB APP` to the guest's supervisor through the agent (a 'C' request, kvm-init.c agent_control): add
+ * (from addApp), start, stop, rm. After rm, the guest detaches the app's root and volumes and removes its cgroup,
+ * and the host deletes what add wrote in the guest's root. Throws with the supervisor's message when it refuses.
  */
-export async function controlApp(
-  pod: PodPaths,
-  verb: 'add' | 'start' | 'stop' | 'rm',
-  app: string,
-  extra: readonly string[] = [],
-): Promise<void> {
+export async function controlApp(pod: PodPaths, verb: 'add' | 'start' | 'stop' | 'rm', app: string): Promise<void> {
   if (!APP_NAME.test(app)) throw new RktError(`invalid app name ${JSON.stringify(app)}`, {hint: 'e.g. my-app2'})
-  const detach = verb === 'rm' ? [`/${path.relative(pod.stage1Rootfs, pod.appRootfs(app))}`, addedVolsDir(app)] : []
+  const mounts = [`/${path.relative(pod.stage1Rootfs, pod.appRootfs(app))}`, addedVolsDir(app)]
+  const args = verb === 'add' ? [`/${KvmPaths.addedScriptInGuest(app)}`, ...mounts] : verb === 'rm' ? mounts : []
   try {
-    await agentRequest(path.join(pod.root, KvmPaths.agentSocket), 'C', [
-      verb,
-      app,
-      guestAppCgroup(app),
-      ...extra,
-      ...detach,
-    ])
+    await agentRequest(path.join(pod.root, KvmPaths.agentSocket), 'C', [verb, app, guestAppCgroup(app), ...args])
   } catch (err) {
     if (!(err instanceof RktError)) throw err
     throw new RktError(`cannot ${verb} app ${app}: ${err.message}`, {code: 'ECONTROL'})
   }
-  if (verb !== 'rm') return
+  if (verb === 'rm') removeAdded(pod, app)
+}
+
+/** What add wrote in the guest's root for an added app: its disk, its set-up script, its configuration. */
+function removeAdded(pod: PodPaths, app: string): void {
   const kvm = new KvmPaths(pod)
   for (const f of [kvm.addedDisk(app), kvm.addedScript(app), pod.supervisorAppConf(app)]) fs.rmSync(f, {force: true})
 }
@@ -176,7 +173,8 @@ async function agentRequest(socketPath: string, type: string, tokens: readonly s
       socket.once('error', (err) => reject(new RktError(`the pod's VM agent does not answer: ${err.message}`)))
       socket.once('close', () => reject(new RktError("the pod's VM went away during the request")))
     })
-    if (answer.code !== 0) throw new RktError(`the guest refused: ${answer.errors.trim()}`)
+    // The guest's message (kvm-init.c session_fail), or the supervisor's answer to a control request.
+    if (answer.code !== 0) throw new RktError(answer.errors.trim() || `the guest's agent failed (${answer.code})`)
   } finally {
     socket.destroy()
   }

@@ -33,7 +33,9 @@ describe('the guest start script', () => {
     assert.ok(lines.indexOf('set -e') < lines.indexOf('ip link set lo up'))
   })
   test("an added app's set-up: its cgroup under the pod's, with its limits, before its mounts", () => {
-    const lines = addedAppScript({name: 'c', limits: {memory: 2n ** 27n}}, ['mount --bind /x /y']).trimEnd().split('\n')
+    const lines = addedAppScript({name: 'c', limits: {memory: 2n ** 27n}}, ['mount --bind /x /y'])
+      .trimEnd()
+      .split('\n')
     assert.deepEqual(lines.slice(1), [
       "mkdir -p /sys/fs/cgroup/pod/'c'",
       "echo '134217728' > /sys/fs/cgroup/pod/'c'/memory.max",

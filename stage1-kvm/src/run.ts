@@ -115,6 +115,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {
     graceMs: DEFAULT_GRACE_MS,
+    mutable: args.mutable,
     apps: apps.map((a, i) => ({...a.conf, cgroupFds: [guestFds(i).cgroupFd], oomFds: [guestFds(i).oomFd]})),
   })
   fs.mkdirSync(path.dirname(kvm.startScript), {recursive: true})

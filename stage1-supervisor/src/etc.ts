@@ -49,11 +49,11 @@ export function preparePodEtc(
   cniDns?: ResolvConf,
 ): PodEtc {
   fs.writeFileSync(paths.hostname, hostname, {mode: 0o644})
+  const {hosts} = podEtcOf(paths, modes)
   if (modes.hosts !== 'host') {
     // stage0 wrote rkt-hosts (with the fallback as its head) for IP=name entries; else the fallback itself.
-    const file = modes.hosts === 'stage0' ? paths.hosts : paths.hostsFallback
-    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : HOSTS_FALLBACK
-    fs.writeFileSync(file, addHostsEntry(text, '127.0.0.1', hostname), {mode: 0o644})
+    const text = fs.existsSync(hosts.file) ? fs.readFileSync(hosts.file, 'utf8') : HOSTS_FALLBACK
+    fs.writeFileSync(hosts.file, addHostsEntry(text, '127.0.0.1', hostname), {mode: 0o644})
   }
   // rkt's precedence: --dns flags (host, none, or stage0's file) over the networks' DNS, which beats a volume on
   // /etc/resolv.conf and the image's own file.
@@ -64,8 +64,8 @@ export function preparePodEtc(
 }
 
 /**
- * The pod's /etc files as preparePodEtc made them, writing nothing: what an app added to a running pod gets.
- * stage0 writes resolv.conf only for --dns flags (mode stage0), preparePodEtc only for the networks' DNS.
+ * The pod's /etc files once preparePodEtc has written them: what an app added to a running pod gets too. A
+ * default-mode resolv.conf is there only when the networks gave DNS settings.
  */
 export function podEtcOf(paths: PodPaths, modes: {resolv: ResolvMode; hosts: HostsMode}): PodEtc {
   const hosts =
@@ -75,7 +75,7 @@ export function podEtcOf(paths: PodPaths, modes: {resolv: ResolvMode; hosts: Hos
   const resolv =
     modes.resolv === 'host'
       ? '/etc/resolv.conf'
-      : modes.resolv !== 'none' && fs.existsSync(paths.resolvConf)
+      : (modes.resolv === 'stage0' || modes.resolv === 'default') && fs.existsSync(paths.resolvConf)
         ? paths.resolvConf
         : undefined
   return {hostnameFile: paths.hostname, hosts, ...(resolv === undefined ? {} : {resolvConf: resolv})}
