@@ -118,6 +118,11 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     mutable: args.mutable,
     apps: apps.map((a, i) => ({...a.conf, cgroupFds: [guestFds(i).cgroupFd], oomFds: [guestFds(i).oomFd]})),
   })
+  // systemd's socket for `Type=notify` units (README "systemd"): kvm-exec sends it READY=1 once the guest has
+  // booted or, when an app speaks the protocol itself, once the guest's supervisor says every such app is ready.
+  const notifySocket = process.env['NOTIFY_SOCKET'] || undefined
+  const speaksNotify = apps.some((a) => 'notify' in a.conf && a.conf.notify === true)
+  const notifyApps = notifySocket !== undefined && speaksNotify
   fs.mkdirSync(path.dirname(kvm.startScript), {recursive: true})
   fs.writeFileSync(
     kvm.startScript,
@@ -127,15 +132,12 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       pod: podLimits(pod.manifest.isolators, warn),
       apps: apps.map((a) => ({name: a.app.name, limits: a.isolation.limits})),
       supervisorConf: conf,
+      notifySockets: speaksNotify,
     }),
   )
   fs.mkdirSync(kvm.dir, {recursive: true, mode: 0o700})
 
   const extraParams = process.env[KVM_ENV.extraKernelParams]
-  // systemd's socket for `Type=notify` units (README "systemd"): kvm-exec sends it READY=1 once the guest has
-  // booted or, when an app speaks the protocol itself, once the guest's supervisor says every such app is ready.
-  const notifySocket = process.env['NOTIFY_SOCKET'] || undefined
-  const notifyApps = notifySocket !== undefined && apps.some((a) => (a.conf as {notify?: boolean}).notify === true)
   const khz = accel.accel === 'tcg' ? tscKhz(fs.readFileSync('/proc/cpuinfo', 'utf8')) : undefined
   const qemuArgs = qemuArgv({
     qemu,
