@@ -69,9 +69,10 @@ describe('stage1-kvm under systemd: Type=notify', () => {
     t.after(unit.close)
     assert.ok(await waitFor(() => fs.existsSync(unit.path), 5000))
     const pod = await ps.start(
-      ['run', KVM, NET, img.name, ...sh('echo NOTIFY_SOCKET=$NOTIFY_SOCKET; exec sleep 600')],
+      ['run', KVM, NET, img.name, ...sh('echo NOTIFY_SOCKET=$NOTIFY_SOCKET; touch /ready; exec sleep 600')],
       {
         env: {NOTIFY_SOCKET: unit.path, PATH: process.env['PATH'] ?? '/usr/bin:/bin'},
+        readyFile: '/ready',
       },
     )
     assert.ok(await waitFor(() => unit.received().includes('READY=1'), 30_000), `READY=1: ${unit.received().join(' ')}`)
