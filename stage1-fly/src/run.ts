@@ -75,6 +75,15 @@ export const main = entrypoint('run', import.meta.url, (argv, warn) => {
   const args = parseRunArgv(argv)
   const pod = loadPod(process.cwd(), args.uuid)
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, args.hostname ?? `rkt-${args.uuid}`))
+  if (args.mutable) {
+    throw new RktError(
+      'mutable pods (rkt app sandbox) are not supported by the fly stage1: it runs one app, fixed at start',
+      {
+        code: 'EUNSUPPORTED',
+        hint: 'use the nspawn stage1 (the default) or kvm for rkt app sandbox, or run the app with rkt run on fly',
+      },
+    )
+  }
   if (pod.apps.length !== 1) {
     throw new RktError(`fly runs exactly one app per pod; this pod has ${pod.apps.length}`, {
       hint: 'run each app in its own pod, or choose the nspawn stage1',

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 
-import {parseFlags, podApp, type LoadedPod, type PodPaths, RktError, UsageError} from '@rkt/core/stage1'
+import {podApp, type LoadedPod, type PodPaths, RktError} from '@rkt/core/stage1'
 import {prepareAddedApp} from '@rkt/stage1-supervisor/apps'
 import {writeAppConf} from '@rkt/stage1-supervisor/config'
 
@@ -35,15 +35,6 @@ export async function addAppDisk(pod: PodPaths, app: string, tree: string): Prom
   await agentRequest(path.join(pod.root, KvmPaths.agentSocket), 'M', [app, KvmPaths.addedDiskInGuest(app)])
 }
 
-/** The app/* entrypoints' argv (docs/stage1.md): `--debug=BOOL [--uuid=UUID] --app=NAME`. */
-export function parseAppArgv(argv: readonly string[]): {app: string; uuid?: string; debug: boolean} {
-  const p = parseFlags(argv, {debug: 'bool', uuid: 'string', app: 'string'})
-  const app = p.flags.get('app')
-  if (typeof app !== 'string' || !app) throw new UsageError('--app is required')
-  const uuid = p.flags.get('uuid')
-  return {app, debug: p.flags.has('debug'), ...(typeof uuid === 'string' ? {uuid} : {})}
-}
-
 /**
  * Adds app `name` (stage0 has put it in the pod manifest and prepared its rootfs) to the running mutable pod:
  * prepares it as run prepares the pod's apps, gives it its disk, writes its set-up script and its configuration,
@@ -59,8 +50,8 @@ export async function addApp(pod: LoadedPod, name: string, warn: (m: string) => 
     await addAppDisk(pod.paths, name, app.rootfs)
     placeGuestFile(pod.paths.stage1Rootfs, KvmPaths.addedScriptInGuest(name), (fd) => fs.writeSync(fd, script))
     // The descriptors the guest's init sends with the request, in this order (kvm-init.c agent_control).
-    fs.mkdirSync(path.dirname(pod.paths.supervisorAppConf(name)), {recursive: true, mode: 0o755})
-    writeAppConf(pod.paths.supervisorAppConf(name), {...prepared.conf, cgroupFds: [3], oomFds: [4]})
+    fs.mkdirSync(pod.paths.addedAppsDir, {recursive: true, mode: 0o755})
+    writeAppConf(pod.paths.addedAppConf(name), {...prepared.conf, cgroupFds: [3], oomFds: [4]})
     // A failed add is undone in the guest (its mounts, its cgroup) by the guest's init.
     await controlApp(pod.paths, 'add', name)
   } catch (err) {
@@ -90,7 +81,7 @@ export async function controlApp(pod: PodPaths, verb: 'add' | 'start' | 'stop' |
 /** What add wrote in the guest's root for an added app: its disk, its set-up script, its configuration. */
 function removeAdded(pod: PodPaths, app: string): void {
   const kvm = new KvmPaths(pod)
-  for (const f of [kvm.addedDisk(app), kvm.addedScript(app), pod.supervisorAppConf(app)]) fs.rmSync(f, {force: true})
+  for (const f of [kvm.addedDisk(app), kvm.addedScript(app), pod.addedAppConf(app)]) fs.rmSync(f, {force: true})
 }
 
 /**

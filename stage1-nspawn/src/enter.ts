@@ -2,6 +2,7 @@
 // PID the supervisor recorded inside the pod, and execs the /enter helper, which joins its cgroups and
 // namespaces and applies the app's credentials, capabilities, no_new_privs and seccomp filter from the
 // supervisor's configuration before it execs the command (rkt's CVE-2019-10144/5/7 were an enter that did not).
+import fs from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -42,6 +43,9 @@ export const main = entrypoint('enter', import.meta.url, (argv) => {
 
   const command = enterCommand(app, pod.paths.appEnv(app.name), args.command)
   const helper = path.join(path.dirname(fileURLToPath(import.meta.url)), 'enter')
-  const helperArgv = ['enter', '--conf', pod.paths.supervisorConf, '--app', app.name, '--pid', String(hostPid)]
+  // An app added to a mutable pod has its own configuration file.
+  const added = pod.paths.addedAppConf(app.name)
+  const conf = fs.existsSync(added) ? added : pod.paths.supervisorConf
+  const helperArgv = ['enter', '--conf', conf, '--app', app.name, '--pid', String(hostPid)]
   execve(helper, [...helperArgv, '--', ...command], process.env)
 })

@@ -12,6 +12,7 @@ import {
   PodPaths,
   releasePodCgroups,
   unmountEngineMounts,
+  unmountTree,
 } from '@rkt/core/stage1'
 import {teardownPodNetworks} from '@rkt/net-plugins'
 
@@ -41,12 +42,10 @@ export const main = entrypoint('gc', import.meta.url, async (argv) => {
   await releasePodCgroups(cgroups).catch((err: unknown) => {
     cgroupError = err instanceof Error ? err : new Error(String(err))
   })
-  try {
-    fs.rmdirSync(propagateDir(args.uuid))
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      warn(`cannot remove ${propagateDir(args.uuid)}: ${String(err)}`)
-  }
+  // With the roots app/add bound there for a mutable pod's apps (mutable.ts): removed only once nothing is mounted.
+  const left = unmountTree(propagateDir(args.uuid))
+  if (left.length > 0) warn(`cannot remove ${propagateDir(args.uuid)}: ${left[0]!.mountPoint} is still mounted`)
+  else fs.rmSync(propagateDir(args.uuid), {recursive: true, force: true})
   if (netError !== undefined) throw netError
   if (cgroupError !== undefined) throw cgroupError
   return 0

@@ -66,7 +66,6 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
       },
     )
   }
-  if (args.mutable) throw new RktError('mutable pods are not implemented by the nspawn stage1', {code: 'EUNSUPPORTED'})
   if (args.interactive && pod.apps.length !== 1) {
     throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})
   }
@@ -160,7 +159,9 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const host = detectCgroups()
   const {confs, fds} = makeCgroups(pod, host, apps)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
-  writeConf(pod.paths.supervisorConf, {graceMs: DEFAULT_GRACE_MS, apps: confs})
+  writeConf(pod.paths.supervisorConf, {graceMs: DEFAULT_GRACE_MS, mutable: args.mutable, apps: confs})
+  // A mutable pod's added apps: the supervisor seals the directory, app/add writes underneath (mutable.ts).
+  if (args.mutable) fs.mkdirSync(pod.paths.addedAppsDir, {mode: 0o700})
   if (range) giveSupervisorFiles(pod, range)
 
   const command = nspawnCommand(

@@ -37,7 +37,17 @@ export const SUPPORT_VOCABULARY = {
 export type Behaviour = string
 
 /** The entrypoints stage0 calls today (the reserved ones below are not called yet). */
-export const ENTRYPOINTS = ['run', 'enter', 'gc', 'stop', 'export'] as const
+export const ENTRYPOINTS = [
+  'run',
+  'enter',
+  'gc',
+  'stop',
+  'export',
+  'app/add',
+  'app/start',
+  'app/stop',
+  'app/rm',
+] as const
 export type Entrypoint = (typeof ENTRYPOINTS)[number]
 
 /** The annotation that names each entrypoint a stage1 image may have (the reserved ones included). */
@@ -55,16 +65,12 @@ export const ENTRYPOINT_ANNOTATIONS: Readonly<Record<string, string>> = {
 }
 
 /**
- * Entrypoints the contract reserves for mutable pods (`rkt app add|start|stop|rm`) and `rkt attach`: an image
- * may name them with their ANNOTATION, but stage0 calls none of them yet. When it does, they will be given
- * rkt's argv, listed here, with the pod directory as working directory and a clean environment of `PATH`,
- * `RKT_STAGE1_ENTERCMD` (the enter entrypoint's path) and `RKT_STAGE1_ENTERPID` (the pod's pid).
+ * Entrypoints the contract reserves for `rkt attach`: an image may name them with their ANNOTATION, but stage0
+ * calls none of them yet. When it does, they will be given rkt's argv, listed here, with the pod directory as
+ * working directory and a clean environment of `PATH`, `RKT_STAGE1_ENTERCMD` (the enter entrypoint's path) and
+ * `RKT_STAGE1_ENTERPID` (the pod's pid), as the app/* entrypoints (appArgv).
  */
 export const RESERVED_ENTRYPOINTS = {
-  'app/add': {annotation: ANNOTATION.appAdd, argv: '--debug=BOOL --uuid=UUID --app=NAME'},
-  'app/start': {annotation: ANNOTATION.appStart, argv: '--debug=BOOL --app=NAME'},
-  'app/stop': {annotation: ANNOTATION.appStop, argv: '--debug=BOOL --app=NAME'},
-  'app/rm': {annotation: ANNOTATION.appRm, argv: '--debug=BOOL --app=NAME'},
   attach: {
     annotation: ANNOTATION.attach,
     argv: '--action=list|auto-attach|custom-attach --app=NAME --debug=BOOL [--tty-in=BOOL --tty-out=BOOL --stdin=BOOL --stdout=BOOL --stderr=BOOL]',
@@ -250,6 +256,25 @@ export function parseRunArgv(argv: readonly string[]): RunArgs {
     mutable: p.flags.has('mutable'),
     ipc,
   }
+}
+
+/** The environment variables of the app/* entrypoints (rkt's): the enter entrypoint's path and the pod's pid. */
+export const APP_ENTRYPOINT_ENV = {enterCmd: 'RKT_STAGE1_ENTERCMD', enterPid: 'RKT_STAGE1_ENTERPID'} as const
+
+/**
+ * app/add, app/start, app/stop and app/rm entrypoint argv (rkt's): `--debug=BOOL [--uuid=UUID] --app=NAME`, the
+ * UUID for app/add only. The working directory is the pod directory; the environment has PATH and
+ * APP_ENTRYPOINT_ENV. Exit 0 once done (app/stop: once the app has exited).
+ */
+export function appArgv(a: {debug: boolean; uuid?: string | undefined; app: string}): string[] {
+  return [`--debug=${a.debug}`, ...(a.uuid === undefined ? [] : [`--uuid=${a.uuid}`]), `--app=${a.app}`]
+}
+
+export function parseAppArgv(argv: readonly string[]): {debug: boolean; uuid?: string | undefined; app: string} {
+  const p = parseFlags(argv, {debug: 'bool', uuid: 'string', app: 'string'})
+  const app = str(p, 'app')
+  if (!app) throw new UsageError('--app is required')
+  return {debug: p.flags.has('debug'), uuid: str(p, 'uuid'), app}
 }
 
 /** enter entrypoint argv: `--pid=PID --appname=APP -- CMD ARGS…`. */

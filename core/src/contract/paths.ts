@@ -127,9 +127,18 @@ export class PodPaths {
   get supervisorConf(): string {
     return path.join(this.rktDir, 'supervisor.conf')
   }
-  /** A mutable pod's added app's configuration (stage1-supervisor/README.md), written before the `add` request. */
-  supervisorAppConf(app: string): string {
-    return path.join(this.rktDir, 'supervisor.d', `${app}.conf`)
+  /** A mutable pod's supervisor.d/<app>.conf: an added app's configuration (stage1-supervisor/README.md). */
+  addedAppConf(app: string): string {
+    return path.join(this.addedAppsDir, `${app}.conf`)
+  }
+  get addedAppsDir(): string {
+    return path.join(this.rktDir, 'supervisor.d')
+  }
+  /** A mutable pod's control socket, by its name in rktDir (a pod's full path may not fit in sun_path). */
+  static readonly CONTROL_SOCKET = 'control.sock'
+  /** A mutable pod's lock for changing its apps (rkt's pod.lck): add and rm hold it exclusively. */
+  get appsLock(): string {
+    return path.join(this.root, 'pod.lck')
   }
   /** The pod's hostname (rkt writes it whole, without a newline), bound on each app's /etc/hostname. */
   get hostname(): string {

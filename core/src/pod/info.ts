@@ -151,10 +151,17 @@ export function podInfo(pod: Pod, state: PodState = pod.state()): PodInfo {
     info.apps = manifest.apps.map((ra) => {
       // Keys in rkt's v1.App order: consumers diff this output.
       const code = appStatusOf(pod, ra.name, state)
-      const app: AppInfo = {name: ra.name, state: code === undefined ? appStateOf(state) : 'exited'}
       // The stage1's per-app markers when it wrote them (rkt/status/<app>-created, -started, <app>), else the pod's.
-      const appCreated = mtimeOf(stage1File(pod, pod.paths.appCreated(ra.name))) ?? created
-      const appStarted = mtimeOf(stage1File(pod, pod.paths.appStarted(ra.name))) ?? started
+      const createdMark = mtimeOf(stage1File(pod, pod.paths.appCreated(ra.name)))
+      const startedMark = mtimeOf(stage1File(pod, pod.paths.appStarted(ra.name)))
+      // Created and not started: an app added to a mutable pod (or one the supervisor has yet to start).
+      const waiting = code === undefined && state === 'running' && createdMark && !startedMark
+      const app: AppInfo = {
+        name: ra.name,
+        state: waiting ? 'created' : code === undefined ? appStateOf(state) : 'exited',
+      }
+      const appCreated = createdMark ?? created
+      const appStarted = startedMark ?? (createdMark ? undefined : started)
       const appFinished = code === undefined ? undefined : mtimeOf(stage1File(pod, pod.paths.appStatus(ra.name)))
       if (appCreated) app.created_at = ns(appCreated)
       if (appStarted) app.started_at = ns(appStarted)

@@ -24,7 +24,7 @@ import type {
   SchemaWarning,
   Volume,
 } from '../schema/index.js'
-import type {AppFlags, EnvVar, MountFlag, RunArgs} from './spec.js'
+import type {AppFlags, EnvVar, MountFlag, PodFlags} from './spec.js'
 
 import {RktError, UsageError, wrap} from '../errors.js'
 import {MAX_MANIFEST_SIZE, isCanonicalImageId, parsePodManifest, serializePodManifest} from '../schema/index.js'
@@ -68,6 +68,12 @@ export interface BuiltPodManifest {
   readonly manifest: PodManifest
   readonly text: string
   readonly implicitVolumes: readonly ImplicitVolume[]
+}
+
+/** What buildPodManifest reads of run's arguments (app add gives it one app and no pod flags). */
+export interface ManifestArgs {
+  readonly pod: Pick<PodFlags, 'podManifest' | 'setEnvFiles' | 'inheritEnv' | 'setEnv' | 'mounts' | 'volumes' | 'ports'>
+  readonly apps: readonly AppFlags[]
 }
 
 /** Pod annotation rkt writes into every manifest it generates: `false` for run and prepare. */
@@ -453,7 +459,7 @@ function runtimeApp(
  * `args.apps[i]`.
  */
 export function buildPodManifest(
-  args: RunArgs,
+  args: ManifestArgs,
   images: readonly ResolvedImage[],
   opts: BuildPodManifestOptions = {},
 ): BuiltPodManifest {

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type {Globals} from '../config/globals.js'
 import type {PodManifest} from '../schema/index.js'
 import type {ImageRecord} from '../store/index-file.js'
-import type {RunArgs, RunPreparedArgs} from './spec.js'
+import type {RunArgs, RunPreparedArgs, SandboxArgs} from './spec.js'
 import type {ResolvedImage} from './manifest.js'
 import type {FileLock} from '../sys/lock.js'
 import type {Stage1Choice, Stage1Image} from './stage1-image.js'
@@ -17,7 +17,7 @@ import {resolveGlobals} from '../config/globals.js'
 import {RktError, wrap} from '../errors.js'
 import {ImageLookup} from '../fetch/lookup.js'
 import {registerPodDir} from '../mds/client.js'
-import {parseImageManifest, VALID_OS_ARCH} from '../schema/index.js'
+import {parseImageManifest, serializePodManifest, VALID_OS_ARCH} from '../schema/index.js'
 import {ENV, runArgv} from '../contract/entrypoints.js'
 import {formatIdRange, type IdRange} from '../contract/id-range.js'
 import {ImageStore} from '../store/image-store.js'
@@ -29,7 +29,7 @@ import {formatNetList} from './spec.js'
 import {makeResolvConf} from '../contract/resolv-conf.js'
 import {makeHostsFile} from './dns.js'
 import {linkMtab} from './mtab.js'
-import {buildPodManifest, completePodManifestArg, loadPodManifestArg} from './manifest.js'
+import {buildPodManifest, completePodManifestArg, loadPodManifestArg, MUTABLE_ANNOTATION} from './manifest.js'
 import {type Pod, PodStore} from './pods.js'
 import {releaseHostPorts} from './ports.js'
 import {checkIdRangeFree, chownShifted, mountShifted, podIdRange, reserveIdRange} from './private-users.js'
@@ -55,7 +55,12 @@ export function requireRoot(command: string): void {
 }
 
 /** The apps' images, in order, fetched when needed; downloads (not local files) show progress, as rkt run's do. */
-async function lookupAppImages(globals: Globals, store: ImageStore, args: RunArgs, io: RunIo): Promise<ImageRecord[]> {
+export async function lookupAppImages(
+  globals: Globals,
+  store: ImageStore,
+  args: {readonly pod: Pick<RunArgs['pod'], 'pullPolicy'>; readonly apps: RunArgs['apps']},
+  io: RunIo,
+): Promise<ImageRecord[]> {
   const bars = new Map<string, ReturnType<NonNullable<RunIo['progress']>>>()
   const lookup = new ImageLookup(store, {
     globals,
@@ -87,7 +92,7 @@ async function lookupAppImages(globals: Globals, store: ImageStore, args: RunArg
 }
 
 /** The resolved form buildPodManifest takes, after rkt's os/arch check (stage0/run.go prepareAppImage). */
-function resolvedImage(store: ImageStore, rec: ImageRecord): ResolvedImage {
+export function resolvedImage(store: ImageStore, rec: ImageRecord): ResolvedImage {
   const manifest = parseImageManifest(store.manifestBytes(rec.key)).manifest
   const labels = new Map(manifest.labels.map((l) => [l.name, l.value]))
   const os = labels.get('os')
@@ -133,8 +138,11 @@ interface PreparedPod {
   readonly globals: Globals
 }
 
-/** Everything before the pod is handed to a stage1: shared by prepare and run. */
-async function preparePod(args: RunArgs, globals: Globals, io: RunIo): Promise<PreparedPod> {
+/** What a sandbox's manifest has that run's has not: it is mutable, with the pod's own annotations and labels. */
+type SandboxManifest = Pick<SandboxArgs, 'annotations' | 'userAnnotations' | 'userLabels'>
+
+/** Everything before the pod is handed to a stage1: shared by prepare, run and app sandbox. */
+async function preparePod(args: RunArgs, globals: Globals, io: RunIo, sandbox?: SandboxManifest): Promise<PreparedPod> {
   const store = ImageStore.open(globals.dir)
   const trees = new TreeStore(store)
   let images: ImageRecord[]
@@ -161,6 +169,15 @@ async function preparePod(args: RunArgs, globals: Globals, io: RunIo): Promise<P
       images.map((r) => resolvedImage(store, r)),
       {warn: io.warn},
     )
+  }
+  if (sandbox) {
+    const manifest = {
+      ...built.manifest,
+      annotations: [{name: MUTABLE_ANNOTATION, value: 'true'}, ...sandbox.annotations],
+      userAnnotations: sandbox.userAnnotations,
+      userLabels: sandbox.userLabels,
+    }
+    built = {manifest, text: serializePodManifest(manifest)}
   }
   const manifestText = built.text
   const appNames = built.manifest.apps.map((a) => a.name)
@@ -227,6 +244,7 @@ async function makePod(
     fs.mkdirSync(p.stage1, {recursive: true})
     fs.writeFileSync(p.stage1Manifest, store.manifestBytes(stage1.record.key))
     fs.writeFileSync(p.stage1TreeStoreId, stage1Tree)
+    fs.mkdirSync(path.join(pod.path, 'appsinfo')) // a sandbox's is empty until rkt app add
     appNames.forEach((name, i) => {
       fs.mkdirSync(p.appInfo(name), {recursive: true})
       fs.writeFileSync(p.appInfoManifest(name), store.manifestBytes(images[i]!.key))
@@ -279,24 +297,41 @@ function mountPod(pod: Pod, trees: TreeStore, range: IdRange | undefined): void 
 function mountPodLayers(pod: Pod, trees: TreeStore, range: IdRange | undefined): void {
   const p = pod.paths
   if (!fs.existsSync(p.overlayPrepared)) return
-  const overlay = (tree: string, target: string, app?: string): void => {
-    let lower = trees.rootfs(tree)
-    if (range) {
-      const shifted = p.idmappedTree(tree)
-      if (!mountsUnder(shifted).some((m) => m.mountPoint === path.resolve(shifted))) mountShifted(lower, shifted, range)
-      chownShifted(p.overlay(tree, 'upper', app), lower, range)
-      lower = shifted
-    }
-    fs.mkdirSync(target, {recursive: true})
-    mountOverlay(lower, p.overlay(tree, 'upper', app), p.overlay(tree, 'work', app), target)
+  mountLayer(pod, trees, range, fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim(), p.stage1Rootfs)
+  for (const name of fs.readdirSync(path.join(pod.path, 'appsinfo'))) mountAppRootfs(pod, trees, range, name)
+}
+
+/** One overlay of the pod: a store tree as its lower layer, the pod's upper and work directories for it. */
+function mountLayer(
+  pod: Pod,
+  trees: TreeStore,
+  range: IdRange | undefined,
+  tree: string,
+  target: string,
+  app?: string,
+): void {
+  const p = pod.paths
+  let lower = trees.rootfs(tree)
+  for (const kind of ['upper', 'work'] as const) fs.mkdirSync(p.overlay(tree, kind, app), {recursive: true})
+  if (range) {
+    const shifted = p.idmappedTree(tree)
+    if (!mountsUnder(shifted).some((m) => m.mountPoint === path.resolve(shifted))) mountShifted(lower, shifted, range)
+    chownShifted(p.overlay(tree, 'upper', app), lower, range)
+    lower = shifted
   }
-  overlay(fs.readFileSync(p.stage1TreeStoreId, 'utf8').trim(), p.stage1Rootfs)
-  for (const name of fs.readdirSync(path.join(pod.path, 'appsinfo'))) {
-    const tree = fs.readFileSync(p.appTreeStoreId(name), 'utf8').trim()
-    fs.mkdirSync(p.app(name), {recursive: true})
-    fs.copyFileSync(p.appInfoManifest(name), p.appManifest(name))
-    overlay(tree, p.appRootfs(name), name)
-  }
+  fs.mkdirSync(target, {recursive: true})
+  mountOverlay(lower, p.overlay(tree, 'upper', app), p.overlay(tree, 'work', app), target)
+}
+
+/**
+ * Mounts one app's rootfs (its overlay, as appsinfo/ records it) with its manifest beside it: every app at the
+ * pod's start, and an app added to a running mutable pod.
+ */
+export function mountAppRootfs(pod: Pod, trees: TreeStore, range: IdRange | undefined, name: string): void {
+  const p = pod.paths
+  fs.mkdirSync(p.app(name), {recursive: true})
+  fs.copyFileSync(p.appInfoManifest(name), p.appManifest(name))
+  mountLayer(pod, trees, range, fs.readFileSync(p.appTreeStoreId(name), 'utf8').trim(), p.appRootfs(name), name)
 }
 
 /** What run and run-prepared share: the stage1's run flags. */
@@ -307,6 +342,7 @@ interface RunFlags {
   readonly ipc?: RunArgs['pod']['ipc']
   readonly dns: RunArgs['pod']['dns']
   readonly mdsRegister: boolean
+  readonly mutable?: boolean
 }
 
 /**
@@ -348,7 +384,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
       disablePaths: globals.insecure.has('paths'),
       disableSeccomp: globals.insecure.has('seccomp'),
       dnsConfMode: flags.dns.mode,
-      mutable: false,
+      mutable: flags.mutable ?? false,
       ipc: flags.ipc,
     },
     stage1.interfaceVersion,
@@ -392,6 +428,26 @@ export async function run(args: RunArgs, io: RunIo): Promise<number> {
   const globals = resolveGlobals(args.globals)
   const prep = await preparePod(args, globals, io)
   return handOff(prep, handOffFlags(args.pod), io)
+}
+
+/**
+ * `rkt app sandbox`: a mutable pod with no app, run like `rkt run` (this process becomes it); apps come with
+ * `rkt app add`. Its stage1 must have the app/* entrypoints.
+ */
+export async function sandbox(args: SandboxArgs, io: RunIo): Promise<number> {
+  requireRoot('app sandbox')
+  const globals = resolveGlobals(args.globals)
+  const runArgs: RunArgs = {...args, command: 'run', apps: []}
+  const store = ImageStore.open(globals.dir)
+  const stage1 = await resolveStage1(globals, store, stage1ChoiceOf(runArgs), io.warn)
+  if (stage1.entrypoints['app/add'] === undefined) {
+    throw new RktError(`the stage1 ${stage1.manifest.name} cannot run mutable pods: it has no app/add entrypoint`, {
+      code: 'EUNSUPPORTED',
+      hint: 'use a stage1 that has them, e.g. the default nspawn one (--stage1-name=coreos.com/rkt/stage1-coreos) or kvm',
+    })
+  }
+  const prep = await preparePod(runArgs, globals, io, args)
+  return handOff(prep, {...handOffFlags(args.pod), mutable: true}, io)
 }
 
 /** `rkt run-prepared`: takes a prepared pod (exactly one caller wins a race for it) and becomes it. */

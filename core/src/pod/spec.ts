@@ -5,8 +5,8 @@ import type {Quantity, Volume} from '../schema/index.js'
 import type {IpcMode} from '../contract/entrypoints.js'
 import type {DnsConfig} from './dns.js'
 
-/** The three commands this parser serves. */
-export type RunCommand = 'run' | 'prepare' | 'run-prepared'
+/** The commands this parser serves. */
+export type RunCommand = 'run' | 'prepare' | 'run-prepared' | 'app-sandbox' | 'app-add'
 
 /** An environment variable or any other NAME=VALUE pair. */
 export interface EnvVar {
@@ -27,12 +27,19 @@ export interface MountFlag {
   readonly path: string
 }
 
-/** `--port=NAME:[HOSTIP:]HOSTPORT`. */
+/** `--port=NAME:[HOSTIP:]HOSTPORT`; app sandbox's `--port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT` names the pod port. */
 export interface PortFlag {
   readonly name: string
   readonly hostPort: number
   /** An IPv4 literal; absent means every address. */
   readonly hostIP?: string
+  readonly podPort?: {
+    readonly name: string
+    readonly protocol: string
+    readonly port: number
+    readonly count: number
+    readonly socketActivated: boolean
+  }
 }
 
 /** One network of `--net=n1[:K=V;K2=V2],n2`. */
@@ -145,6 +152,28 @@ export interface RunArgs {
   readonly pod: PodFlags
   readonly apps: readonly AppFlags[]
   /** Deprecation notices to print (`--store-only is deprecated: …`). */
+  readonly warnings: readonly string[]
+}
+
+/**
+ * The parsed command line of `rkt app sandbox`: the pod flags of run (those sandbox takes) and no app. Its pod
+ * annotations, user annotations and user labels are given with run's per-app flags (--annotation, …).
+ */
+export interface SandboxArgs extends Omit<RunArgs, 'command' | 'apps'> {
+  readonly command: 'app-sandbox'
+  readonly annotations: readonly NameValue[]
+  readonly userAnnotations: Readonly<Record<string, string>>
+  readonly userLabels: Readonly<Record<string, string>>
+}
+
+/** The parsed command line of `rkt app add UUID IMAGE [APP FLAGS] [-- ARG… ---]`. */
+export interface AppAddArgs {
+  readonly command: 'app-add'
+  readonly help: boolean
+  readonly globals: GlobalFlagValues
+  /** The pod UUID (or a unique prefix), as typed; empty only with help. */
+  readonly uuid: string
+  readonly app: AppFlags
   readonly warnings: readonly string[]
 }
 

@@ -17,7 +17,13 @@ import {loadStage0Config, type Stage0Config} from '../config/stage0.js'
 import {RktError, UsageError, wrap} from '../errors.js'
 import {ImageLookup, type ImageRequest} from '../fetch/lookup.js'
 import {parseImageManifest} from '../schema/index.js'
-import {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENTRYPOINTS, type Entrypoint} from '../contract/entrypoints.js'
+import {
+  ANNOTATION,
+  DEFAULT_INTERFACE_VERSION,
+  ENTRYPOINT_ANNOTATIONS,
+  ENTRYPOINTS,
+  type Entrypoint,
+} from '../contract/entrypoints.js'
 import {ImageStore} from '../store/image-store.js'
 import {TreeStore} from '../store/tree-store.js'
 import {getDistDir} from '../sys/dist.js'
@@ -70,7 +76,7 @@ export function stage1Info(manifest: ImageManifest): Pick<Stage1Image, 'interfac
   const ann = new Map(manifest.annotations.map((a) => [a.name, a.value]))
   const entrypoints: Partial<Record<Entrypoint, string>> = {}
   for (const e of ENTRYPOINTS) {
-    const v = ann.get(ANNOTATION[e])
+    const v = ann.get(ENTRYPOINT_ANNOTATIONS[e]!)
     if (v !== undefined) entrypoints[e] = v
   }
   if (!entrypoints.run) {

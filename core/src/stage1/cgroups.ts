@@ -307,6 +307,21 @@ export function recordedPodCgroups(paths: PodPaths, uuid: string, warn: (m: stri
   return readPodCgroups(paths.cgroups, detectCgroups(), uuid, warn)
 }
 
+/**
+ * The host's hierarchies as the pod's run entrypoint saw them: its `own` cgroups are where it made the pod's
+ * (recorded in the pod). Entrypoints that add to a running pod (app/add) run from another process, whose own
+ * cgroups may be elsewhere, and make the app's cgroups beside the others with this.
+ */
+export function recordedCgroupHost(paths: PodPaths, uuid: string, warn: (m: string) => void): CgroupHost {
+  const host = detectCgroups()
+  const recorded = readPodCgroups(paths.cgroups, host, uuid, warn)
+  const hierarchies = host.hierarchies.flatMap((h) => {
+    const dir = recorded.find((d) => d.startsWith(`${h.mount}/`))
+    return dir === undefined ? [] : [{...h, own: path.dirname(path.dirname(dir))}]
+  })
+  return {...host, hierarchies}
+}
+
 /** The apps' cgroups under the pod's directories (every child cgroup but the stage1's). */
 export function appCgroups(podDirs: readonly string[]): string[] {
   return podDirs.flatMap((d) => {

@@ -27,8 +27,10 @@ export function entrypoint(
   fn: (argv: string[], warn: Warn) => number | Promise<number>,
 ): EntrypointMain {
   const warn: Warn = (m) => void process.stderr.write(`${name}: warning: ${m}\n`)
+  // The bundle of `app/add` is `<rootfs>/app/add.cjs`: the rootfs is as many levels up as the name has.
+  const up = name.split('/').map(() => '..')
   return async (argv) => {
-    setDistDir(path.dirname(fileURLToPath(moduleUrl)))
+    setDistDir(path.resolve(fileURLToPath(moduleUrl), ...up))
     try {
       return await fn(argv, warn)
     } catch (err) {

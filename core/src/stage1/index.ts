@@ -39,6 +39,7 @@ export {
   killPod,
   openAppFds,
   podDir as podCgroupDir,
+  recordedCgroupHost,
   recordedPodCgroups,
   recordPodCgroups,
   releasePodCgroups,

@@ -2,9 +2,9 @@
 // is told of it (add.ts; stage1-kvm/README.md "Mutable pods").
 import path from 'node:path'
 
-import {entrypoint, loadPod} from '@rkt/core/stage1'
+import {entrypoint, loadPod, parseAppArgv} from '@rkt/core/stage1'
 
-import {addApp, parseAppArgv} from '../add.js'
+import {addApp} from '../add.js'
 
 export const main = entrypoint('app/add', import.meta.url, async (argv, warn) => {
   const args = parseAppArgv(argv)

@@ -124,7 +124,10 @@ export class PodSandbox {
     opts: {readyFile?: string; detached?: boolean; uuid?: string; env?: Record<string, string>} = {},
   ): Promise<StartedPod> {
     const uuidFile = path.join(this.s.work, `uuid-${crypto.randomUUID()}`)
-    const full = opts.uuid === undefined ? [args[0]!, `--uuid-file-save=${uuidFile}`, ...args.slice(1)] : [...args]
+    // After the command's words: `run`, `app sandbox`.
+    const at = args[0] === 'app' ? 2 : 1
+    const full =
+      opts.uuid === undefined ? [...args.slice(0, at), `--uuid-file-save=${uuidFile}`, ...args.slice(at)] : [...args]
     const proc = spawnRkt(this.s, full, {detached: opts.detached ?? false, ...(opts.env ? {env: opts.env} : {})})
     let exited = false
     void proc.then(() => (exited = true))

@@ -15,6 +15,7 @@ import {
   parseGoInt,
   parseMountFlag,
   parsePortFlag,
+  parseSandboxPortFlag,
   parseSeccompFlag,
   parseVolumeFlag,
   q,
@@ -101,10 +102,16 @@ export interface FlagDef {
   readonly apply: (s: State, value: string, app: MutableApp | undefined) => void
 }
 
-const ALL: readonly RunCommand[] = ['run', 'prepare', 'run-prepared']
+const ALL: readonly RunCommand[] = ['run', 'prepare', 'run-prepared', 'app-sandbox', 'app-add']
 const RUN_PREPARE: readonly RunCommand[] = ['run', 'prepare']
 const RUN_ONLY: readonly RunCommand[] = ['run']
 const RUN_AND_PREPARED: readonly RunCommand[] = ['run', 'run-prepared']
+// rkt app sandbox takes run's stage1, network, DNS and host name flags; app add takes its per-app flags.
+const STAGE1: readonly RunCommand[] = [...RUN_PREPARE, 'app-sandbox']
+const POD_NET: readonly RunCommand[] = [...RUN_AND_PREPARED, 'app-sandbox']
+const APP: readonly RunCommand[] = [...RUN_PREPARE, 'app-add']
+// The sandbox's own annotations and labels are given as an app's are (parse.ts gives it a stand-in app).
+const ANNOTATIONS: readonly RunCommand[] = [...APP, 'app-sandbox']
 
 const boolOf = (v: string): boolean => v === 'true'
 
@@ -112,7 +119,7 @@ function stage1Flag(kind: Stage1Kind, flag: string): FlagDef {
   return {
     kind: 'value',
     scope: 'pod',
-    commands: RUN_PREPARE,
+    commands: STAGE1,
     apply: (s, v) => {
       if (s.stage1 !== undefined) {
         const hint =
@@ -129,31 +136,40 @@ function stage1Flag(kind: Stage1Kind, flag: string): FlagDef {
   }
 }
 
-function appFlag(example: string, apply: (a: MutableApp, v: string, s: State) => void): FlagDef {
+function appFlag(
+  example: string,
+  apply: (a: MutableApp, v: string, s: State) => void,
+  commands: readonly RunCommand[] = APP,
+): FlagDef {
   return {
     kind: 'value',
     scope: 'app',
-    commands: RUN_PREPARE,
+    commands,
     example,
     apply: (s, v, app) => apply(app as MutableApp, v, s),
   }
 }
 
 function mapFlag(flag: string, key: 'annotations' | 'userAnnotations' | 'userLabels' | 'environment'): FlagDef {
-  return appFlag(`--${flag}=NAME=VALUE`, (a, v) => {
-    const eq = v.indexOf('=')
-    if (eq < 0) {
-      throw new UsageError(`invalid format of --${flag} flag ${q(v)}`, {hint: `write --${flag}=NAME=VALUE`})
-    }
-    const name = v.slice(0, eq)
-    if (key === 'environment') parseEnvAssignment(v, flag)
-    else if (key === 'annotations')
-      checkACIdentifier(name, 'annotation name', 'e.g. --annotation=example.com/owner=ops')
-    else if (name === '')
-      throw new UsageError(`--${flag} ${q(v)}: the name is empty`, {hint: `write --${flag}=NAME=VALUE`})
-    const map = (a[key] ??= new Map<string, string>())
-    map.set(name, v.slice(eq + 1))
-  })
+  const commands = key === 'environment' ? APP : ANNOTATIONS
+  return appFlag(
+    `--${flag}=NAME=VALUE`,
+    (a, v) => {
+      const eq = v.indexOf('=')
+      if (eq < 0) {
+        throw new UsageError(`invalid format of --${flag} flag ${q(v)}`, {hint: `write --${flag}=NAME=VALUE`})
+      }
+      const name = v.slice(0, eq)
+      if (key === 'environment') parseEnvAssignment(v, flag)
+      else if (key === 'annotations')
+        checkACIdentifier(name, 'annotation name', 'e.g. --annotation=example.com/owner=ops')
+      else if (name === '')
+        throw new UsageError(`--${flag} ${q(v)}: the name is empty`, {hint: `write --${flag}=NAME=VALUE`})
+      const map = (a[key] ??= new Map<string, string>())
+      map.set(name, v.slice(eq + 1))
+    },
+    commands,
+  )
 }
 
 function isolatorInt(flag: string, min: number, max: number, apply: (a: MutableApp, n: number) => void): FlagDef {
@@ -197,20 +213,25 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   net: {
     kind: 'optional',
     scope: 'pod',
-    commands: RUN_AND_PREPARED,
+    commands: POD_NET,
     noOptValue: 'default',
     apply: (s, v) => addNets(s.net, v),
   },
-  port: {kind: 'value', scope: 'pod', commands: RUN_PREPARE, apply: (s, v) => s.ports.push(parsePortFlag(v))},
-  dns: {kind: 'value', scope: 'pod', commands: RUN_AND_PREPARED, apply: (s, v) => s.dns.dns.push(v)},
-  'dns-search': {kind: 'value', scope: 'pod', commands: RUN_AND_PREPARED, apply: (s, v) => s.dns.dnsSearch.push(v)},
-  'dns-opt': {kind: 'value', scope: 'pod', commands: RUN_AND_PREPARED, apply: (s, v) => s.dns.dnsOpt.push(v)},
-  'dns-domain': {kind: 'value', scope: 'pod', commands: RUN_AND_PREPARED, apply: (s, v) => (s.dns.dnsDomain = v)},
-  'hosts-entry': {kind: 'value', scope: 'pod', commands: RUN_AND_PREPARED, apply: (s, v) => s.dns.hostsEntries.push(v)},
+  port: {
+    kind: 'value',
+    scope: 'pod',
+    commands: STAGE1,
+    apply: (s, v) => s.ports.push(s.command === 'app-sandbox' ? parseSandboxPortFlag(v) : parsePortFlag(v)),
+  },
+  dns: {kind: 'value', scope: 'pod', commands: POD_NET, apply: (s, v) => s.dns.dns.push(v)},
+  'dns-search': {kind: 'value', scope: 'pod', commands: POD_NET, apply: (s, v) => s.dns.dnsSearch.push(v)},
+  'dns-opt': {kind: 'value', scope: 'pod', commands: POD_NET, apply: (s, v) => s.dns.dnsOpt.push(v)},
+  'dns-domain': {kind: 'value', scope: 'pod', commands: POD_NET, apply: (s, v) => (s.dns.dnsDomain = v)},
+  'hosts-entry': {kind: 'value', scope: 'pod', commands: POD_NET, apply: (s, v) => s.dns.hostsEntries.push(v)},
   hostname: {
     kind: 'value',
     scope: 'pod',
-    commands: RUN_AND_PREPARED,
+    commands: POD_NET,
     apply: (s, v) => {
       // eslint-disable-next-line no-control-regex -- control characters are what is refused
       if (v.length > 64 || /[\s\u0000-\u001f\u007f]/.test(v)) {
@@ -288,7 +309,7 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
       s.volumes.push(vol)
     },
   },
-  'no-overlay': {kind: 'bool', scope: 'pod', commands: RUN_PREPARE, apply: (s, v) => (s.noOverlay = boolOf(v))},
+  'no-overlay': {kind: 'bool', scope: 'pod', commands: STAGE1, apply: (s, v) => (s.noOverlay = boolOf(v))},
   'private-users': {kind: 'bool', scope: 'pod', commands: RUN_PREPARE, apply: (s, v) => (s.privateUsers = boolOf(v))},
   interactive: {kind: 'bool', scope: 'pod', commands: RUN_AND_PREPARED, apply: (s, v) => (s.interactive = boolOf(v))},
   'mds-register': {
@@ -300,7 +321,7 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   'uuid-file-save': {
     kind: 'value',
     scope: 'pod',
-    commands: RUN_ONLY,
+    commands: [...RUN_ONLY, 'app-sandbox'],
     apply: (s, v) => (s.uuidFileSave = v || undefined),
   },
   ipc: {
@@ -351,7 +372,7 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   'readonly-rootfs': {
     kind: 'bool-value',
     scope: 'app',
-    commands: RUN_PREPARE,
+    commands: APP,
     example: '--readonly-rootfs=true',
     apply: (_s, v, a) => ((a as MutableApp).readOnlyRootFS = boolOf(v)),
   },

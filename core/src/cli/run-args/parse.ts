@@ -13,6 +13,7 @@
 // table), parse.ts (argv to the typed pod specification of pod/spec.ts).
 import type {PullPolicy} from '../../fetch/index.js'
 import type {
+  AppAddArgs,
   AppFlags,
   GlobalFlagValues,
   NameValue,
@@ -21,6 +22,7 @@ import type {
   RunCommand,
   RunPreparedArgs,
   RunPreparedFlags,
+  SandboxArgs,
 } from '../../pod/spec.js'
 import type {FlagDef, MutableApp, State} from './flags.js'
 
@@ -165,7 +167,70 @@ export function parseRunArgs(argv: readonly string[], command: RunCommand): RunA
   checkNoNul(argv)
   const s = newState(command)
   if (command === 'run-prepared') return parseRunPrepared(s, argv)
+  parseApps(s, argv)
+  return finishRun(s, command as 'run' | 'prepare')
+}
 
+/** A MutableApp of an image, with no flag given yet. */
+const newApp = (image: string): MutableApp => ({
+  image,
+  args: [],
+  readOnlyRootFS: false,
+  mounts: [],
+  annotations: new Map(),
+  environment: new Map(),
+})
+
+/**
+ * `rkt app sandbox [FLAGS]`: run's stage1, network, DNS and host name flags, --port in the sandbox's form, and the
+ * pod's --annotation, --user-annotation and --user-label (kept on a stand-in app, as the flags are app flags).
+ */
+export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
+  checkNoNul(argv)
+  const s = newState('app-sandbox')
+  const pod = newApp('')
+  s.apps.push(pod)
+  for (let i = 0; i < argv.length;) {
+    const word = argv[i] as string
+    if (word.startsWith('-') && word !== '-' && word !== '--') i += parseFlag(s, argv, i)
+    else if (word === '') i++
+    else {
+      throw new UsageError(`app sandbox takes no image, got ${q(word)}`, {
+        hint: 'start the empty pod with rkt app sandbox, then add apps: rkt app add UUID IMAGE',
+      })
+    }
+  }
+  s.apps = []
+  const {apps: _none, command: _run, ...run} = finishRun(s, 'run', true)
+  return {
+    ...run,
+    command: 'app-sandbox',
+    annotations: pairs(pod.annotations),
+    userAnnotations: Object.fromEntries(pod.userAnnotations ?? []),
+    userLabels: Object.fromEntries(pod.userLabels ?? []),
+  }
+}
+
+/** `rkt app add UUID IMAGE [APP FLAGS] [-- ARG… ---]`: run's per-app flags for one image. */
+export function parseAppAddArgs(argv: readonly string[]): AppAddArgs {
+  checkNoNul(argv)
+  const s = newState('app-add')
+  const at = argv.findIndex((w) => w !== '' && !w.startsWith('-'))
+  const uuid = at < 0 ? '' : (argv[at] as string)
+  parseApps(s, [...argv.slice(0, Math.max(at, 0)), ...argv.slice(at + 1)])
+  const result = {command: 'app-add', help: s.help, globals: freezeGlobals(s), uuid, warnings: s.warnings} as const
+  const [app, ...more] = s.apps.map(freezeApp)
+  if (s.help) return {...result, app: app ?? freezeApp(newApp(''))}
+  if (uuid === '' || app === undefined || more.length > 0) {
+    throw new UsageError('app add takes a pod UUID and one image', {
+      hint: 'rkt app add UUID IMAGE [APP FLAGS] [-- ARG…]',
+    })
+  }
+  return {...result, app}
+}
+
+function parseApps(s: State, argv: readonly string[]): void {
+  const command = s.command
   // parseApps: "--" starts the last image's arguments, a lone "---" ends them; between images, flags.
   let inAppArgs = false
   let appsAtLastArgs = 0
@@ -207,20 +272,13 @@ export function parseRunArgs(argv: readonly string[], command: RunCommand): RunA
       i += parseFlag(s, argv, i)
       continue
     }
-    s.apps.push({
-      image: word,
-      args: [],
-      readOnlyRootFS: false,
-      mounts: [],
-      annotations: new Map(),
-      environment: new Map(),
-    })
+    s.apps.push(newApp(word))
     i++
   }
-  return finishRun(s, command)
 }
 
-function finishRun(s: State, command: 'run' | 'prepare'): RunArgs {
+/** run's and prepare's checks; the sandbox (`noApps`) has no image to ask for. */
+function finishRun(s: State, command: 'run' | 'prepare', noApps = false): RunArgs {
   const globals = freezeGlobals(s)
   if (s.storeOnly && s.noStore) {
     throw new UsageError('both --store-only and --no-store specified', {hint: 'use --pull-policy=never or update'})
@@ -287,7 +345,7 @@ function finishRun(s: State, command: 'run' | 'prepare'): RunArgs {
   if (s.interactive && apps.length > 1) {
     throw new UsageError('interactive option only supports one image', {hint: 'run one image with --interactive'})
   }
-  if (apps.length < 1 && s.podManifest === undefined) {
+  if (apps.length < 1 && s.podManifest === undefined && !noApps) {
     throw new UsageError('must provide at least one image or specify the pod manifest', {
       hint: `rkt ${command} [flags] IMAGE [-- ARGS…] or rkt ${command} --pod-manifest=FILE`,
     })

@@ -223,6 +223,24 @@ function isIPv4(s: string): boolean {
   return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)
 }
 
+/** app sandbox's `--port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT` (rkt's appPortList): the pod port is named here. */
+export function parseSandboxPortFlag(s: string): PortFlag {
+  const hint = 'write --port=NAME:PROTO:PODPORT:HOSTIP:HOSTPORT, e.g. --port=http:tcp:8080:0.0.0.0:80'
+  const bad = (problem: string): UsageError => new UsageError(`--port ${q(s)}: ${problem}`, {hint})
+  const [name = '', protocol = '', podText = '', hostIP = '', hostText = ''] = splitN(s, ':', 5)
+  if (splitN(s, ':', 5).length !== 5) throw bad('not in NAME:PROTO:PODPORT:HOSTIP:HOSTPORT format')
+  checkACName(name, 'port name', hint)
+  if (protocol !== 'tcp' && protocol !== 'udp') throw bad(`invalid protocol ${q(protocol)} (tcp or udp)`)
+  if (!isIPv4(hostIP)) throw bad(`${q(hostIP)} is not a valid IPv4 address`)
+  const port = (text: string): number => {
+    const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN
+    if (!(n >= 1 && n <= 65535)) throw bad(`${q(text)} is not a valid port number (1-65535)`)
+    return n
+  }
+  const podPort = {name, protocol, port: port(podText), count: 1, socketActivated: false}
+  return {name, hostPort: port(hostText), hostIP, podPort}
+}
+
 /** Writes a port back as a --port value. */
 export function formatPortFlag(p: PortFlag): string {
   return p.hostIP === undefined ? `${p.name}:${p.hostPort}` : `${p.name}:${p.hostIP}:${p.hostPort}`

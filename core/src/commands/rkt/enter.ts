@@ -17,18 +17,24 @@ export default class Enter extends RktCommand {
   /** `rkt enter UUID CMD -h` runs CMD with -h (cli/main.ts wantsHelp). */
   static flagsEndAtArgument = true
 
-  async run(): Promise<void> {
-    // rkt's flags stop at the UUID (cobra's SetInterspersed(false)): the command's own flags are never ours.
+  /**
+   * rkt's flags stop at the UUID (cobra's SetInterspersed(false)): the command's own flags are never ours. The
+   * words before the UUID, the UUID, and the command after it (rkt app exec reads its line the same way).
+   */
+  static split(argv: readonly string[]): {prefix: string[]; uuid: string | undefined; command: string[]} {
     const withValue = new Set(['app', 'dir', 'local-config', 'system-config', 'user-config', 'insecure-options'])
     let i = 0
-    while (i < this.argv.length && this.argv[i]!.startsWith('-') && this.argv[i] !== '--') {
-      const a = this.argv[i]!
+    while (i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '--') {
+      const a = argv[i]!
       i += !a.includes('=') && withValue.has(a.replace(/^--?/, '')) ? 2 : 1
     }
-    const prefix = this.argv.slice(0, i)
-    const rest = this.argv[i] === '--' ? this.argv.slice(i + 1) : this.argv.slice(i)
+    const [uuid, ...command] = argv[i] === '--' ? argv.slice(i + 1) : argv.slice(i)
+    return {prefix: argv.slice(0, i), uuid, command}
+  }
+
+  async run(): Promise<void> {
+    const {prefix, uuid, command} = Enter.split(this.argv)
     const {flags} = await this.parse(Enter, normalizeBooleans(prefix, Enter))
-    const [uuid, ...command] = rest
     if (uuid === undefined)
       throw new UsageError('missing the pod UUID', {hint: 'rkt enter [--app=NAME] UUID [CMD [ARGS…]]'})
     const g = this.resolveGlobals(flags)

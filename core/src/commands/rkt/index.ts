@@ -1,6 +1,14 @@
 // The rkt command table (oclif's explicit discovery): id = topic words joined by ':'.
 import type {Command} from '@oclif/core'
 
+import AppAdd from './app/add.js'
+import AppExec from './app/exec.js'
+import AppList from './app/list.js'
+import AppRm from './app/rm.js'
+import AppSandbox from './app/sandbox.js'
+import AppStart from './app/start.js'
+import AppStatus from './app/status.js'
+import AppStop from './app/stop.js'
 import ConfigCmd from './config.js'
 import Stop from './stop.js'
 import Status from './status.js'
@@ -30,6 +38,14 @@ import Trust from './trust.js'
 import Version from './version.js'
 
 export const RKT_COMMANDS: Record<string, Command.Class> = {
+  'app:add': AppAdd,
+  'app:exec': AppExec,
+  'app:list': AppList,
+  'app:rm': AppRm,
+  'app:sandbox': AppSandbox,
+  'app:start': AppStart,
+  'app:status': AppStatus,
+  'app:stop': AppStop,
   'cat-manifest': CatManifest,
   enter: Enter,
   export: Export,
@@ -60,6 +76,7 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
 }
 
 export const RKT_TOPICS = {
+  app: {description: 'Operate on the apps of a mutable pod (rkt app sandbox)'},
   image: {description: 'Operate on image(s) in the local store'},
   stage1: {description: 'Work with stage1 images'},
 }
