@@ -43,8 +43,6 @@ export function startScript(o: {
   pod: Limits
   apps: readonly GuestApp[]
   supervisorConf: string
-  /** An app speaks systemd's notify protocol: the supervisor makes its socket in /rkt/notify, which 9p cannot hold. */
-  notifySockets?: boolean
 }): string {
   const lines = [
     '# Written by the kvm stage1 run entrypoint; run by /kvm/init (stage1-kvm/README.md "In the guest").',
@@ -69,9 +67,6 @@ export function startScript(o: {
     const {cgroupFd, oomFd} = guestFds(i)
     redirects.push(`${cgroupFd}<>${dir}/cgroup.procs`, `${oomFd}<${dir}/memory.events`)
   })
-  // The supervisor's directory of the apps' notification sockets (stage1-supervisor/README.md "systemd"): a tmpfs
-  // (its bind of /rkt keeps what is mounted below).
-  if (o.notifySockets) lines.push('mkdir -p /rkt/notify', 'mount -t tmpfs -o mode=0755 tmpfs /rkt/notify')
   if (redirects.length > 0) lines.push(`exec ${redirects.join(' ')}`)
   lines.push(`exec /supervisor ${sh(o.supervisorConf)}`)
   return lines.join('\n') + '\n'

@@ -121,8 +121,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   // systemd's socket for `Type=notify` units (README "systemd"): kvm-exec sends it READY=1 once the guest has
   // booted or, when an app speaks the protocol itself, once the guest's supervisor says every such app is ready.
   const notifySocket = process.env['NOTIFY_SOCKET'] || undefined
-  const speaksNotify = apps.some((a) => 'notify' in a.conf && a.conf.notify === true)
-  const notifyApps = notifySocket !== undefined && speaksNotify
+  const notifyApps = notifySocket !== undefined && apps.some((a) => 'notify' in a.conf && a.conf.notify === true)
   fs.mkdirSync(path.dirname(kvm.startScript), {recursive: true})
   fs.writeFileSync(
     kvm.startScript,
@@ -132,7 +131,6 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       pod: podLimits(pod.manifest.isolators, warn),
       apps: apps.map((a) => ({name: a.app.name, limits: a.isolation.limits})),
       supervisorConf: conf,
-      notifySockets: speaksNotify,
     }),
   )
   fs.mkdirSync(kvm.dir, {recursive: true, mode: 0o700})
