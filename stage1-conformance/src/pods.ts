@@ -355,6 +355,51 @@ const multi: Scenario = {
   },
 }
 
+/** rkt app sandbox: two apps added and started; one stopped and removed while the other runs on. */
+const mutable: Scenario = {
+  name: 'mutable',
+  behaviours: ['mutable-pods'],
+  async run(s) {
+    const b = 'mutable-pods'
+    const pod = await s.startPod([], ['app', 'sandbox'])
+    if ('failed' in pod) return s.cannot(this.behaviours, 'the sandbox', pod.failed)
+    const {uuid} = pod
+    const app = (...args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> =>
+      s.rkt(['app', ...args], {timeoutMs: 120_000})
+    const ok = async (check: string, args: string[]): Promise<void> => {
+      const r = await app(...args)
+      s.expect(b, check, '0', String(r.code) + (r.code === 0 ? '' : `: ${r.stderr.trim()}`))
+    }
+    const list = async (): Promise<string> =>
+      (await app('list', '--no-legend', uuid)).stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).join('='))
+        .join(',')
+    for (const name of ['one', 'two'])
+      await ok(`rkt app add (${name})`, ['add', uuid, PLAIN, `--name=${name}`, ...sh('exec sleep 100000')])
+    s.expect(b, 'rkt app list after add', 'one=created,two=created', await list())
+    for (const name of ['one', 'two']) await ok(`rkt app start (${name})`, ['start', uuid, `--app=${name}`])
+    s.expect(b, 'rkt app list after start', 'one=running,two=running', await list())
+    await ok('rkt app stop', ['stop', uuid, '--app=two'])
+    const st = await app('status', uuid, '--app=two', '--format=json')
+    let json: {state?: string; exit_code?: number} = {}
+    try {
+      json = JSON.parse(st.stdout) as typeof json
+    } catch {
+      // seen as nothing below
+    }
+    s.expect(b, 'rkt app status --format=json of the stopped app', 'exited 143', `${json.state} ${json.exit_code}`)
+    const running = await app('rm', uuid, '--app=one')
+    s.expect(b, 'rkt app rm of a running app is refused', '254', String(running.code))
+    await ok('rkt app rm', ['rm', uuid, '--app=two'])
+    s.expect(b, 'rkt app list after rm: the other app runs on', 'one=running', await list())
+    const stop = await s.rkt(['stop', uuid], {timeoutMs: 60_000})
+    s.expect(b, 'rkt stop of the sandbox', '0', String(stop.code))
+    await pod.done
+  },
+}
+
 /** --interactive under a pseudo-terminal (util-linux `script`). */
 const interactive: Scenario = {
   name: 'interactive',
@@ -383,4 +428,4 @@ const interactive: Scenario = {
   },
 }
 
-export const SCENARIOS: readonly Scenario[] = [running, forced, probe, options, multi, signal, interactive]
+export const SCENARIOS: readonly Scenario[] = [running, forced, probe, options, multi, signal, interactive, mutable]

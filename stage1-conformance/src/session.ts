@@ -69,9 +69,9 @@ export class Session {
     return run(this.rktCmd, [...this.globals, ...args], opts)
   }
 
-  /** The arguments of `rkt run` with the stage1 under test. */
-  runArgs(args: readonly string[], uuidFile: string): string[] {
-    return [...this.globals, 'run', `--uuid-file-save=${uuidFile}`, `--stage1-image=${this.stage1}`, ...args]
+  /** The arguments of `rkt run` (or `rkt app sandbox`) with the stage1 under test. */
+  runArgs(args: readonly string[], uuidFile: string, command: readonly string[] = ['run']): string[] {
+    return [...this.globals, ...command, `--uuid-file-save=${uuidFile}`, `--stage1-image=${this.stage1}`, ...args]
   }
 
   /** A fresh file path for a pod's UUID. */
@@ -94,9 +94,9 @@ export class Session {
   }
 
   /** Starts a pod and waits until it is ready (rkt status --wait-ready); undefined with the reason if it is not. */
-  async startPod(args: readonly string[]): Promise<BackgroundPod | {failed: string}> {
+  async startPod(args: readonly string[], command?: readonly string[]): Promise<BackgroundPod | {failed: string}> {
     const file = this.uuidFile()
-    const p = start(this.rktCmd, this.runArgs(args, file), {timeoutMs: 300_000})
+    const p = start(this.rktCmd, this.runArgs(args, file, command), {timeoutMs: 300_000})
     let exited = false
     void p.done.then(() => (exited = true))
     const deadline = Date.now() + 120_000

@@ -40,6 +40,10 @@ export const BEHAVIOURS: readonly Behaviour[] = [
   optional('interactive', '--interactive gives the app the terminal'),
   optional('sibling-exit', 'an app stopped because its sibling failed reports 0'),
   optional('private-network', '--net=default: the app has a network namespace of its own, with an address'),
+  optional(
+    'mutable-pods',
+    'rkt app sandbox: apps added, started, stopped and removed in the running pod, the others running on; app list/status',
+  ),
 ]
 
 /** The IDs of the behaviours every engine must claim. */

@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import {describe, test} from 'node:test'
 
+import {ROOT} from '../util/harness.js'
 import {BASE, mountsUnder, NSPAWN, PodSandbox, sh, waitFor} from '../util/pods.js'
 
 /** Sleeps until SIGTERM, in a way a trap interrupts at once. */
@@ -121,5 +122,17 @@ describe('nspawn: mutable pods', () => {
     assert.equal(gc.exitCode, 0, gc.stderr)
     assert.equal(ps.podDir(uuid), undefined, 'collected')
     assert.equal(fs.existsSync(`/run/systemd/nspawn/propagate/rkt-${uuid}`), false)
+  })
+
+  test('a stage1 without app/* entrypoints (fly) is refused before any pod runs, with the fix named', async (t) => {
+    const ps = PodSandbox.create(t)
+    const fly = path.join(ROOT, 'core', 'dist', 'stage1-images', 'stage1-fly.aci')
+    const r = await ps.rkt(['app', 'sandbox', `--stage1-path=${fly}`])
+    assert.equal(r.exitCode, 254, r.stderr)
+    assert.match(r.stderr, /cannot run mutable pods: it has no app\/add entrypoint/)
+    assert.match(r.stderr, /nspawn/, 'the fix: a stage1 that has them')
+    const pods = path.join(ps.data, 'pods')
+    const made = fs.existsSync(pods) ? fs.readdirSync(pods).flatMap((d) => fs.readdirSync(path.join(pods, d))) : []
+    assert.deepEqual(made, [], 'no pod was made')
   })
 })

@@ -7,7 +7,7 @@ import type {RunCommand} from '../../pod/spec.js'
 import {UsageError} from '../../errors.js'
 import {formatNetList} from '../../pod/spec.js'
 import {helpTableMismatches, runFlagHelp} from './flags.js'
-import {parseRunArgs} from './parse.js'
+import {parseAppAddArgs, parseRunArgs, parseSandboxArgs} from './parse.js'
 import {
   formatEnvAssignment,
   formatMountFlag,
@@ -148,7 +148,7 @@ const CASES: readonly Case[] = [
     name: 'pod-level and global flags may follow images',
     argv: [
       'img',
-      '--net=host',
+      '--net=default',
       '--debug',
       '--volume=data,kind=empty',
       'img2',
@@ -158,7 +158,7 @@ const CASES: readonly Case[] = [
     ],
     expect: {
       globals: {debug: true, insecureOptions: ['image'], dir: '/d'},
-      pod: {net: [{name: 'host'}], volumes: [{name: 'data', kind: 'empty', mode: '0755', uid: 0, gid: 0}]},
+      pod: {net: [{name: 'default'}], volumes: [{name: 'data', kind: 'empty', mode: '0755', uid: 0, gid: 0}]},
       apps: [app('img'), app('img2')],
     },
   },
@@ -381,13 +381,13 @@ const CASES: readonly Case[] = [
     name: 'run --pod-manifest with the flags that still apply',
     argv: [
       '--pod-manifest=/pm.json',
-      '--net=host',
+      '--net=default',
       '--no-overlay',
       '--interactive',
       '--dns=8.8.8.8',
       '--stage1-path=/s1',
     ],
-    expect: {apps: [], pod: {podManifest: '/pm.json', net: [{name: 'host'}], noOverlay: true, interactive: true}},
+    expect: {apps: [], pod: {podManifest: '/pm.json', net: [{name: 'default'}], noOverlay: true, interactive: true}},
   },
   {
     name: 'prepare --pod-manifest with --quiet and --no-overlay',
@@ -404,7 +404,7 @@ const CASES: readonly Case[] = [
     name: 'run-prepared: its flags before and after the UUID',
     command: 'run-prepared',
     argv: [
-      '--net=host',
+      '--net=default',
       '--debug',
       'f4a3',
       '--interactive',
@@ -418,7 +418,7 @@ const CASES: readonly Case[] = [
       command: 'run-prepared',
       uuid: 'f4a3',
       globals: {debug: true},
-      pod: {net: [{name: 'host'}], interactive: true, mdsRegister: false, hostname: 'h', ipc: 'parent'},
+      pod: {net: [{name: 'default'}], interactive: true, mdsRegister: false, hostname: 'h', ipc: 'parent'},
     },
   },
   {
@@ -767,5 +767,52 @@ describe('run flag help', () => {
     assert.ok(names('prepare').includes('quiet'))
     assert.equal(runFlagHelp('run').find((f) => f.name === 'exec')?.scope, 'app')
     assert.equal(runFlagHelp('run').find((f) => f.name === 'interactive')?.value, undefined)
+  })
+})
+
+describe('rkt app sandbox and rkt app add', () => {
+  test('sandbox: run’s pod flags, the 5-part --port, and the pod’s annotations and labels', () => {
+    const a = parseSandboxArgs([
+      '--uuid-file-save=/run/u',
+      '--net=default',
+      '--dns=8.8.8.8',
+      '--hostname=box',
+      '--port=http:tcp:8080:0.0.0.0:80',
+      '--annotation=coreos.com/rkt/experiment/kubernetes-log-dir=/var/log/pods',
+      '--user-label=team=ops',
+      '--stage1-name=coreos.com/rkt/stage1-coreos',
+      '--debug',
+    ])
+    assertSubset(a, {
+      command: 'app-sandbox',
+      globals: {debug: true},
+      pod: {uuidFileSave: '/run/u', net: [{name: 'default'}], hostname: 'box', stage1: {kind: 'name'}},
+      annotations: [{name: 'coreos.com/rkt/experiment/kubernetes-log-dir', value: '/var/log/pods'}],
+      userLabels: {team: 'ops'},
+    })
+    assert.deepEqual(a.pod.ports, [
+      {
+        name: 'http',
+        hostPort: 80,
+        hostIP: '0.0.0.0',
+        podPort: {name: 'http', protocol: 'tcp', port: 8080, count: 1, socketActivated: false},
+      },
+    ])
+  })
+
+  test('sandbox: no image, no app flag, and a --port in run’s form, each refused with the fix', () => {
+    assert.throws(() => parseSandboxArgs(['example.com/app']), /takes no image.*\n?/)
+    assert.throws(() => parseSandboxArgs(['--exec=/bin/sh']), /not a flag of rkt app sandbox/)
+    assert.throws(() => parseSandboxArgs(['--port=http:80']), /NAME:PROTO:PODPORT:HOSTIP:HOSTPORT/)
+    assert.throws(() => parseSandboxArgs(['--port=http:sctp:80:0.0.0.0:80']), /invalid protocol "sctp"/)
+  })
+
+  test('add: the UUID, one image and its per-app flags and arguments', () => {
+    const a = parseAppAddArgs(['--debug', 'c0ffee', 'example.com/web', '--name=web', '--memory=64M', '--', '-v', '---'])
+    assertSubset(a, {command: 'app-add', uuid: 'c0ffee', globals: {debug: true}})
+    assertSubset(a.app, {image: 'example.com/web', name: 'web', args: ['-v']})
+    assert.throws(() => parseAppAddArgs(['c0ffee']), /a pod UUID and one image/)
+    assert.throws(() => parseAppAddArgs(['c0ffee', 'a', 'b']), /a pod UUID and one image/)
+    assert.throws(() => parseAppAddArgs(['c0ffee', 'a', '--net=host']), /not a flag of rkt app add/)
   })
 })

@@ -59,8 +59,11 @@ function newState(command: RunCommand): State {
   }
 }
 
+/** How a command is typed: `app-sandbox` is `rkt app sandbox`. */
+const typed = (c: RunCommand): string => `rkt ${c.replace(/^app-/, 'app ')}`
+
 function commandsOf(def: FlagDef): string {
-  return def.commands.map((c) => `rkt ${c}`).join(' and ')
+  return def.commands.map(typed).join(' and ')
 }
 
 function unknownFlag(s: State, word: string, name: string): UsageError {
@@ -68,15 +71,15 @@ function unknownFlag(s: State, word: string, name: string): UsageError {
   if (def !== undefined) {
     const where =
       s.command === 'prepare' && def.commands.includes('run-prepared') ? '; give it to rkt run-prepared' : ''
-    return new UsageError(`--${name} is not a flag of rkt ${s.command}`, {
+    return new UsageError(`--${name} is not a flag of ${typed(s.command)}`, {
       hint: `--${name} belongs to ${commandsOf(def)}${where}`,
     })
   }
   const appHint =
     s.command !== 'run-prepared' && s.apps.length > 0
-      ? `; to pass ${word} to the app, put it after "--": rkt ${s.command} IMAGE -- ${word}`
+      ? `; to pass ${word} to the app, put it after "--": ${typed(s.command)} IMAGE -- ${word}`
       : ''
-  return new UsageError(`unknown flag: ${word}`, {hint: `see 'rkt ${s.command} --help'${appHint}`})
+  return new UsageError(`unknown flag: ${word}`, {hint: `see '${typed(s.command)} --help'${appHint}`})
 }
 
 /**
@@ -136,7 +139,7 @@ function parseFlag(s: State, argv: readonly string[], i: number): number {
   const app = s.apps.at(-1)
   if (def.scope === 'app' && app === undefined) {
     throw new UsageError(`--${name} must follow an image`, {
-      hint: `per-app flags apply to the image before them: rkt ${s.command} IMAGE ${def.example ?? `--${name}=…`}`,
+      hint: `per-app flags apply to the image before them: ${typed(s.command)} IMAGE ${def.example ?? `--${name}=…`}`,
     })
   }
   if (def.deprecated !== undefined) s.warnings.push(`--${name} is deprecated: ${def.deprecated}`)
@@ -251,7 +254,7 @@ function parseApps(s: State, argv: readonly string[]): void {
       if (appsAtLastArgs === s.apps.length) {
         if (s.apps.length === 0) {
           throw new UsageError('an image is required before any app arguments', {
-            hint: `rkt ${command} IMAGE -- ARG…`,
+            hint: `${typed(command)} IMAGE -- ARG…`,
           })
         }
         throw new UsageError('only one set of app arguments allowed per image', {
