@@ -24,7 +24,7 @@ import {type AppInfo, podInfo, podManifestOf} from './info.js'
 import {buildPodManifest, MUTABLE_ANNOTATION} from './manifest.js'
 import {linkMtab} from './mtab.js'
 import {type Pod, PodStore} from './pods.js'
-import {lookupAppImages, mountAppRootfs, requireRoot, resolvedImage} from './run.js'
+import {addAppRootfs, lookupAppImages, requireRoot, resolvedImage} from './run.js'
 import {podStage1, runEntrypoint} from './stage1-image.js'
 
 const isMutable = (m: PodManifest | undefined): boolean =>
@@ -130,7 +130,7 @@ export async function addApp(args: AppAddArgs, globals: Globals, io: RunIo): Pro
       const cache = store.layout.engineCache(record!.key)
       fs.mkdirSync(cache, {recursive: true, mode: 0o700})
       fs.writeFileSync(p.appEngineCache(app.name), path.resolve(cache))
-      mountAppRootfs(pod, trees, undefined, app.name)
+      await addAppRootfs(pod, trees, app.name)
       linkMtab(p.appRootfs(app.name))
       const known = new Set(manifest.volumes.map((v) => v.name))
       writeManifest(pod, {

@@ -324,10 +324,22 @@ function mountLayer(
 }
 
 /**
+ * The rootfs of an app added to a running mutable pod, as the pod's others were made: an overlay, or with
+ * --no-overlay a copy of its tree.
+ */
+export async function addAppRootfs(pod: Pod, trees: TreeStore, name: string): Promise<void> {
+  const p = pod.paths
+  if (fs.existsSync(p.overlayPrepared)) return mountAppRootfs(pod, trees, undefined, name)
+  fs.mkdirSync(p.app(name), {recursive: true})
+  fs.copyFileSync(p.appInfoManifest(name), p.appManifest(name))
+  await copyTree(trees.rootfs(fs.readFileSync(p.appTreeStoreId(name), 'utf8').trim()), p.appRootfs(name))
+}
+
+/**
  * Mounts one app's rootfs (its overlay, as appsinfo/ records it) with its manifest beside it: every app at the
  * pod's start, and an app added to a running mutable pod.
  */
-export function mountAppRootfs(pod: Pod, trees: TreeStore, range: IdRange | undefined, name: string): void {
+function mountAppRootfs(pod: Pod, trees: TreeStore, range: IdRange | undefined, name: string): void {
   const p = pod.paths
   fs.mkdirSync(p.app(name), {recursive: true})
   fs.copyFileSync(p.appInfoManifest(name), p.appManifest(name))
