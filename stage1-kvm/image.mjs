@@ -6,7 +6,7 @@ import {SUPERVISOR_FILES, SUPERVISOR_HELPERS} from '@rkt/stage1-supervisor/image
 export default {
   name: 'kvm',
   interfaceVersion: 6,
-  entrypoints: ['run', 'enter', 'gc', 'stop', 'export'],
+  entrypoints: ['run', 'enter', 'gc', 'stop', 'export', 'app/add', 'app/start', 'app/stop', 'app/rm'],
   // The guest's root is this rootfs (9p): the kernel, its init and busybox, and the supervisor and enter
   // helper, which run the apps in the guest exactly as in an nspawn pod.
   helpers: [
@@ -19,6 +19,5 @@ export default {
   dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
   // The built-in default and default-restricted networks (net.d files read from the pod's stage1 rootfs).
   files: {...SUPERVISOR_FILES, ...builtinNetFiles()},
-  // mutable-pods: not yet (its app/* entrypoints are to come; stage0 refuses rkt app sandbox without them).
-  supports: [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional.filter((b) => b !== 'mutable-pods')],
+  supports: [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional],
 }

@@ -3,7 +3,7 @@
  * the PID `rkt run` started with stays the pod's and no Node process stays behind.
  *
  *   kvm-exec --lock-fd N --boot-timeout MS --console-log FILE --status-dir DIR [--app NAME]...
- *            [--netns FILE] [--interactive] [--timeout-hint TEXT] [--debug] -- QEMU [ARGS...]
+ *            [--netns FILE] [--interactive] [--notify-apps] [--timeout-hint TEXT] [--debug] -- QEMU [ARGS...]
  *
  * We keep the pod lock (close-on-exec: QEMU never holds it), make three socket pairs and start QEMU with
  * their other ends as fds 3 (hvc0: the pod's stdout, and stdin when interactive), 4 (hvc1: stderr) and
@@ -15,6 +15,9 @@
  *
  * The guest's init says "booted" on the ctl port, or we kill QEMU after --boot-timeout and fail (254)
  * with --timeout-hint and the end of the console log: a guest that never starts is never left running.
+ * With NOTIFY_SOCKET (systemd started `rkt run` as a Type=notify unit; we are its main process, so
+ * NotifyAccess=main suffices) we send READY=1 there: when the guest says "ready" (its supervisor's READY=1: every
+ * app that speaks systemd's notify protocol is ready) with --notify-apps, else once the guest has booted.
  * SIGTERM, SIGINT or SIGHUP become "term" on the ctl port (the guest's supervisor stops the apps, as
  * `rkt stop` expects); before "booted", QEMU is killed. The guest's "exit N" is the pod's exit code: the
  * guest reboots, QEMU exits, we drain the consoles and exit N. If QEMU ends without a report after the
@@ -38,7 +41,9 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -104,6 +109,24 @@ static void write_statuses(const char *dir, char **apps, int napps, int code) {
   }
 }
 
+/* READY=1 to systemd's NOTIFY_SOCKET: a path, or an abstract name written with a leading '@'. */
+static void notify_ready(void) {
+  const char *name = getenv("NOTIFY_SOCKET");
+  if (!name || !*name) return;
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  size_t n = strlen(name);
+  if ((name[0] != '/' && name[0] != '@') || n >= sizeof a.sun_path) {
+    fprintf(stderr, "kvm-exec: NOTIFY_SOCKET=%s is not a unix socket's path: the pod's readiness is not reported\n", name);
+    return;
+  }
+  memcpy(a.sun_path, name, n);
+  if (name[0] == '@') a.sun_path[0] = '\0';
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || sendto(s, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + n) < 0)
+    fprintf(stderr, "kvm-exec: can't send READY=1 to NOTIFY_SOCKET=%s: %s\n", name, strerror(errno));
+  if (s >= 0) close(s);
+}
+
 static void send_winsize(int ctl) {
   struct winsize ws;
   char line[64];
@@ -133,11 +156,12 @@ int main(int argc, char **argv) {
   long lock_fd = -1, boot_timeout = 30000;
   const char *console_log = NULL, *status_dir = NULL, *netns = NULL, *hint = "";
   char *apps[256];
-  int napps = 0, interactive = 0, debug = 0, i;
+  int napps = 0, interactive = 0, debug = 0, notify_apps = 0, i;
   for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(k, "--interactive")) { interactive = 1; continue; }
     if (!strcmp(k, "--debug")) { debug = 1; continue; }
+    if (!strcmp(k, "--notify-apps")) { notify_apps = 1; continue; }
     if (!v) die("%s needs a value", k);
     i++;
     if (!strcmp(k, "--lock-fd")) lock_fd = atol(v);
@@ -151,7 +175,7 @@ int main(int argc, char **argv) {
   }
   if (i + 1 >= argc || !console_log || !status_dir || boot_timeout <= 0)
     die("usage: kvm-exec --lock-fd N --boot-timeout MS --console-log FILE --status-dir DIR [--app NAME]... "
-        "[--netns FILE] [--interactive] [--timeout-hint TEXT] -- QEMU [ARGS...]");
+        "[--netns FILE] [--interactive] [--notify-apps] [--timeout-hint TEXT] -- QEMU [ARGS...]");
   char **qemu = argv + i + 1;
   if (lock_fd >= 0) fcntl(lock_fd, F_SETFD, FD_CLOEXEC);
 
@@ -176,6 +200,7 @@ int main(int argc, char **argv) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(EXIT_INTERNAL);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
+    unsetenv("NOTIFY_SOCKET"); /* ours to answer, not QEMU's */
     if (ns >= 0 && setns(ns, CLONE_NEWNET) < 0) die("can't join the pod's network namespace: %s", strerror(errno));
     /* QEMU's ends at 3, 4, 5 (dup2 clears close-on-exec); ours and everything else stay close-on-exec. */
     int mine[3] = {fcntl(con[1], F_DUPFD_CLOEXEC, 10), fcntl(err[1], F_DUPFD_CLOEXEC, 10), fcntl(ctl[1], F_DUPFD_CLOEXEC, 10)};
@@ -261,6 +286,10 @@ int main(int argc, char **argv) {
           TRACE("the guest's init is up");
           if (terminated) write_all(ctl[0], "term\n", 5);
           if (tty_raw) send_winsize(ctl[0]);
+          if (!notify_apps) notify_ready();
+        } else if (!strcmp(line, "ready") && notify_apps) {
+          TRACE("the guest's apps are ready");
+          notify_ready();
         } else if (sscanf(line, "exit %d", &code) == 1 && reported < 0) {
           reported = code;
           vm_exit_deadline = now_ms() + 3000;

@@ -7,7 +7,8 @@
  * or when interactive a pty relayed to hvc0 (term_open), and run /kvm/start.sh with the guest's
  * busybox: it configures the network, makes the apps' cgroups and opens their descriptors, then execs
  * the supervisor (stage1-supervisor/), which runs the apps exactly as under nspawn and records their
- * statuses in /rkt (on the host, through 9p). When it exits we report "exit N" on org.rkt.ctl and reboot,
+ * statuses in /rkt (on the host, through 9p). With rkt.notify=1 the supervisor's NOTIFY_SOCKET is ours, and its
+ * READY=1 goes to the host as "ready" on org.rkt.ctl (notify_open). When it exits we report "exit N" on org.rkt.ctl and reboot,
  * which ends QEMU (-no-reboot). Meanwhile we reap orphans, pass "term" from the host on to the supervisor as
  * SIGTERM and "winsize ROWS COLS" to the pty, and serve `rkt enter` on org.rkt.agent: one session at a time, handled by
  * a child (agent_session) so this loop never blocks.
@@ -19,7 +20,9 @@
  * A session may instead start with 'M' APP, DISK (NUL-terminated): loop-mount the raw ext4 file DISK (relative
  * to the guest's root) on /opt/stage2/APP/rootfs for an app added to the running pod (agent_mount); the answer
  * is 'X' 0, or 'e' and 'X' 254.
- * The session runs the supervisor's /enter helper with the app's guest PID (/rkt/pids/APP), so an entered
+ * Or with 'C' VERB, APP, CGROUP, ARG... (NUL-terminated): relay the line "VERB APP" to the supervisor's control socket
+ * (a mutable pod's `rkt app add|start|stop|rm`, agent_control); the answer is 'X' 0, or 'e' and 'X' 254.
+ * An 'R' session runs the supervisor's /enter helper with the app's guest PID (/rkt/pids/APP), so an entered
  * command gets exactly the app's namespaces, cgroup, credentials, capabilities and seccomp filter.
  */
 #define _GNU_SOURCE
@@ -41,7 +44,9 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -160,7 +165,11 @@ static int send_frame(int fd, char type, const void *data, uint32_t len) {
   return write_all(fd, head, 5) < 0 || write_all(fd, data, len) < 0 ? -1 : 0;
 }
 
+/* What a failed session must undo first (agent_control: an added app's mounts and cgroup), or NULL. */
+static void (*undo)(void);
+
 static void __attribute__((noreturn)) session_fail(int port, const char *fmt, ...) {
+  if (undo) undo();
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
@@ -260,6 +269,123 @@ static void __attribute__((noreturn)) agent_mount(int port, uint32_t len) {
   _exit(0);
 }
 
+/* ---- mutable pods: the supervisor's control socket --------------------------------------------------- */
+
+/* The supervisor's control socket in a mutable pod (stage1-supervisor/README.md "Mutable pods"), named to it by
+ * RKT_CONTROL_SOCKET: in the guest's devtmpfs, since 9p (the root, /rkt with it) cannot hold a socket. */
+#define CONTROL_SOCKET "/dev/rkt-control.sock"
+
+/* Runs the host's set-up script of an added app (`script`: the app's cgroup with its limits, its mount plan) with
+ * the guest's busybox; on failure, answers with what it printed. */
+static void run_add_script(int port, const char *app, const char *script) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) session_fail(port, "add: pipe: %s", strerror(errno));
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(out[1], 1), dup2(out[1], 2);
+    execl("/kvm/busybox", "sh", "-e", script, (char *)NULL);
+    dprintf(2, "can't run %s: %s\n", script, strerror(errno));
+    _exit(EXIT_INTERNAL);
+  }
+  close(out[1]);
+  char said[2048];
+  size_t n = 0;
+  ssize_t r;
+  while ((r = read(out[0], said + n, sizeof said - 1 - n)) > 0 || (r < 0 && errno == EINTR)) n += r > 0 ? r : 0;
+  said[n] = '\0';
+  int status = 0;
+  while (child > 0 && waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (child < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+    session_fail(port, "add: setting app %s up in the guest failed: %s", app, n ? said : "no message");
+}
+
+/* The app of a control request: its cgroup, the mount points to detach (its root, its volumes) and the
+ * descriptors sent with an add. */
+static const char *ctl_cgroup, *const *ctl_mounts;
+static size_t ctl_nmounts;
+static int ctl_fds[2] = {-1, -1};
+
+/* Takes the app's mounts (with whatever is below them) and its cgroup out of the guest: after rm, or when an add
+ * fails. An added disk's loop device goes with its last user (AUTOCLEAR). */
+static void detach_app(void) {
+  for (int k = 0; k < 2; k++)
+    if (ctl_fds[k] >= 0) close(ctl_fds[k]), ctl_fds[k] = -1;
+  for (size_t i = 0; i < ctl_nmounts; i++)
+    if (*ctl_mounts[i] == '/') umount2(ctl_mounts[i], MNT_DETACH);
+  rmdir(ctl_cgroup);
+}
+
+/*
+ * A 'C' request (a mutable pod's `rkt app add|start|stop|rm`, stage1-kvm/README.md "Mutable pods"):
+ * NUL-terminated VERB, APP, CGROUP (the app's cgroup directory in the guest), for add the app's set-up script, then
+ * the app's mount points (its root, its volumes). We relay the line "VERB APP" to the supervisor's control socket
+ * from this child of init, which is in the guest's root cgroup (outside every app's), where the supervisor
+ * accepts requests. `add` first runs the set-up script and sends the app's cgroup.procs and memory.events with
+ * the line (SCM_RIGHTS, numbered from 3 in the order sent: the added configuration's cgroup-fd 3 and oom-fd 4).
+ * After a successful `rm`, or a failed `add`, the mount points are detached and the cgroup removed (detach_app).
+ * The answer is 'X' 0 for the supervisor's "ok", else its message as 'e' and 'X' 254.
+ */
+static void __attribute__((noreturn)) agent_control(int port, uint32_t len) {
+  char req[4096 + 1];
+  if (len > 4096 || read_full(port, req, len) < 0) _exit(0);
+  req[len] = '\0';
+  const char *tok[64];
+  size_t ntok = 0;
+  for (size_t off = 0; off < len && ntok < 64; off += strlen(req + off) + 1) tok[ntok++] = req + off;
+  const char *verb = tok[0], *app = ntok > 1 ? tok[1] : "", *cgroup = ntok > 2 ? tok[2] : "";
+  const size_t add = !strcmp(verb, "add");
+  if (ntok < 3 + add || !component_ok(app) || *cgroup != '/' || strstr(cgroup, "/..") ||
+      (!add && strcmp(verb, "start") && strcmp(verb, "stop") && strcmp(verb, "rm")))
+    session_fail(port, "control: malformed request (add|start|stop|rm, APP, its cgroup directory, ...)");
+  ctl_cgroup = cgroup, ctl_mounts = tok + 3 + add, ctl_nmounts = ntok - 3 - add;
+  if (add) {
+    undo = detach_app;
+    run_add_script(port, app, tok[3]);
+    char file[4096 + 32];
+    snprintf(file, sizeof file, "%s/cgroup.procs", cgroup);
+    ctl_fds[0] = open(file, O_WRONLY | O_CLOEXEC);
+    snprintf(file, sizeof file, "%s/memory.events", cgroup);
+    ctl_fds[1] = open(file, O_RDONLY | O_CLOEXEC);
+    if (ctl_fds[0] < 0 || ctl_fds[1] < 0) session_fail(port, "add: can't open %s: %s", file, strerror(errno));
+  }
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = CONTROL_SOCKET};
+  if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0)
+    session_fail(port, "the pod's supervisor does not answer on %s (%s): is the pod mutable?", CONTROL_SOCKET,
+                 strerror(errno));
+  char line[4096 + 16];
+  struct iovec iov = {line, (size_t)snprintf(line, sizeof line, "%s %s\n", verb, app)};
+  union {
+    char buf[CMSG_SPACE(sizeof ctl_fds)];
+    struct cmsghdr align;
+  } cm;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (add) {
+    msg.msg_control = cm.buf, msg.msg_controllen = sizeof cm.buf;
+    struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+    h->cmsg_level = SOL_SOCKET, h->cmsg_type = SCM_RIGHTS, h->cmsg_len = CMSG_LEN(sizeof ctl_fds);
+    memcpy(CMSG_DATA(h), ctl_fds, sizeof ctl_fds);
+  }
+  if (sendmsg(s, &msg, MSG_NOSIGNAL) != (ssize_t)iov.iov_len) session_fail(port, "control: send: %s", strerror(errno));
+  char answer[4096];
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof answer - 1 && (r = read(s, answer + n, sizeof answer - 1 - n)) != 0) {
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    n += r;
+    if (memchr(answer, '\n', n)) break;
+  }
+  answer[n] = '\0';
+  answer[strcspn(answer, "\n")] = '\0';
+  if (strcmp(answer, "ok")) session_fail(port, "%s", !strncmp(answer, "error ", 6) ? answer + 6 : "the supervisor gave no answer");
+  if (!strcmp(verb, "rm")) detach_app();
+  trace("relayed a control request");
+  send_frame(port, 'X', "0", 1);
+  _exit(0);
+}
+
 /* One `rkt enter`, in a child of init: read the request, run /enter, relay until it exits. */
 static void __attribute__((noreturn)) agent_session(int port) {
   signal(SIGPIPE, SIG_IGN); /* a command that exits before reading its stdin */
@@ -267,6 +393,7 @@ static void __attribute__((noreturn)) agent_session(int port) {
   if (read_full(port, head, 5) < 0) _exit(0);
   uint32_t len = (uint32_t)head[1] << 24 | head[2] << 16 | head[3] << 8 | head[4];
   if (head[0] == 'M') agent_mount(port, len);
+  if (head[0] == 'C') agent_control(port, len);
   if (head[0] != 'R' || len > 1 << 20) _exit(0); /* not a request: a stale byte stream, drop it */
   char *req = malloc(len + 1);
   if (!req || read_full(port, req, len) < 0) _exit(0);
@@ -288,9 +415,13 @@ static void __attribute__((noreturn)) agent_session(int port) {
   pidbuf[pn] = '\0';
   pidbuf[strcspn(pidbuf, "\n")] = '\0';
 
+  /* An app added to the running pod has a configuration of its own (stage1-supervisor/README.md "Mutable pods"). */
+  char conf[300];
+  snprintf(conf, sizeof conf, "/rkt/supervisor.d/%s.conf", app);
+  if (access(conf, F_OK) < 0) snprintf(conf, sizeof conf, "/rkt/supervisor.conf");
   char *argv[4096 + 8];
   size_t a = 0;
-  argv[a++] = "/enter", argv[a++] = "--conf", argv[a++] = "/rkt/supervisor.conf", argv[a++] = "--app";
+  argv[a++] = "/enter", argv[a++] = "--conf", argv[a++] = conf, argv[a++] = "--app";
   argv[a++] = (char *)app, argv[a++] = "--pid", argv[a++] = pidbuf, argv[a++] = "--";
   for (size_t i = 5; i < ntok; i++) argv[a++] = tok[i];
   argv[a] = NULL;
@@ -400,6 +531,41 @@ static void term_relay(short con_events, short master_events) {
   }
 }
 
+/* ---- systemd's readiness --------------------------------------------------------------------------------- */
+
+/* Where the supervisor's NOTIFY_SOCKET is (rkt.notify=1: the host's unit waits for READY=1): in the guest's
+ * devtmpfs, since 9p (the root) cannot hold a socket; the apps get a /dev of their own. */
+#define NOTIFY_SOCKET_PATH "/dev/rkt-notify"
+
+/* The datagram socket the supervisor reports readiness to, bound, or -1. */
+static int notify_open(void) {
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX, .sun_path = NOTIFY_SOCKET_PATH};
+  unlink(NOTIFY_SOCKET_PATH);
+  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
+    say("can't listen on %s: %s (the host's unit will not be told the pod is ready)", NOTIFY_SOCKET_PATH, strerror(errno));
+    if (s >= 0) close(s);
+    return -1;
+  }
+  return s;
+}
+
+/* Reads what the supervisor sent; returns 1 when a datagram said READY=1 (one assignment a line, sd_notify's). */
+static int notify_ready(int s) {
+  char buf[4096];
+  ssize_t n;
+  int ready = 0;
+  while ((n = recv(s, buf, sizeof buf - 1, 0)) > 0) {
+    buf[n] = '\0';
+    for (char *line = buf, *end; line; line = end ? end + 1 : NULL) {
+      end = strchr(line, '\n');
+      if (end) *end = '\0';
+      if (!strcmp(line, "READY=1")) ready = 1;
+    }
+  }
+  return ready;
+}
+
 /* ---- PID 1 ------------------------------------------------------------------------------------------- */
 
 int main(void) {
@@ -438,10 +604,13 @@ int main(void) {
   sigprocmask(SIG_BLOCK, &set, NULL);
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 
+  const int notify = param("rkt.notify") && !strcmp(param("rkt.notify"), "1") ? notify_open() : -1;
   pid_t pod = fork();
   if (pod == 0) {
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     setsid();
+    if (notify >= 0) setenv("NOTIFY_SOCKET", NOTIFY_SOCKET_PATH, 1);
+    setenv("RKT_CONTROL_SOCKET", CONTROL_SOCKET, 1);
     if (interactive) dup2(slave, 0), dup2(slave, 1), dup2(slave, 2), close(slave), ioctl(0, TIOCSCTTY, 1);
     execl("/kvm/busybox", "sh", "/kvm/start.sh", (char *)NULL);
     say("can't run /kvm/start.sh: %s", strerror(errno));
@@ -456,10 +625,10 @@ int main(void) {
   size_t linelen = 0;
   while (code < 0) {
     /* A port with nobody on the host's side polls as hung up: wait for SIGIO (a host connected) instead. */
-    struct pollfd p[5] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}, {agent >= 0 && !session && !agent_idle ? agent : -1, POLLIN, 0},
-                          {term_master >= 0 ? term_con : -1, POLLIN, 0}, {term_master, POLLIN, 0}};
+    struct pollfd p[6] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}, {agent >= 0 && !session && !agent_idle ? agent : -1, POLLIN, 0},
+                          {term_master >= 0 ? term_con : -1, POLLIN, 0}, {term_master, POLLIN, 0}, {notify, POLLIN, 0}};
     /* ...and look again every second, in case the host connected before O_ASYNC was set. */
-    int ready = poll(p, 5, agent_idle ? 1000 : -1);
+    int ready = poll(p, 6, agent_idle ? 1000 : -1);
     if (ready < 0 && errno != EINTR) break;
     if (ready == 0) agent_idle = 0;
     if (p[0].revents & POLLIN) {
@@ -476,6 +645,7 @@ int main(void) {
       if (linelen == sizeof line - 1) linelen = 0;
     }
     if (term_master >= 0) term_relay(p[3].revents, p[4].revents);
+    if ((p[5].revents & POLLIN) && notify_ready(notify)) write_all(ctl, "ready\n", 6), trace("the supervisor is ready");
     if (p[2].revents & POLLIN) {
       if ((session = fork()) == 0) {
         sigprocmask(SIG_UNBLOCK, &set, NULL);

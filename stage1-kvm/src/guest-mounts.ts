@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {bindMount, remountReadOnly, type AppMount} from '@rkt/core/stage1'
+import {bindMount, remountReadOnly, RktError, type AppMount} from '@rkt/core/stage1'
 import type {PreparedApp} from '@rkt/stage1-supervisor/apps'
 import {noEtcFile} from '@rkt/stage1-supervisor/etc'
 import type {MountStep} from '@rkt/stage1-supervisor/mount-plan'
@@ -44,13 +44,44 @@ const DISK_FN =
  */
 export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (m: string) => void): GuestMounts {
   const stage1 = kvm.pod.stage1Rootfs
-  const inGuest = (host: string): string => `/${path.relative(stage1, host)}`
   fs.mkdirSync(path.join(stage1, GUEST_VOLS), {recursive: true})
   const lines = [DISK_FN, `mount -t tmpfs -o mode=0700 tmpfs ${GUEST_VOLS}`]
   // nodev: an image's device nodes would open the guest's devices (another app's disk); the supervisor gives
   // each app a /dev of its own.
-  apps.forEach((a, i) => lines.push(`mount -t ext4 -o nodev "$(disk ${i})" ${sh(inGuest(a.app.rootfs))}`))
+  apps.forEach((a, i) => lines.push(`mount -t ext4 -o nodev "$(disk ${i})" ${sh(inGuest(kvm, a.app.rootfs))}`))
+  return planLines(kvm, apps, warn, GUEST_VOLS, lines)
+}
 
+/**
+ * The mount plan of an app added to the running pod (its root is mounted by then: add.ts), for its set-up
+ * script: its volumes under a directory of its own in /kvm/vols (an empty volume is a fresh tmpfs, not shared
+ * with the pod's first apps). A host volume cannot be: microvm takes no new 9p share once running.
+ */
+export function addedAppMounts(kvm: KvmPaths, app: PreparedApp, warn: (m: string) => void): string[] {
+  const host = app.mounts.find((s) => s.kind === 'volume' && s.mount.kind === 'host')
+  if (host?.kind === 'volume')
+    throw new RktError(
+      `app ${app.app.name} mounts host volume ${host.mount.volume}: an app added to a running kvm pod cannot, ` +
+        "QEMU's microvm takes no new share once it runs",
+      {code: 'EUNSUPPORTED', hint: 'give the volume to an app the pod starts with, or use the nspawn stage1'},
+    )
+  const vols = addedVolsDir(app.app.name)
+  return planLines(kvm, [app], warn, vols, [`mkdir -p ${vols}`, `mount -t tmpfs -o mode=0700 tmpfs ${vols}`]).lines
+}
+
+/** Where an added app's volumes are in the guest: one tmpfs, so that one detach takes them all (`app rm`). */
+export const addedVolsDir = (app: string): string => `${GUEST_VOLS}/added-${app}`
+
+const inGuest = (kvm: KvmPaths, host: string): string => `/${path.relative(kvm.pod.stage1Rootfs, host)}`
+
+/** `lines` followed by the apps' mount plans, their volumes set up under `volsDir`. */
+function planLines(
+  kvm: KvmPaths,
+  apps: readonly PreparedApp[],
+  warn: (m: string) => void,
+  volsDir: string,
+  lines: string[],
+): GuestMounts {
   const shares: Share[] = []
   // Volumes by name: each set up once in the guest, bound into every app that mounts it.
   const vols = new Map<string, string>()
@@ -58,7 +89,7 @@ export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (
     const m = step.mount
     const known = vols.get(m.volume)
     if (known !== undefined) return known
-    const dir = `${GUEST_VOLS}/${vols.size}`
+    const dir = `${volsDir}/${vols.size}`
     lines.push(`mkdir ${dir}`)
     if (m.kind === 'empty') {
       const e = m.empty ?? {mode: 0o755, uid: 0, gid: 0}
@@ -84,7 +115,7 @@ export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (
   }
 
   for (const a of apps) {
-    const root = inGuest(a.app.rootfs)
+    const root = inGuest(kvm, a.app.rootfs)
     for (const step of a.mounts) {
       const t = sh(`${root}${step.target}`)
       const create = (dir: boolean): string =>
@@ -106,11 +137,11 @@ export function guestMounts(kvm: KvmPaths, apps: readonly PreparedApp[], warn: (
         // /etc/hosts only goes where the image has none.
         if (step.inVolume) {
           if (step.file.ifMissing) continue
-          if (inHostVolume(step.inVolume, step.target)) lines.push(bind(inGuest(source), true))
+          if (inHostVolume(step.inVolume, step.target)) lines.push(bind(inGuest(kvm, source), true))
           else warn(`app ${a.app.name}: ${noEtcFile(step.file)}`)
         } else if (step.file.ifMissing)
-          lines.push(`if ! ${present}; then ${create(false)}; ${bind(inGuest(source), true)}; fi`)
-        else lines.push(create(false), bind(inGuest(source), true))
+          lines.push(`if ! ${present}; then ${create(false)}; ${bind(inGuest(kvm, source), true)}; fi`)
+        else lines.push(create(false), bind(inGuest(kvm, source), true))
       }
     }
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
-import {guestFds, limitFiles, startScript} from './guest.js'
+import {addedAppScript, guestAppCgroup, guestFds, limitFiles, startScript} from './guest.js'
 
 describe('the guest start script', () => {
   test('cgroup v2 knobs of the limits', () => {
@@ -31,5 +31,16 @@ describe('the guest start script', () => {
     )
     assert.equal(lines.at(-1), "exec /supervisor '/rkt/supervisor.conf'")
     assert.ok(lines.indexOf('set -e') < lines.indexOf('ip link set lo up'))
+  })
+  test("an added app's set-up: its cgroup under the pod's, with its limits, before its mounts", () => {
+    const lines = addedAppScript({name: 'c', limits: {memory: 2n ** 27n}}, ['mount --bind /x /y'])
+      .trimEnd()
+      .split('\n')
+    assert.deepEqual(lines.slice(1), [
+      "mkdir -p /sys/fs/cgroup/pod/'c'",
+      "echo '134217728' > /sys/fs/cgroup/pod/'c'/memory.max",
+      'mount --bind /x /y',
+    ])
+    assert.equal(guestAppCgroup('c'), '/sys/fs/cgroup/pod/c')
   })
 })

@@ -4,11 +4,18 @@
 // descriptors supervisor.conf names for each app (its cgroup.procs, its memory.events), and execs the
 // same supervisor nspawn pods run.
 import {CFS_PERIOD_US, cfsQuota, sharesToWeight, type Limits} from '@rkt/core/stage1'
+import {CAPABILITIES} from '@rkt/stage1-supervisor/capabilities'
 
 import {sh} from './net.js'
 
 /** Where the pod's cgroup is in the guest's hierarchy; apps are below it. */
 export const GUEST_POD_CGROUP = '/sys/fs/cgroup/pod'
+
+/** Every capability the guest's kernel knows: the supervisor runs as the guest's root, with all of them. */
+export const GUEST_BOUNDING = Object.values(CAPABILITIES).reduce((m, bit) => m | (1n << BigInt(bit)), 0n)
+
+/** App `app`'s cgroup in the guest. */
+export const guestAppCgroup = (app: string): string => `${GUEST_POD_CGROUP}/${app}`
 
 /** The v2 knobs of a set of limits. */
 export function limitFiles(l: Limits): [string, string][] {
@@ -62,5 +69,20 @@ export function startScript(o: {
   })
   if (redirects.length > 0) lines.push(`exec ${redirects.join(' ')}`)
   lines.push(`exec /supervisor ${sh(o.supervisorConf)}`)
+  return lines.join('\n') + '\n'
+}
+
+/**
+ * The set-up script of an app added to the running pod (`/kvm/added/<app>.sh`, run by the guest's init before it
+ * asks the supervisor to add the app): its cgroup with its limits, then its mount plan (guest-mounts.ts).
+ */
+export function addedAppScript(app: GuestApp, mounts: readonly string[]): string {
+  const dir = `${GUEST_POD_CGROUP}/${sh(app.name)}`
+  const lines = [
+    '# Written by the kvm stage1 app/add entrypoint; run by /kvm/init (stage1-kvm/README.md "Mutable pods").',
+    `mkdir -p ${dir}`,
+    ...limitFiles(app.limits).map(([f, v]) => `echo ${sh(v)} > ${dir}/${f}`),
+    ...mounts,
+  ]
   return lines.join('\n') + '\n'
 }

@@ -57,6 +57,13 @@ export class KvmPaths {
   static addedDiskInGuest(app: string): string {
     return path.join('kvm', 'added', `${app}.img`)
   }
+  /** An added app's set-up script (its cgroup, its mounts), beside its disk: guest.ts addedAppScript. */
+  addedScript(app: string): string {
+    return path.join(this.pod.stage1Rootfs, KvmPaths.addedScriptInGuest(app))
+  }
+  static addedScriptInGuest(app: string): string {
+    return path.join('kvm', 'added', `${app}.sh`)
+  }
   /** Written by run: a copy in the guest's root of an /etc file from the host (`--dns=host`: /etc/resolv.conf). */
   etcCopy(name: string): string {
     return path.join(this.pod.stage1Rootfs, 'kvm', 'etc', name)

@@ -97,6 +97,8 @@ export interface QemuOptions {
   /** Host volumes, each its own 9p share. */
   readonly shares: readonly Share[]
   readonly interactive: boolean
+  /** systemd waits for the pod's READY=1 (NOTIFY_SOCKET): the guest's init relays the supervisor's (README "systemd"). */
+  readonly notify?: boolean
   /** tsc_early_khz for TCG (accel.ts tscKhz). */
   readonly tscKhz?: number
   /** RKT_HYPERVISOR_EXTRA_KERNEL_PARAMS, appended as given (rkt's variable). */
@@ -123,6 +125,7 @@ export function kernelCmdline(o: QemuOptions): string {
     `rkt.interactive=${o.interactive ? 1 : 0}`,
   ]
   if (o.debug) params.push('rkt.debug=1')
+  if (o.notify) params.push('rkt.notify=1')
   // Under TCG: the TSC's rate (calibrating it against an emulated timer hangs some boots), and the delay
   // loop's, from it (HZ=100 in kernel/guest.config): calibrating each vCPU costs a quarter second.
   if (o.accel === 'tcg' && o.tscKhz !== undefined) params.push(`tsc_early_khz=${o.tscKhz}`, `lpj=${o.tscKhz * 10}`)

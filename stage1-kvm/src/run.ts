@@ -26,14 +26,13 @@ import {
 } from '@rkt/core/stage1'
 import {parseNetList} from '@rkt/net-plugins'
 import {prepareApp, setupNetworks} from '@rkt/stage1-supervisor/apps'
-import {CAPABILITIES} from '@rkt/stage1-supervisor/capabilities'
 import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
 import {enterQemuCgroup} from './cgroup.js'
 import {makeAppDisk} from './disk.js'
-import {guestFds, startScript} from './guest.js'
+import {GUEST_BOUNDING, guestFds, startScript} from './guest.js'
 import {guestMounts} from './guest-mounts.js'
 import {bridgeTaps, guestNetScript} from './net.js'
 import {guestKernel, KvmPaths} from './paths.js'
@@ -42,9 +41,6 @@ import {checkTransports, qemuArgv, vmSize} from './qemu.js'
 const warn = (m: string): void => {
   process.stderr.write(`run: warning: ${m}\n`)
 }
-
-/** Every capability the guest's kernel knows: the supervisor runs as the guest's root, with all of them. */
-const GUEST_BOUNDING = Object.values(CAPABILITIES).reduce((m, bit) => m | (1n << BigInt(bit)), 0n)
 
 function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
   if (parseNetList(args.net).kind === 'host') {
@@ -65,7 +61,6 @@ function refuseUnsupported(args: RunArgs, pod: LoadedPod): void {
       hint: 'use the nspawn stage1 (the default; --stage1-path=stage1-nspawn.aci), or run without --private-users',
     })
   }
-  if (args.mutable) throw new RktError('mutable pods are not implemented by the kvm stage1', {code: 'EUNSUPPORTED'})
   if (args.interactive && pod.apps.length !== 1) {
     throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})
   }
@@ -120,8 +115,13 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {
     graceMs: DEFAULT_GRACE_MS,
+    mutable: args.mutable,
     apps: apps.map((a, i) => ({...a.conf, cgroupFds: [guestFds(i).cgroupFd], oomFds: [guestFds(i).oomFd]})),
   })
+  // systemd's socket for `Type=notify` units (README "systemd"): kvm-exec sends it READY=1 once the guest has
+  // booted or, when an app speaks the protocol itself, once the guest's supervisor says every such app is ready.
+  const notifySocket = process.env['NOTIFY_SOCKET'] || undefined
+  const notifyApps = notifySocket !== undefined && apps.some((a) => 'notify' in a.conf && a.conf.notify === true)
   fs.mkdirSync(path.dirname(kvm.startScript), {recursive: true})
   fs.writeFileSync(
     kvm.startScript,
@@ -150,6 +150,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     disks,
     shares: mounts.shares,
     interactive: args.interactive,
+    notify: notifyApps,
     ...(khz !== undefined ? {tscKhz: khz} : {}),
     ...(extraParams ? {extraKernelParams: extraParams} : {}),
     debug: args.debug,
@@ -170,6 +171,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     ...pod.apps.flatMap((a) => ['--app', a.name]),
     ...(networks ? ['--netns', networks.netns] : []),
     ...(args.interactive ? ['--interactive'] : []),
+    ...(notifyApps ? ['--notify-apps'] : []),
     ...(args.debug ? ['--debug'] : []),
     '--',
     ...qemuArgs,
@@ -177,6 +179,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   if (args.debug) process.stderr.write(`run: ${helperArgv.join(' ')}\n`)
   const env: Record<string, string> = {PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}
   if (process.env['TERM']) env['TERM'] = process.env['TERM']
+  if (notifySocket !== undefined) env['NOTIFY_SOCKET'] = notifySocket
 
   enterQemuCgroup(pod, size, warn)
   // The hand-over: kvm-exec is this process from here on, hence `ppid`; it keeps the pod lock (at 3).

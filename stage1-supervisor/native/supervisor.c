@@ -691,12 +691,15 @@ static int control_listen(const sigset_t *set) {
   if ((mkdir(ADDED_DIR, 0700) < 0 && errno != EEXIST) || mount(ADDED_DIR, ADDED_DIR, NULL, MS_BIND, NULL) < 0)
     return isolate_fail(errno, "can't bind " ADDED_DIR);
   if (remount_ro(ADDED_DIR, ADDED_DIR) < 0) return -1;
-  struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = CONTROL_SOCKET};
-  unlink(CONTROL_SOCKET);
+  /* kvm's guest names another place (README "Mutable pods"): its /rkt is 9p, which cannot hold a socket. */
+  const char *path = getenv("RKT_CONTROL_SOCKET") ? getenv("RKT_CONTROL_SOCKET") : CONTROL_SOCKET;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) return isolate_fail(0, "RKT_CONTROL_SOCKET is too long: %s", path);
+  strcpy(addr.sun_path, path);
+  unlink(path);
   if ((control_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-      bind(control_fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(CONTROL_SOCKET, 0600) < 0 ||
-      listen(control_fd, 16) < 0)
-    return isolate_fail(errno, "can't listen on " CONTROL_SOCKET);
+      bind(control_fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(path, 0600) < 0 || listen(control_fd, 16) < 0)
+    return isolate_fail(errno, "can't listen on %s", path);
   if ((signal_fd = signalfd(-1, set, SFD_CLOEXEC)) < 0) return isolate_fail(errno, "can't make a signalfd");
   mark_ready();
   return 0;

@@ -9,6 +9,8 @@ import {
   parseIdRange,
   portMappings,
   resolveCredentials,
+  RktError,
+  runArgsOf,
   type LoadedPod,
   type PodApp,
   type RunArgs,
@@ -17,7 +19,7 @@ import {
 import {setupPodNetworks, type PodNetworks} from '@rkt/net-plugins'
 
 import type {AppConf} from './config.js'
-import type {PodEtc} from './etc.js'
+import {podEtcOf, type PodEtc} from './etc.js'
 
 import {appIsolation, type AppIsolation} from './isolators.js'
 import {planAppMounts, type MountStep} from './mount-plan.js'
@@ -90,6 +92,27 @@ export function prepareApp(
       postStop: handlerCommand(app, 'post-stop', env, cwd),
     },
   }
+}
+
+/**
+ * An app added to a running mutable pod (`rkt app add`), prepared as run prepared the pod's: with the flags and
+ * /etc files run recorded (its runtime config), never interactive, without the metadata service's URL.
+ */
+export function prepareAddedApp(
+  pod: LoadedPod,
+  app: PodApp,
+  hostBounding: bigint,
+  warn: (m: string) => void,
+): PreparedApp {
+  const rt = pod.runtime
+  if (!rt?.Mutable)
+    throw new RktError(`pod ${pod.uuid} is not a mutable pod: apps can be added only to one`, {
+      code: 'ENOTMUTABLE',
+      hint: 'start the pod with rkt app sandbox',
+    })
+  const args = {...runArgsOf(pod.uuid, rt, '/etc/rkt'), interactive: false}
+  const etc = podEtcOf(pod.paths, args.dnsConfMode)
+  return prepareApp(pod, app, etc, args, hostBounding, undefined, warn)
 }
 
 /**

@@ -49,6 +49,26 @@ export function runtimeConfigOf(a: RunArgs, hostname: string): RuntimeConfig {
   }
 }
 
+/** The run entrypoint's parameters back from its runtime config (for the entrypoints that come later: app/add). */
+export function runArgsOf(uuid: string, c: RuntimeConfig, localConfig: string): RunArgs {
+  return {
+    uuid,
+    debug: c.Debug,
+    net: c.NetList,
+    interactive: c.Interactive,
+    privateUsers: c.PrivateUsers || undefined,
+    mdsToken: c.MDSToken || undefined,
+    localConfig,
+    hostname: c.Hostname,
+    disableCapabilities: c.InsecureOptions.DisableCapabilities,
+    disablePaths: c.InsecureOptions.DisablePaths,
+    disableSeccomp: c.InsecureOptions.DisableSeccomp,
+    dnsConfMode: {resolv: c.ResolvConfMode, hosts: c.EtcHostsMode},
+    mutable: c.Mutable,
+    ipc: c.IPCMode || undefined,
+  }
+}
+
 /** Saves the runtime config into the pod directory. */
 export function saveRuntimeConfig(file: string, c: RuntimeConfig): void {
   writeFileAtomic(file, `${JSON.stringify(c)}\n`)
