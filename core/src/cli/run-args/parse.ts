@@ -132,6 +132,10 @@ function parseFlag(s: State, argv: readonly string[], i: number): number {
     }
   }
   const app = s.apps.at(-1)
+  if (def.scope === 'app' && app === undefined && def.beforeImage) {
+    def.beforeImage(s, value)
+    return used
+  }
   if (def.scope === 'app' && app === undefined) {
     throw new UsageError(`--${name} must follow an image`, {
       hint: `per-app flags apply to the image before them: rkt ${s.command} IMAGE ${def.example ?? `--${name}=…`}`,
@@ -234,6 +238,7 @@ function finishRun(s: State, command: 'run' | 'prepare'): RunArgs {
     ports: s.ports,
     dns,
     ...(s.hostname === undefined ? {} : {hostname: s.hostname}),
+    ...(s.name === undefined ? {} : {name: s.name}),
     inheritEnv: s.inheritEnv,
     setEnv: [...s.setEnv].map(([name, value]) => ({name, value})),
     setEnvFiles: s.setEnvFiles,

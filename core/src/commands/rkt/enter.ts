@@ -8,7 +8,7 @@ export default class Enter extends RktCommand {
   static override summary = 'Enter the namespaces of an app within a rkt pod'
   static override description =
     'Runs CMD (default /bin/bash) in the context of the app. Flags go before the UUID; everything after it is the command.'
-  static override usage = 'enter [--app=APPNAME] UUID [CMD [ARGS…]]'
+  static override usage = 'enter [--app=APPNAME] UUID [--] [CMD [ARGS…]]'
   static override flags = {
     app: Flags.string({summary: 'name of the app to enter within the specified pod'}),
   }
@@ -28,7 +28,9 @@ export default class Enter extends RktCommand {
     const prefix = this.argv.slice(0, i)
     const rest = this.argv[i] === '--' ? this.argv.slice(i + 1) : this.argv.slice(i)
     const {flags} = await this.parse(Enter, normalizeBooleans(prefix, Enter))
-    const [uuid, ...command] = rest
+    const [uuid, ...afterUuid] = rest
+    // `rkt enter UUID -- CMD`, as users write to keep CMD's flags apart: the `--` only separates.
+    const command = afterUuid[0] === '--' ? afterUuid.slice(1) : afterUuid
     if (uuid === undefined)
       throw new UsageError('missing the pod UUID', {hint: 'rkt enter [--app=NAME] UUID [CMD [ARGS…]]'})
     const g = this.resolveGlobals(flags)
