@@ -21,7 +21,6 @@ const UUID = '2f1a1f5c-4a7e-4c89-9b5e-6f2b0f3d9a10'
 const BASE = {
   uuid: UUID,
   rootfs: '/var/lib/rkt/pods/run/x/stage1/rootfs',
-  hostname: 'web',
   net: {kind: 'private' as const},
   console: 'pipe' as const,
   capabilities: '',
@@ -41,7 +40,6 @@ describe('nspawn', () => {
       '--timezone=off',
       '--link-journal=no',
       `--machine=rkt-${UUID}`,
-      '--hostname=web',
       '-D',
       '/var/lib/rkt/pods/run/x/stage1/rootfs',
       '--private-network',

@@ -96,7 +96,6 @@ export function netArgs(net: NspawnNet, privateUsers?: IdRange): string[] {
 export interface NspawnArgs {
   readonly uuid: string
   readonly rootfs: string
-  readonly hostname: string
   readonly net: NspawnNet
   readonly console: 'pipe' | 'interactive'
   /** --capability: `all`, or the names apps keep beyond nspawn's defaults, or empty for none. */
@@ -111,7 +110,8 @@ export interface NspawnArgs {
  * The command line. --register=no --keep-unit: no machined, no scope (machines without systemd as PID 1).
  * --kill-signal=SIGTERM: nspawn asks the supervisor to stop with SIGTERM (its fan-out to the apps), not with
  * systemd's SIGRTMIN+3. --resolv-conf, --timezone and --link-journal off: nspawn would otherwise copy or link
- * host files into the stage1 rootfs, which no app sees (each app's /etc is its own).
+ * host files into the stage1 rootfs, which no app sees (each app's /etc is its own). No --hostname: its rule refuses
+ * names rkt accepted (custom_hostname_setting); the supervisor sets the pod's hostname from /etc/hostname.
  */
 export function nspawnArgv(a: NspawnArgs): string[] {
   return [
@@ -125,7 +125,6 @@ export function nspawnArgv(a: NspawnArgs): string[] {
     '--timezone=off',
     '--link-journal=no',
     `--machine=${machineName(a.uuid)}`,
-    `--hostname=${a.hostname}`,
     '-D',
     a.rootfs,
     ...netArgs(a.net, a.privateUsers),

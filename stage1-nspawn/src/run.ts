@@ -168,7 +168,6 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     {
       uuid: pod.uuid,
       rootfs: pod.paths.stage1Rootfs,
-      hostname,
       net,
       // A terminal only for an interactive app on a terminal; otherwise the pod's stdio is ours, as it is.
       console: args.interactive && tty.isatty(0) ? 'interactive' : 'pipe',

@@ -705,6 +705,23 @@ static int control_listen(const sigset_t *set) {
   return 0;
 }
 
+/* The pod's hostname, from the stage1's /etc/hostname (stage1 writes it; rkt's stage1 did the same). Set here rather
+ * than by nspawn's --hostname, whose rule (letters, digits, '-', '.') refuses names rkt accepted, such as
+ * custom_hostname_setting; the kernel takes any name up to 64 bytes. Only as PID 1, which here always has a UTS
+ * namespace of its own (nspawn's, or the VM's), so the host's hostname is never touched. */
+static void set_pod_hostname(void) {
+  char name[65];
+  int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+  if (getpid() != 1 || fd < 0) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  ssize_t n = read(fd, name, sizeof name - 1);
+  close(fd);
+  while (n > 0 && name[n - 1] == '\n') n--;
+  if (n > 0 && sethostname(name, (size_t)n) < 0) warn("can't set the pod's hostname: %s", strerror(errno));
+}
+
 /* The cgroup hierarchies nspawn mounted for the container, which each app gets its own view of. */
 static void read_hierarchies(void) {
   FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -740,6 +757,7 @@ int main(int argc, char **argv) {
   if (conf_load(argv[1], &conf) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   if (!(runs = calloc(conf.napps + 1, sizeof *runs))) return warn("out of memory"), EXIT_INTERNAL;
   read_hierarchies();
+  set_pod_hostname();
   if (seal_stage1(&conf, argv[1]) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   struct stat st;
   have_console = stat("/dev/console", &st) == 0 && S_ISCHR(st.st_mode);

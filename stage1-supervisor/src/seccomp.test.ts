@@ -56,6 +56,10 @@ describe('seccomp sets', () => {
   test('errno names are this system’s numbers; a misspelt one is refused', () => {
     assert.equal(errnoNumber('EPERM'), 1)
     assert.equal(errnoNumber('ENOTSUP'), os.constants.errno.ENOTSUP)
+    // Linux's names beyond Node's POSIX subset (rkt's functional tests use EXFULL).
+    assert.equal(errnoNumber('EXFULL'), 54)
+    assert.equal(errnoNumber('EHWPOISON'), 133)
+    for (const [name, n] of Object.entries(os.constants.errno)) assert.equal(errnoNumber(name), n, name)
     assert.throws(() => errnoNumber('EACCESS'), /EACCESS is not an error name/)
   })
 })

@@ -15,6 +15,8 @@ import os from 'node:os'
 
 import {RktError} from '@rkt/core/stage1'
 
+import {LINUX_ERRNO} from './errno.js'
+
 /** What the supervisor's `seccomp`, `seccomp-errno` and `syscall` keys carry. */
 export interface SeccompFilter {
   readonly mode: 'none' | 'remove' | 'retain'
@@ -141,9 +143,9 @@ export function resolveSeccompSet(set: readonly string[]): {syscalls: string[]; 
   return {syscalls: [...out]}
 }
 
-/** An errno name (`EPERM`) as its number on this system. */
+/** An errno name (`EPERM`, `EXFULL`) as its number on Linux. */
 export function errnoNumber(name: string): number {
-  const n = (os.constants.errno as Record<string, number | undefined>)[name]
+  const n = Object.hasOwn(LINUX_ERRNO, name) ? LINUX_ERRNO[name] : undefined
   if (n === undefined) {
     throw new RktError(`seccomp errno ${name} is not an error name on Linux`, {
       code: 'ESECCOMP',

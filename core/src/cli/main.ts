@@ -33,6 +33,8 @@ export interface CliSpec {
    * the environment or the clock when they are initialised.
    */
   readonly preload?: () => Promise<unknown>
+  /** Rewrites deprecated spellings before dispatching (warnings through `warn`). */
+  readonly rewriteArgv?: (argv: readonly string[], warn: (message: string) => void) => string[]
   /** Global flags that may precede the command; the value-taking ones listed separately. */
   readonly globalFlags: {readonly withValue: readonly string[]; readonly boolean: readonly string[]}
 }
@@ -220,6 +222,7 @@ async function run(spec: CliSpec, argv: string[]): Promise<void> {
     if (argv.length === 0) return await help([])
     if (argv[0] === 'help') return await help(argv.slice(1).filter((a) => !a.startsWith('-')))
     if (argv[0] === '--version' && spec.commands['version']) argv = ['version']
+    if (spec.rewriteArgv) argv = spec.rewriteArgv(argv, (m) => process.stderr.write(`${spec.bin}: warning: ${m}\n`))
     const {id, args} = splitArgv(spec, argv)
     if (id === undefined) {
       const words = args.filter((a) => !a.startsWith('-'))

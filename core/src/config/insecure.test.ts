@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
 import {UsageError} from '../errors.js'
-import {INSECURE_OPTION_VALUES, parseInsecureOptions} from './insecure.js'
+import {INSECURE_OPTION_VALUES, parseInsecureOptions, rewriteInsecureSkipVerify} from './insecure.js'
 
 const sorted = (s: ReadonlySet<string>): string[] => [...s].sort()
 
@@ -74,4 +74,23 @@ describe('parseInsecureOptions (rkt --insecure-options)', () => {
       'tls',
     ])
   })
+})
+
+test('--insecure-skip-verify (rkt 0.x) becomes --insecure-options=image with a warning, before "--" only', () => {
+  const warnings: string[] = []
+  const warn = (m: string): number => warnings.push(m)
+  assert.deepEqual(rewriteInsecureSkipVerify(['--insecure-skip-verify', 'fetch', 'x.aci'], warn), [
+    '--insecure-options=image',
+    'fetch',
+    'x.aci',
+  ])
+  assert.deepEqual(rewriteInsecureSkipVerify(['fetch', '--insecure-skip-verify=false', 'x.aci'], warn), [
+    'fetch',
+    'x.aci',
+  ])
+  assert.equal(warnings.length, 2)
+  assert.match(warnings[0]!, /deprecated: use --insecure-options=image/)
+  const app = ['run', 'img', '--', '--insecure-skip-verify']
+  assert.deepEqual(rewriteInsecureSkipVerify(app, warn), app, "an app's own arguments are left alone")
+  assert.throws(() => rewriteInsecureSkipVerify(['--insecure-skip-verify=maybe'], warn), /not a boolean/)
 })

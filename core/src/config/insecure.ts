@@ -41,3 +41,22 @@ export function parseInsecureOptions(values: readonly string[]): ReadonlySet<Ins
   }
   return set
 }
+
+/**
+ * rkt 0.x's `--insecure-skip-verify[=BOOL]` (the spelling of older walkthroughs), rewritten into
+ * `--insecure-options=image` (or dropped when false) with a warning, wherever it stands before `--`.
+ */
+export function rewriteInsecureSkipVerify(argv: readonly string[], warn: (message: string) => void): string[] {
+  const end = argv.indexOf('--')
+  const out: string[] = []
+  argv.forEach((a, i) => {
+    const m = /^--insecure-skip-verify(?:=(.*))?$/.exec(a)
+    if (m === null || (end >= 0 && i > end)) return void out.push(a)
+    const on = m[1] === undefined || ['true', '1', 't'].includes(m[1].toLowerCase())
+    if (!on && !['false', '0', 'f'].includes(m[1]!.toLowerCase()))
+      throw new UsageError(`--insecure-skip-verify: "${m[1]}" is not a boolean`, {hint: 'use true or false'})
+    warn('--insecure-skip-verify is deprecated: use --insecure-options=image')
+    if (on) out.push('--insecure-options=image')
+  })
+  return out
+}

@@ -17,6 +17,10 @@ export class PodPaths {
   get created(): string {
     return path.join(this.root, 'pod-created')
   }
+  /** The pod's name (`--name`), when it has one: written by stage0, unique among the data directory's pods. */
+  get podName(): string {
+    return path.join(this.root, 'pod-name')
+  }
   /** The stage1 image: `manifest` and `rootfs/`. */
   get stage1(): string {
     return path.join(this.root, 'stage1')

@@ -191,6 +191,7 @@ describe('fetchFile: failures leave nothing in the store', () => {
     const {file} = await makeAci(dir, manifestOf('example.com/app'))
     const err = await rejectsCode(fetchFile(store, file, {globals}), 'ENOSIG')
     assert.ok(err.message.includes(`${file.slice(0, -4)}.aci.asc`), err.message)
+    assert.match(err.message, /^error opening signature file /, "rkt's words, which scripts match")
     assert.match(err.hint ?? '', /--signature/)
     assert.match(err.hint ?? '', /--insecure-options=image/)
     assertEmptyStore(store)

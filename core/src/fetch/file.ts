@@ -67,14 +67,15 @@ function readSignature(file: string, image: string): string {
     return fs.readFileSync(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new RktError(`no signature for ${image}: ${file} does not exist`, {
+      // Opens with rkt's words, which scripts match.
+      throw new RktError(`error opening signature file ${file}: it does not exist (no signature for ${image})`, {
         code: 'ENOSIG',
         hint:
           'give the signature with --signature FILE.asc, or, if you trust this image without one, ' +
           'skip the check with --insecure-options=image',
       })
     }
-    throw wrap(`cannot read the signature file ${file}`, err)
+    throw wrap(`error opening signature file ${file}`, err)
   }
 }
 

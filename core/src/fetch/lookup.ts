@@ -37,6 +37,8 @@ export interface LookupOptions {
   readonly onProgress?: ((image: string, done: number, total: number, kind: ImageSource['kind']) => void) | undefined
   readonly onWarning?: ((message: string) => void) | undefined
   readonly onInfo?: ((message: string) => void) | undefined
+  /** Under --debug: where each image came from, in rkt's words (`using image from file …`), which scripts match. */
+  readonly onDebug?: ((message: string) => void) | undefined
   readonly timings?: FetchTimings | undefined
 }
 
@@ -94,8 +96,14 @@ export class ImageLookup {
    * layouts are local files, always read (as an .aci file is).
    */
   private stored(src: ImageSource & {kind: 'name' | 'url' | 'docker'}): ImageRecord | undefined {
+    if (this.opts.pullPolicy === 'update') return undefined
+    const found = this.storedRecord(src)
+    if (found) this.opts.onDebug?.(`using image from local store for image name ${src.arg}`)
+    return found
+  }
+
+  private storedRecord(src: ImageSource & {kind: 'name' | 'url' | 'docker'}): ImageRecord | undefined {
     const {store, opts} = this
-    if (opts.pullPolicy === 'update') return undefined
     if (src.kind === 'name') return store.findByName(imageQuery(src.arg))[0]
     const ref = src.kind === 'docker' ? parseDockerSource(src.arg) : undefined
     if (ref?.kind !== 'registry') return undefined
@@ -118,6 +126,7 @@ export class ImageLookup {
     // An ID can only name an image already in the store, whatever the pull policy.
     if (src.kind === 'id') return store.resolve(src.arg)
     if (src.guessed) opts.onInfo?.(`using ${src.path} as a local image file (it exists in the current directory)`)
+    opts.onDebug?.(`using image from file ${src.path}`)
     const {fetchFile} = await import('./file.js')
     const r = await fetchFile(store, src.path, {
       ...opts,

@@ -1,6 +1,6 @@
 // `rkt trust`: show each key for fingerprint review, ask, and store it in the local keystore.
-// The review needs a terminal; without one (scripts, CI, orchestrators) it never waits for input: it
-// fails with the two ways forward, as rkt does.
+// The answer comes from the terminal, or, as with rkt, from stdin when that is a pipe or a file (`echo yes |`);
+// with no stdin at all, or one that ends before an answer, it fails with the ways forward (as it did before).
 import fs from 'node:fs'
 import readline from 'node:readline'
 
@@ -27,19 +27,41 @@ export interface TrustKeysOptions {
   readonly ask?: (question: string) => Promise<boolean>
 }
 
-/** Asks on the terminal until the answer is yes or no. */
-async function askTerminal(question: string): Promise<boolean> {
-  const rl = readline.createInterface({input: process.stdin, output: process.stdout})
-  try {
+/** The error when nobody can answer the review: no terminal, and no answer on stdin. */
+function noReviewer(prefix: string | undefined, why: string): RktError {
+  return new RktError(`cannot ask for a fingerprint review: ${why}`, {
+    code: 'ENOTTY',
+    hint:
+      'check the key fingerprint yourself (gpg --show-keys KEYFILE), then run again with --skip-fingerprint-review' +
+      (prefix ? `:\n    rkt trust --prefix=${prefix} --skip-fingerprint-review KEYFILE` : '') +
+      ', or answer on standard input (echo yes | rkt trust …)',
+  })
+}
+
+/**
+ * Asks until the answer is yes or no: on the terminal, or, as rkt did, from stdin when it is a pipe or a file
+ * (`echo yes | rkt trust --root key.gpg`). One reader serves every question of a run, so a second key reads the
+ * next line; stdin ending before an answer is the no-terminal error.
+ */
+function stdinAsker(prefix: string | undefined): {ask: (question: string) => Promise<boolean>; close: () => void} {
+  const rl = readline.createInterface({input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY})
+  const lines = rl[Symbol.asyncIterator]()
+  const ask = async (question: string): Promise<boolean> => {
     for (;;) {
-      const answer = await new Promise<string>((resolve) => rl.question(`${question} `, resolve))
+      process.stdout.write(`${question} `)
+      const next = await lines.next()
+      if (next.done === true) {
+        process.stdout.write('\n')
+        throw noReviewer(prefix, 'no terminal, and no answer on standard input')
+      }
+      const answer = next.value.trim()
+      if (!process.stdin.isTTY) process.stdout.write('\n') // a piped answer is not echoed: end the prompt's line
       if (answer === 'yes') return true
       if (answer === 'no') return false
       process.stdout.write("Please enter 'yes' or 'no'\n")
     }
-  } finally {
-    rl.close()
   }
+  return {ask, close: () => rl.close()}
 }
 
 /** Adds keys to the local keystore after review; returns the paths of the keys stored. */
@@ -48,15 +70,20 @@ export async function trustKeys(o: TrustKeysOptions): Promise<string[]> {
   if (o.files.length === 0 && prefix === undefined) {
     throw new UsageError('--root needs a public key file', {hint: 'rkt trust --root PUBKEY'})
   }
-  const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true
-  if (!o.skipReview && !o.ask && !interactive) {
-    throw new RktError('cannot ask for a fingerprint review: no terminal', {
-      code: 'ENOTTY',
-      hint:
-        'check the key fingerprint yourself (gpg --show-keys KEYFILE), then run again with --skip-fingerprint-review' +
-        (prefix ? `:\n    rkt trust --prefix=${prefix} --skip-fingerprint-review KEYFILE` : ''),
-    })
+  // Node opens /dev/null for a closed stdin: no stdin at all reads as one that ends before an answer.
+  const asker = o.skipReview || o.ask ? undefined : stdinAsker(prefix)
+  try {
+    return await addKeys(o, prefix, o.ask ?? asker?.ask)
+  } finally {
+    asker?.close()
   }
+}
+
+async function addKeys(
+  o: TrustKeysOptions,
+  prefix: string | undefined,
+  ask: ((question: string) => Promise<boolean>) | undefined,
+): Promise<string[]> {
   const keystore = new Keystore({systemDir: o.globals.systemConfig, localDir: o.globals.localConfig})
   const sources =
     o.files.length > 0
@@ -69,8 +96,7 @@ export async function trustKeys(o: TrustKeysOptions): Promise<string[]> {
     })
     o.out(await describeKey(key, {...o.scope, source: file}))
     const where = prefix === undefined ? 'as a root key (every image name)' : `for prefix ${quote(prefix)}`
-    if (!o.skipReview) {
-      const ask = o.ask ?? askTerminal
+    if (ask) {
       if (!(await ask('Are you sure you want to trust this key (yes/no)?'))) {
         o.err(`not trusting ${quote(file)}`)
         continue

@@ -9,6 +9,7 @@ import type {Pod, PodState} from './pods.js'
 
 import {parseImageManifest, parsePodManifest} from '../schema/index.js'
 import {podPid, readAppStatus} from '../contract/status.js'
+import {podNameOf} from './names.js'
 
 /** rkt's v1.Mount. */
 export interface MountInfo {
@@ -45,6 +46,8 @@ export interface PodInfo {
   started_at?: number
   user_annotations?: Record<string, string>
   user_labels?: Record<string, string>
+  /** The pod's --name (an addition to rkt's fields: rkt's `name` is the UUID). */
+  pod_name?: string
 }
 
 const ns = (d: Date): bigint => BigInt(d.getTime()) * 1_000_000n
@@ -195,6 +198,8 @@ export function podInfo(pod: Pod, state: PodState = pod.state()): PodInfo {
     if (pua) info.user_annotations = pua
     if (pul) info.user_labels = pul
   }
+  const podName = podNameOf(pod)
+  if (podName !== undefined) info.pod_name = podName
   return info
 }
 
@@ -232,6 +237,8 @@ export function statusLines(pod: Pod, formatTime: (d: Date) => string): string[]
 /** One row of `rkt list` per app (pod columns only on a pod's first row, as rkt prints them). */
 export interface ListRow {
   uuid: string
+  /** The pod's --name, or empty. */
+  name: string
   app: string
   imageName: string
   imageId: string
@@ -262,6 +269,7 @@ export function listRows(pods: readonly Pod[], full: boolean, formatTime: (d: Da
     const started = pod.startTime()
     const first = {
       uuid: full ? pod.uuid : pod.uuid.slice(0, 8),
+      name: podNameOf(pod) ?? '',
       state,
       created: created ? formatTime(created) : '',
       started: started ? formatTime(started) : '',
@@ -276,8 +284,8 @@ export function listRows(pods: readonly Pod[], full: boolean, formatTime: (d: Da
     const apps = manifest?.apps ?? []
     if (apps.length === 0) rows.push({...first, app: '-', imageName: '-', imageId: '-'})
     apps.forEach((ra, i) => {
-      const cols = i === 0 ? first : {uuid: '', state: '', created: '', started: '', networks: ''}
-      const imageId = full ? (ra.image.id ?? '').slice(0, 19) : ''
+      const cols = i === 0 ? first : {uuid: '', name: '', state: '', created: '', started: '', networks: ''}
+      const imageId = (ra.image.id ?? '').slice(0, 19)
       rows.push({...cols, app: ra.name, imageName: appImageName(pod, ra.name), imageId})
     })
   }

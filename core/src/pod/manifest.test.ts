@@ -555,6 +555,11 @@ describe('--pod-manifest', () => {
     )
     const pinned = loadPodManifestArg(write(pm([{name: 'a', image: {id: idOf('a')}}])))
     assert.throws(() => completePodManifestArg(pinned, [{...WEB, id: idOf('c')}]), /resolved to a different image/)
+    for (const short of [WEB.id.slice(0, 'sha512-'.length + 32), WEB.id.slice(0, 'sha512-'.length + 64)]) {
+      const byShortId = loadPodManifestArg(write(pm([{name: 'a', image: {id: short}}])))
+      const built = completePodManifestArg(byShortId, [WEB])
+      assert.equal(built.manifest.apps[0]!.image.id, WEB.id, `${short} names the image; the pod pins its full ID`)
+    }
     const port = loadPodManifestArg(
       write(pm([{name: 'a', image: {id: idOf('a')}}], {ports: [{name: 'x', hostPort: 1}]})),
     )

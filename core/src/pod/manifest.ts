@@ -583,7 +583,8 @@ export function completePodManifestArg(
     if (!isCanonicalImageId(image.id)) {
       throw new RktError(`the image of app ${ra.name} resolved to ${JSON.stringify(image.id)}, not a full image ID`)
     }
-    if (ra.image.id !== undefined && ra.image.id !== image.id) {
+    // Any unique prefix of the ID names it (`rkt fetch` prints `sha512-` + 32 hex), as the store resolved it.
+    if (ra.image.id !== undefined && !image.id.startsWith(ra.image.id)) {
       throw new RktError(`app ${ra.name}: image ${ra.image.id} resolved to a different image ${image.id}`)
     }
     const app = ra.app ?? image.manifest.app

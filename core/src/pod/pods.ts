@@ -17,6 +17,7 @@ import {PodPaths} from '../contract/paths.js'
 import {FileLock} from '../sys/lock.js'
 import {type MountEntry, mountsUnder, readMountinfo} from '../sys/mounts.js'
 import {MNT_DETACH, mount, MS, umount2} from '../sys/native.js'
+import {isUuidPrefixForm, podNameOf} from './names.js'
 
 /** The state directories, in the order rkt walks them. */
 export const POD_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const
@@ -113,6 +114,11 @@ export class PodStore {
     return path.join(this.dataDir, 'private-users.lock')
   }
 
+  /** Held while a prepare gives its pod a name (core/src/pod/names.ts). */
+  get namesLock(): string {
+    return path.join(this.dataDir, 'pod-names.lock')
+  }
+
   /** Creates the state directories (pods hold app rootfs trees: not for unprivileged eyes, SEC-20). */
   ensure(): void {
     for (const d of POD_DIRS) fs.mkdirSync(this.dir(d), {recursive: true, mode: 0o700})
@@ -187,17 +193,23 @@ export class PodStore {
     return out
   }
 
-  /** Finds a pod by UUID or unique UUID prefix (as rkt does). */
+  /**
+   * Finds a pod by UUID, unique UUID prefix (as rkt does) or name (`--name`; a name never looks like a UUID
+   * prefix, core/src/pod/names.ts). The messages start with rkt's own words (`UUID cannot be empty`,
+   * `no matches found for "…"`), which scripts written for rkt match.
+   */
   find(arg: string): Pod {
-    const want = arg.trim().toLowerCase()
-    if (!/^[0-9a-f-]{1,36}$/.test(want)) {
-      throw new UsageError(`invalid pod UUID ${JSON.stringify(arg)}`, {hint: 'see the pods with: rkt list'})
-    }
+    const byUuid = isUuidPrefixForm(arg)
+    const want = byUuid ? arg.trim().toLowerCase() : arg
+    if (want.trim() === '') throw new UsageError('UUID cannot be empty', {hint: 'see the pods with: rkt list'})
     const matches = new Map<string, Pod>()
-    for (const p of this.list()) if (p.uuid.startsWith(want)) matches.set(p.uuid, p)
+    for (const p of this.list()) if (byUuid ? p.uuid.startsWith(want) : podNameOf(p) === want) matches.set(p.uuid, p)
     if (matches.size === 1) return [...matches.values()][0]!
     if (matches.size === 0) {
-      throw new RktError(`no pod with UUID ${arg}`, {code: 'ENOPOD', hint: 'see the pods with: rkt list'})
+      throw new RktError(`no matches found for ${JSON.stringify(want)}`, {
+        code: 'ENOPOD',
+        hint: 'see the pods and their names with: rkt list --fields=uuid,name,state',
+      })
     }
     throw new RktError(`UUID ${arg} is ambiguous: ${[...matches.keys()].join(', ')}`, {
       code: 'EAMBIGUOUS',

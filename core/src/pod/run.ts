@@ -30,6 +30,7 @@ import {makeResolvConf} from '../contract/resolv-conf.js'
 import {makeHostsFile} from './dns.js'
 import {linkMtab} from './mtab.js'
 import {buildPodManifest, completePodManifestArg, loadPodManifestArg, MUTABLE_ANNOTATION} from './manifest.js'
+import {claimPodName} from './names.js'
 import {type Pod, PodStore} from './pods.js'
 import {releaseHostPorts} from './ports.js'
 import {checkIdRangeFree, chownShifted, mountShifted, podIdRange, reserveIdRange} from './private-users.js'
@@ -67,6 +68,7 @@ export async function lookupAppImages(
     pullPolicy: args.pod.pullPolicy,
     onWarning: io.warn,
     onInfo: io.info,
+    onDebug: io.debug,
     onProgress: (label, done, total, kind) => {
       if (kind === 'file') return
       let bar = bars.get(label)
@@ -184,7 +186,7 @@ async function preparePod(args: RunArgs, globals: Globals, io: RunIo, sandbox?: 
   if (args.pod.interactive && appNames.length !== 1) {
     throw new RktError('--interactive needs exactly one app', {code: 'EUSAGE'})
   }
-  const stage1 = await resolveStage1(globals, store, stage1ChoiceOf(args), io.warn)
+  const stage1 = await resolveStage1(globals, store, stage1ChoiceOf(args), io)
   io.debug?.(`stage1 is ${stage1.manifest.name} (${stage1.record.id}), interface version ${stage1.interfaceVersion}`)
 
   // Render first (the long part), then make the pod: nothing half-made is left for a bad image. Each tree
@@ -239,6 +241,15 @@ async function makePod(
   const pod = pods.create()
   io.debug?.(`pod ${pod.uuid} created in ${pod.path}`)
   const p = pod.paths
+  if (args.pod.name !== undefined) {
+    try {
+      claimPodName(pods, pod, args.pod.name)
+    } catch (err) {
+      fs.rmSync(pod.path, {recursive: true}) // nothing in it yet: no aborted prepare is left behind
+      pod.unlock()
+      throw err
+    }
+  }
   try {
     writeFileAtomic(p.manifest, manifestText, 0o640)
     fs.mkdirSync(p.stage1, {recursive: true})

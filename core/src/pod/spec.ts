@@ -123,6 +123,8 @@ export interface PodFlags {
   readonly ports: readonly PortFlag[]
   readonly dns: DnsConfig
   readonly hostname?: string
+  /** --name: the pod's name (core/src/pod/names.ts). */
+  readonly name?: string
   readonly inheritEnv: boolean
   readonly setEnv: readonly EnvVar[]
   /** --set-env-file paths in order; read with loadEnvFiles (manifest.ts). */

@@ -24,7 +24,8 @@ import {
   ENTRYPOINTS,
   type Entrypoint,
 } from '../contract/entrypoints.js'
-import {ImageStore} from '../store/image-store.js'
+import {ImageStore, imageQuery} from '../store/image-store.js'
+import {stage1FlavourEngine} from '../store/stage1-flavours.js'
 import {TreeStore} from '../store/tree-store.js'
 import {getDistDir} from '../sys/dist.js'
 import {execve} from '../sys/native.js'
@@ -105,7 +106,7 @@ export async function resolveStage1(
   globals: Globals,
   store: ImageStore,
   choice: Stage1Choice,
-  onWarning: (m: string) => void = () => {},
+  io: {readonly warn: (m: string) => void; readonly debug?: ((m: string) => void) | undefined} = {warn: () => {}},
 ): Promise<Stage1Image> {
   const cfg = loadStage0Config(configLayers(globals))
   const imagesDir = cfg.paths.stage1Images ?? defaultStage1Dir()
@@ -113,7 +114,8 @@ export async function resolveStage1(
     globals,
     pullPolicy: 'new',
     trustedDirs: [defaultStage1Dir(), imagesDir],
-    onWarning,
+    onWarning: io.warn,
+    onDebug: io.debug,
   })
   try {
     return stage1ImageOf(store, await lookup.find(stage1Request(choice, store, cfg, imagesDir)))
@@ -144,8 +146,14 @@ function stage1Request(choice: Stage1Choice, store: ImageStore, cfg: Stage0Confi
     }
     case 'url':
       return {image: choice.value}
-    case 'name':
+    case 'name': {
+      // rkt's flavour name of an engine this build made: the store's copy, else the build's file.
+      const engine = stage1FlavourEngine(imageQuery(choice.value).name)
+      const file = engine === undefined ? undefined : path.join(defaultStage1Dir(), `stage1-${engine}.aci`)
+      if (file !== undefined && store.findByName(imageQuery(choice.value)).length === 0 && fs.existsSync(file))
+        return {image: file}
       return {image: choice.value, as: 'name'}
+    }
     case 'hash':
       return {image: choice.value, as: 'id'}
     case 'from-dir':

@@ -13,6 +13,7 @@ import {fsyncDir, writeFileAtomic} from '../sys/atomic.js'
 import {FileLock} from '../sys/lock.js'
 import {removeTree} from '../sys/mounts.js'
 import {isStoreKey, looksLikeId, parseIdPrefix, shortId, storeKey} from './ids.js'
+import {withOwnStage1Name} from './stage1-flavours.js'
 import {CorruptIndexError, type ImageRecord, IndexFile} from './index-file.js'
 import {StoreLayout} from './layout.js'
 import {cleanStaleStaging, StagingFile} from './staging.js'
@@ -93,8 +94,9 @@ export class ImageStore {
     return this.list().filter((r) => r.id.startsWith(p))
   }
 
-  /** Images matching a name and labels; the most recently imported first. */
-  findByName(q: ImageQuery): ImageRecord[] {
+  /** Images matching a name and labels (rkt's stage1 flavour names too); the most recently imported first. */
+  findByName(query: ImageQuery): ImageRecord[] {
+    const q = withOwnStage1Name(query)
     return this.list()
       .filter(
         (r) =>
@@ -106,19 +108,20 @@ export class ImageStore {
 
   /**
    * Resolves what a user typed: an ID prefix must match exactly one image (SEC-43: ambiguous prefixes are
-   * an error, never the first match); a name picks the latest import among the matches, as rkt does.
+   * an error, never the first match); a name picks the latest import among the matches, as rkt does. The ID
+   * errors open with rkt's words (`no image IDs found`, `ambiguous image ID`), which scripts match.
    */
   resolve(ref: string): ImageRecord {
     if (looksLikeId(ref)) {
       const found = this.findByIdPrefix(ref)
       if (found.length === 1) return found[0]!
       if (found.length === 0) {
-        throw new RktError(`no image with ID ${ref} in the store`, {
+        throw new RktError(`no image IDs found for ${JSON.stringify(ref)} in the store`, {
           code: 'ENOIMAGE',
           hint: 'see the stored images with: rkt image list',
         })
       }
-      throw new RktError(`image ID ${ref} is ambiguous: ${found.map((r) => shortId(r.id)).join(', ')}`, {
+      throw new RktError(`ambiguous image ID: ${JSON.stringify(ref)} (${found.map((r) => shortId(r.id)).join(', ')})`, {
         code: 'EAMBIGUOUS',
         hint: 'give more digits of the ID',
       })

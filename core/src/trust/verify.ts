@@ -156,6 +156,8 @@ export async function verifyDetached(options: VerifyDetachedOptions): Promise<Si
   }
 }
 
+/** How rkt's OpenPGP library said a signer is not trusted: scripts written for rkt match these words. */
+const UNKNOWN_ENTITY = 'openpgp: signature made by unknown entity'
 /**
  * Throws ENOTTRUSTED unless the signer's key is trusted for image `name` by the keystore: through root.d, or
  * a prefix that is `name` or a leading run of its path components (never a sibling such as
@@ -178,7 +180,7 @@ export async function assertTrustedFor(signer: Signer, name: string, keystore: K
       ? `; it is trusted only for ${elsewhere.join(', ')}`
       : ''
   throw new RktError(
-    `image ${quote(name)} is signed by key ${formatFingerprint(signer.fingerprint)}${who}, ` +
+    `${UNKNOWN_ENTITY}: image ${quote(name)} is signed by key ${formatFingerprint(signer.fingerprint)}${who}, ` +
       `which is not trusted for this name${note}`,
     {code: 'ENOTTRUSTED', hint: trustHint(name)},
   )
@@ -269,7 +271,7 @@ async function selectKey(
   const who =
     issuerFpr !== undefined ? formatFingerprint(issuerFpr) : `with key ID ${sig.issuerKeyID.toHex().toUpperCase()}`
   if (byFpr.size === 0) {
-    throw new RktError(`the image is signed by key ${who}, which is not a trusted key`, {
+    throw new RktError(`${UNKNOWN_ENTITY}: the image is signed by key ${who}, which is not a trusted key`, {
       code: 'ENOTTRUSTED',
       hint: trustHint(name),
     })

@@ -13,6 +13,7 @@ import {fileRoute, makeTestCa, startTestServer, type TestCa, type TestServer} fr
 import {Gpg} from '@rkt/core/trust/gpg-fixture'
 
 import {makeLayout, requireTool, RKT, ROOT, type Run, Sandbox} from '../util/harness.js'
+import {rktWithHosts} from '../util/hosts.js'
 import {PodSandbox} from '../util/pods.js'
 
 const HOSTS = ['example.test', 'oauth.test', 'other.test']
@@ -27,27 +28,7 @@ let aci: Buffer
 let scratch: string
 
 /** rkt in its own mount namespace, where /etc/hosts maps the test names to 127.0.0.1. */
-async function rktResolving(s: Sandbox, args: readonly string[]): Promise<Run> {
-  const hosts = path.join(s.dir, 'hosts')
-  fs.writeFileSync(hosts, `127.0.0.1 localhost ${HOSTS.join(' ')}\n`)
-  const r = await execa(
-    'unshare',
-    [
-      '-m',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mount --bind "$0" /etc/hosts && exec "$@"',
-      hosts,
-      RKT,
-      ...s.globals,
-      ...args,
-    ],
-    {reject: false, stdin: 'ignore', cwd: s.work},
-  )
-  return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
-}
+const rktResolving = (s: Sandbox, args: readonly string[]): Promise<Run> => rktWithHosts(s, HOSTS, args)
 
 /** A sandbox whose local config trusts the test CA (certs.d), as an operator with a private CA would. */
 function sandbox(t: TestContext): Sandbox {

@@ -7,47 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import {describe, test, type TestContext} from 'node:test'
 
+import {UserGpg} from '../util/gpg.js'
 import {makeLayout, requireTool, RKT, Sandbox} from '../util/harness.js'
-
-/** A GnuPG home in the sandbox, used the way the docs tell users to. */
-class UserGpg {
-  constructor(readonly home: string) {
-    fs.mkdirSync(home, {mode: 0o700})
-  }
-  static forTest(t: TestContext, s: Sandbox, name: string): UserGpg {
-    const g = new UserGpg(path.join(s.dir, name))
-    t.after(() => execa('gpgconf', ['--homedir', g.home, '--kill', 'all'], {reject: false}))
-    return g
-  }
-  gpg(args: string[], input = '') {
-    return execa('gpg', ['--homedir', this.home, '--batch', '--yes', ...args], {input, reject: true})
-  }
-  /** gpg --batch --gen-key with a parameter file, as in the key-generation docs. */
-  async genKey(realName: string, email: string): Promise<void> {
-    await this.gpg(
-      ['--gen-key'],
-      [
-        '%no-protection',
-        'Key-Type: RSA',
-        'Key-Length: 2048',
-        'Key-Usage: sign',
-        `Name-Real: ${realName}`,
-        `Name-Email: ${email}`,
-        'Expire-Date: 0',
-        '%commit',
-        '',
-      ].join('\n'),
-    )
-  }
-  async sign(file: string, email: string, out = `${file}.asc`): Promise<string> {
-    await this.gpg(['--local-user', email, '--output', out, '--detach-sig', '--armor', file])
-    return out
-  }
-  async exportKey(email: string, out: string): Promise<string> {
-    await this.gpg(['--output', out, '--export', '--armor', email])
-    return out
-  }
-}
 
 async function setup(t: TestContext, name = 'example.com/hello', opts: {compression?: boolean} = {}) {
   await requireTool(t, 'gpg')
@@ -136,6 +97,7 @@ describe('trust and signed fetch', () => {
     const r = await s.rkt(['fetch', aci])
     assert.equal(r.exitCode, 254)
     assert.match(r.stderr, /not a trusted key/)
+    assert.match(r.stderr, /openpgp: signature made by unknown entity/, "rkt's words, which scripts match")
     assert.match(r.stderr, /rkt trust --prefix/, 'the message names the fix')
     await assertNothingStored(s)
   })

@@ -6,6 +6,7 @@ import type {MountFlag, NetEntry, PortFlag, RunCommand, SeccompFlag, Stage1Flag,
 
 import {GLOBAL_FLAGS} from '../../config/globals.js'
 import {UsageError} from '../../errors.js'
+import {parsePodName} from '../../pod/names.js'
 import {
   addNets,
   checkACIdentifier,
@@ -67,6 +68,7 @@ export interface State {
   ports: PortFlag[]
   dns: {dns: string[]; dnsSearch: string[]; dnsOpt: string[]; dnsDomain?: string; hostsEntries: string[]}
   hostname?: string | undefined
+  name?: string | undefined
   inheritEnv: boolean
   setEnv: Map<string, string>
   setEnvFiles: string[]
@@ -99,6 +101,8 @@ export interface FlagDef {
   readonly deprecated?: string
   /** Example shown when an app flag comes before any image. */
   readonly example?: string
+  /** What an app flag means before any image, if anything (`--name`: the pod's name). */
+  readonly beforeImage?: (s: State, value: string) => void
   readonly apply: (s: State, value: string, app: MutableApp | undefined) => void
 }
 
@@ -395,10 +399,13 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
       ;(a.supplementaryGIDs ??= []).push(gid)
     }
   }),
-  name: appFlag('--name=web', (a, v) => {
-    checkACName(v, 'app name', 'app names are lower-case letters, digits and "-", e.g. --name=web-1')
-    a.name = v
-  }),
+  name: {
+    ...appFlag('--name=web', (a, v) => {
+      checkACName(v, 'app name', 'app names are lower-case letters, digits and "-", e.g. --name=web-1')
+      a.name = v
+    }),
+    beforeImage: (s, v) => (s.name = parsePodName(v)),
+  },
   annotation: mapFlag('annotation', 'annotations'),
   'user-annotation': mapFlag('user-annotation', 'userAnnotations'),
   'user-label': mapFlag('user-label', 'userLabels'),
@@ -470,7 +477,10 @@ const HELP: Readonly<Record<string, {readonly value?: string; readonly text: str
   user: {value: 'UID|NAME|PATH', text: 'user the app runs as'},
   group: {value: 'GID|NAME|PATH', text: 'group the app runs as'},
   'supplementary-gids': {value: 'GID,…', text: 'supplementary groups (replaces the image list)'},
-  name: {value: 'NAME', text: 'app name (default: from the image name)'},
+  name: {
+    value: 'NAME',
+    text: "after an image: the app's name (default: from the image name); before any image: the pod's name",
+  },
   annotation: {value: 'NAME=VALUE', text: 'app annotation'},
   'user-annotation': {value: 'NAME=VALUE', text: 'user annotation (replaces the image ones)'},
   'user-label': {value: 'NAME=VALUE', text: 'user label (replaces the image ones)'},

@@ -434,6 +434,18 @@ describe('parseRunArgs: command lines', () => {
     test(c.name, () => assertSubset(parseRunArgs(c.argv, c.command ?? 'run'), c.expect))
   }
 
+  test('--name before any image names the pod, after an image the app; a UUID-like pod name is refused', () => {
+    const r = parseRunArgs(['--name=web-pod', 'img', '--name=web'], 'prepare')
+    assert.equal(r.pod.name, 'web-pod')
+    assert.equal(r.apps[0]!.name, 'web')
+    for (const bad of ['abc', 'deadbeef-0123', '0', 'has space', '-x', 'a/b'])
+      assert.throws(
+        () => parseRunArgs([`--name=${bad}`, 'img'], 'run'),
+        /--name "[^"]*" (could be read as|is not a valid)/,
+      )
+    assert.throws(() => parseRunArgs(['--name=x', 'f4a3'], 'run-prepared'), /--name/)
+  })
+
   test('formatNetList gives the stage1 --net value', () => {
     assert.equal(formatNetList(parseRunArgs(['img'], 'run').pod.net), 'default')
     assert.equal(formatNetList(parseRunArgs(['--net=a:IP=1.2.3.4,b', 'img'], 'run').pod.net), 'a:IP=1.2.3.4,b')
@@ -448,7 +460,6 @@ const APP_FLAGS = [
   '--user=u',
   '--group=g',
   '--supplementary-gids=1',
-  '--name=n',
   '--annotation=a=b',
   '--user-annotation=a=b',
   '--user-label=a=b',

@@ -137,6 +137,10 @@ function parseFlag(s: State, argv: readonly string[], i: number): number {
     }
   }
   const app = s.apps.at(-1)
+  if (def.scope === 'app' && app === undefined && def.beforeImage) {
+    def.beforeImage(s, value)
+    return used
+  }
   if (def.scope === 'app' && app === undefined) {
     throw new UsageError(`--${name} must follow an image`, {
       hint: `per-app flags apply to the image before them: ${typed(s.command)} IMAGE ${def.example ?? `--${name}=…`}`,
@@ -295,6 +299,7 @@ function finishRun(s: State, command: 'run' | 'prepare', noApps = false): RunArg
     ports: s.ports,
     dns,
     ...(s.hostname === undefined ? {} : {hostname: s.hostname}),
+    ...(s.name === undefined ? {} : {name: s.name}),
     inheritEnv: s.inheritEnv,
     setEnv: [...s.setEnv].map(([name, value]) => ({name, value})),
     setEnvFiles: s.setEnvFiles,

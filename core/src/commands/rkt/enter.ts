@@ -8,7 +8,7 @@ export default class Enter extends RktCommand {
   static override summary = 'Enter the namespaces of an app within a rkt pod'
   static override description =
     'Runs CMD (default /bin/bash) in the context of the app. Flags go before the UUID; everything after it is the command.'
-  static override usage = 'enter [--app=APPNAME] UUID [CMD [ARGS…]]'
+  static override usage = 'enter [--app=APPNAME] UUID [--] [CMD [ARGS…]]'
   static override flags = {
     app: Flags.string({summary: 'name of the app to enter within the specified pod'}),
   }
@@ -28,8 +28,9 @@ export default class Enter extends RktCommand {
       const a = argv[i]!
       i += !a.includes('=') && withValue.has(a.replace(/^--?/, '')) ? 2 : 1
     }
-    const [uuid, ...command] = argv[i] === '--' ? argv.slice(i + 1) : argv.slice(i)
-    return {prefix: argv.slice(0, i), uuid, command}
+    const [uuid, ...rest] = argv[i] === '--' ? argv.slice(i + 1) : argv.slice(i)
+    // `rkt enter UUID -- CMD`, as users write to keep CMD's flags apart: the `--` only separates.
+    return {prefix: argv.slice(0, i), uuid, command: rest[0] === '--' ? rest.slice(1) : rest}
   }
 
   async run(): Promise<void> {

@@ -71,6 +71,7 @@ export default class Fetch extends RktCommand {
         },
         onWarning: (m) => this.warning(m),
         onInfo: (m) => process.stderr.write(`rkt: ${m}\n`),
+        onDebug: this.runIo(g.debug).debug,
       })
       for (const r of records) this.log(flags.full ? r.id : shortId(r.id))
     } finally {

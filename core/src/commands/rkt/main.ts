@@ -3,6 +3,7 @@ import {RKT_COMMANDS, RKT_TOPICS} from './index.js'
 import {RKT_VERSION} from '../../version.js'
 import {rktGlobalFlagNames} from '../../cli/base.js'
 import {startCli} from '../../cli/main.js'
+import {rewriteInsecureSkipVerify} from '../../config/insecure.js'
 
 startCli({
   bin: 'rkt',
@@ -10,6 +11,7 @@ startCli({
   commands: RKT_COMMANDS,
   topics: RKT_TOPICS,
   globalFlags: rktGlobalFlagNames,
+  rewriteArgv: rewriteInsecureSkipVerify,
   // The pod commands' libraries (not OpenPGP or execa, loaded only when fetching or copying).
   preload: () =>
     Promise.all([
