@@ -5,7 +5,10 @@ export default {
   name: 'fly',
   interfaceVersion: 5,
   entrypoints: ['run', 'enter', 'gc', 'stop'],
-  helpers: [['dist/fly-exec', 'fly-exec']],
+  helpers: [
+    ['dist/fly-exec', 'fly-exec'],
+    ['dist/iomux', 'iomux'],
+  ],
   // One app, the host's network and UTS namespace: no multi-app, etc-files, sibling-exit or private-network.
   supports: [...SUPPORT_VOCABULARY.required, 'volumes-mountpoint', 'limits', 'metadata-service', 'interactive'],
 }

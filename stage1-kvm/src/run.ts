@@ -16,6 +16,7 @@ import {
   parseRunArgv,
   podLockFd,
   podLimits,
+  KUBERNETES_LOG_DIR,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
@@ -29,6 +30,7 @@ import {prepareApp, setupNetworks} from '@rkt/stage1-supervisor/apps'
 import {CAPABILITIES} from '@rkt/stage1-supervisor/capabilities'
 import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
+import {kubernetesLogDir} from '@rkt/stage1-supervisor/logs'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
 import {enterQemuCgroup} from './cgroup.js'
@@ -109,6 +111,12 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && networks?.hostIp ? metadataUrl(networks.hostIp, args.mdsToken) : undefined
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
+  if (kubernetesLogDir(apps) !== undefined) {
+    throw new RktError(`the kvm stage1 cannot write logs to ${KUBERNETES_LOG_DIR}`, {
+      code: 'EUSAGE',
+      hint: 'the guest reaches no host directory for it: run the pod with the nspawn stage1, or drop the annotation',
+    })
+  }
   const hostVolumes = new Set(
     apps.flatMap((a) =>
       a.mounts.flatMap((s) => (s.kind === 'volume' && s.mount.kind === 'host' ? [s.mount.volume] : [])),

@@ -28,6 +28,17 @@ export type {
 export {readEnvFile, writeEnvFile} from './env-file.js'
 export {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange} from './id-range.js'
 export type {IdRange} from './id-range.js'
+export {
+  appLogging,
+  KUBERNETES_LOG_DIR,
+  KUBERNETES_LOG_MOUNT,
+  KUBERNETES_LOG_PATH,
+  LOG_MAX_BYTES,
+  LOG_MAX_FILES,
+  logFiles,
+  STDIO_ANNOTATION,
+} from './logs.js'
+export type {AppLogging} from './logs.js'
 export {PodPaths, STAGE2_DIR} from './paths.js'
 export {collides, portMappings} from './ports.js'
 export type {PortMapping} from './ports.js'

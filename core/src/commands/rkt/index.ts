@@ -6,6 +6,7 @@ import Stop from './stop.js'
 import Status from './status.js'
 import Rm from './rm.js'
 import List from './list.js'
+import Logs from './logs.js'
 import MetadataService from './metadata-service.js'
 import Gc from './gc.js'
 import Export from './export.js'
@@ -35,6 +36,7 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   export: Export,
   gc: Gc,
   list: List,
+  logs: Logs,
   'metadata-service': MetadataService,
   rm: Rm,
   status: Status,
