@@ -37,8 +37,12 @@ export function parseCri(chunk: string, pending: Map<string, string>): LogLine[]
     if (!m) continue
     const [, time, stream, tag, text] = m as unknown as [string, string, 'stdout' | 'stderr', string, string]
     const joined = (pending.get(stream) ?? '') + text
-    if (tag === 'P') pending.set(stream, joined)
-    else (pending.delete(stream), out.push({time, stream, text: joined}))
+    if (tag === 'P') {
+      pending.set(stream, joined)
+    } else {
+      pending.delete(stream)
+      out.push({time, stream, text: joined})
+    }
   }
   return out
 }
