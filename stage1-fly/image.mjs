@@ -4,7 +4,7 @@ import {SUPPORT_VOCABULARY} from '@rkt/core/stage1-build'
 export default {
   name: 'fly',
   interfaceVersion: 5,
-  entrypoints: ['run', 'enter', 'gc', 'stop'],
+  entrypoints: ['run', 'enter', 'gc', 'stop', 'attach'],
   helpers: [
     ['dist/fly-exec', 'fly-exec'],
     ['dist/iomux', 'iomux'],

@@ -117,6 +117,13 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       hint: 'the guest reaches no host directory for it: run the pod with the nspawn stage1, or drop the annotation',
     })
   }
+  const attachable = apps.find((a) => a.logging?.attachDir)
+  if (attachable) {
+    throw new RktError(`app ${attachable.app.name}: the kvm stage1 cannot attach to apps' streams`, {
+      code: 'EUSAGE',
+      hint: "its endpoints would be in the guest, out of the host's reach: use the nspawn or fly stage1, or drop the coreos.com/rkt/stage2/* annotations",
+    })
+  }
   const hostVolumes = new Set(
     apps.flatMap((a) =>
       a.mounts.flatMap((s) => (s.kind === 'volume' && s.mount.kind === 'host' ? [s.mount.volume] : [])),

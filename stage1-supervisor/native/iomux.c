@@ -157,13 +157,18 @@ static void broadcast(struct stream *s, const char *p, size_t n) {
   }
 }
 
+/* Bound through /proc/self/fd/N/NAME: a socket's path may be 107 bytes at most, and DIR (fly's, on the host) may be
+ * longer than that. */
 static int listen_on(const char *dir, const char *name) {
+  static int dirfd = -1;
+  char path[PATH_MAX];
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, name) >= sizeof sa.sun_path)
-    errno = ENAMETOOLONG, die(dir);
-  unlink(sa.sun_path);
+  if (dirfd < 0 && (dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) die(dir);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dirfd, name);
+  unlink(path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 8) < 0) die(sa.sun_path);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 8) < 0) die(path);
   return fd;
 }
 

@@ -2,9 +2,11 @@
 // bottom of core: it imports only schema/, sys/ and errors, so stage0, the SDK and engines can all build on it.
 export {ANNOTATION, DEFAULT_INTERFACE_VERSION, ENV, RESERVED_ENTRYPOINTS, SUPPORT_VOCABULARY} from './entrypoints.js'
 export {
+  attachArgv,
   enterArgv,
   exportArgv,
   gcArgv,
+  parseAttachArgv,
   parseEnterArgv,
   parseExportArgv,
   parseFlags,
@@ -15,6 +17,7 @@ export {
   stopArgv,
 } from './entrypoints.js'
 export type {
+  AttachArgs,
   Behaviour,
   Entrypoint,
   HostsMode,

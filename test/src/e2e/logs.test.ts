@@ -151,3 +151,51 @@ describe('rkt logs', () => {
     })
   }
 })
+
+const STREAMS = ['stdin', 'stdout', 'stderr'].map((s) => `--annotation=coreos.com/rkt/stage2/${s}=stream`)
+
+describe('rkt attach', () => {
+  for (const engine of ['nspawn', 'fly'] as const) {
+    test(`${engine}: attach sends stdin to an app run in stream mode and reads its stdout and stderr`, async (t) => {
+      const ps = PodSandbox.create(t, {stage1: engine})
+      const img = await ps.image(BASE)
+      const pod = await ps.start(
+        ['run', img.name, ...STREAMS, ...sh('touch /ready; read line; echo got:$line; echo err:$line >&2')],
+        {readyFile: '/ready'},
+      )
+      const list = await ps.rkt(['attach', '--mode=list', pod.uuid])
+      assert.equal(list.exitCode, 0, list.stderr)
+      const names = (JSON.parse(list.stdout) as {targets: {name: string}[]}).targets.map((x) => x.name)
+      assert.deepEqual(names, ['stdin', 'stdout', 'stderr'])
+      const r = await ps.rkt(['attach', pod.uuid], {input: 'hello\n'})
+      assert.equal(r.exitCode, 0, r.stderr)
+      assert.equal(r.stdout, 'got:hello')
+      assert.equal(r.stderr, 'err:hello')
+      // What went through the endpoints is in the log too.
+      await pod.proc
+      const logs = await ps.rkt(['logs', pod.uuid])
+      assert.equal(logs.stdout, 'got:hello')
+    })
+  }
+
+  test('nspawn: an app without stream mode cannot be attached to, and says how', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'nspawn'})
+    const img = await ps.image(BASE)
+    const pod = await ps.start(['run', img.name, ...sh('touch /ready; sleep 60')], {readyFile: '/ready'})
+    const r = await ps.rkt(['attach', pod.uuid])
+    assert.equal(r.exitCode, 254)
+    assert.match(r.stderr, /app pod-base cannot be attached to: it has no attach endpoints/)
+    assert.match(r.stderr, /coreos\.com\/rkt\/stage2\/stdin=stream/)
+    const tty = await ps.rkt(['attach', '--mode=tty,stdin', pod.uuid])
+    assert.equal(tty.exitCode, 254)
+    assert.match(tty.stderr, /mixes a terminal and streams/)
+  })
+
+  test('kvm: stream mode and the kubernetes-log-dir are refused before the VM starts', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'kvm'})
+    const img = await ps.image(BASE)
+    const r = await ps.rkt(['run', img.name, ...STREAMS, ...sh('true')])
+    assert.equal(r.exitCode, 254)
+    assert.match(r.stderr, /the kvm stage1 cannot attach to apps' streams/)
+  })
+})

@@ -11,6 +11,7 @@ import MetadataService from './metadata-service.js'
 import Gc from './gc.js'
 import Export from './export.js'
 import Enter from './enter.js'
+import Attach from './attach.js'
 import CatManifest from './cat-manifest.js'
 import Fetch from './fetch.js'
 import ImageCatManifest from './image/cat-manifest.js'
@@ -31,6 +32,7 @@ import Trust from './trust.js'
 import Version from './version.js'
 
 export const RKT_COMMANDS: Record<string, Command.Class> = {
+  attach: Attach,
   'cat-manifest': CatManifest,
   enter: Enter,
   export: Export,
