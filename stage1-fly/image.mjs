@@ -10,5 +10,5 @@ export default {
     ['dist/iomux', 'iomux'],
   ],
   // One app, the host's network and UTS namespace: no multi-app, etc-files, sibling-exit or private-network.
-  supports: [...SUPPORT_VOCABULARY.required, 'volumes-mountpoint', 'limits', 'metadata-service', 'interactive'],
+  supports: [...SUPPORT_VOCABULARY.required, 'volumes-mountpoint', 'limits', 'metadata-service', 'interactive', 'logs'],
 }

@@ -40,6 +40,7 @@ export const BEHAVIOURS: readonly Behaviour[] = [
   optional('interactive', '--interactive gives the app the terminal'),
   optional('sibling-exit', 'an app stopped because its sibling failed reports 0'),
   optional('private-network', '--net=default: the app has a network namespace of its own, with an address'),
+  optional('logs', 'an exited pod’s stdout and stderr through rkt logs, and on rkt run’s own stdout and stderr'),
 ]
 
 /** The IDs of the behaviours every engine must claim. */
