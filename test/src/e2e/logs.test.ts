@@ -48,6 +48,18 @@ describe('rkt logs', () => {
     })
   }
 
+  test('bwrap keeps no log: rkt logs says so and why', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'bwrap'})
+    const img = await ps.image(BASE)
+    const run = await ps.rkt(['run', '--uuid-file-save=uuid', img.name, ...sh('echo hi')])
+    assert.equal(run.exitCode, 0, run.stderr)
+    const uuid = fs.readFileSync(path.join(ps.s.work, 'uuid'), 'utf8').trim()
+    const logs = await ps.rkt(['logs', uuid])
+    assert.equal(logs.exitCode, 254)
+    assert.match(logs.stderr, /kept no log for pod-base/)
+    assert.match(logs.stderr, /a stage1 without a logger keeps none/)
+  })
+
   test('nspawn: --follow prints the lines of a running pod as they come and ends when the pod exits', async (t) => {
     const ps = PodSandbox.create(t, {stage1: 'nspawn'})
     const img = await ps.image(BASE)
