@@ -165,6 +165,8 @@ describe('rkt logs', () => {
 })
 
 const STREAMS = ['stdin', 'stdout', 'stderr'].map((s) => `--annotation=coreos.com/rkt/stage2/${s}=stream`)
+/** rkt's per-app flags for the same (they set those annotations). */
+const STREAM_FLAGS = ['--stdin=stream', '--stdout=stream', '--stderr=stream']
 
 describe('rkt attach', () => {
   for (const engine of ['nspawn', 'fly'] as const) {
@@ -172,7 +174,12 @@ describe('rkt attach', () => {
       const ps = PodSandbox.create(t, {stage1: engine})
       const img = await ps.image(BASE)
       const pod = await ps.start(
-        ['run', img.name, ...STREAMS, ...sh('touch /ready; read line; echo got:$line; echo err:$line >&2')],
+        [
+          'run',
+          img.name,
+          ...(engine === 'fly' ? STREAMS : STREAM_FLAGS),
+          ...sh('touch /ready; read line; echo got:$line; echo err:$line >&2'),
+        ],
         {readyFile: '/ready'},
       )
       const list = await ps.rkt(['attach', '--mode=list', pod.uuid])
