@@ -16,7 +16,6 @@ import {
   parseRunArgv,
   podLockFd,
   podLimits,
-  KUBERNETES_LOG_DIR,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
@@ -36,7 +35,7 @@ import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './acc
 import {enterQemuCgroup} from './cgroup.js'
 import {makeAppDisk} from './disk.js'
 import {guestFds, startScript} from './guest.js'
-import {guestMounts} from './guest-mounts.js'
+import {guestMounts, shareKubernetesLogs} from './guest-mounts.js'
 import {bridgeTaps, guestNetScript} from './net.js'
 import {guestKernel, KvmPaths} from './paths.js'
 import {checkTransports, qemuArgv, vmSize} from './qemu.js'
@@ -111,12 +110,6 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && networks?.hostIp ? metadataUrl(networks.hostIp, args.mdsToken) : undefined
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
-  if (kubernetesLogDir(apps) !== undefined) {
-    throw new RktError(`the kvm stage1 cannot write logs to ${KUBERNETES_LOG_DIR}`, {
-      code: 'EUSAGE',
-      hint: 'the guest reaches no host directory for it: run the pod with the nspawn stage1, or drop the annotation',
-    })
-  }
   const attachable = apps.find((a) => a.logging?.attachDir)
   if (attachable) {
     throw new RktError(`app ${attachable.app.name}: the kvm stage1 cannot attach to apps' streams`, {
@@ -129,8 +122,10 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       a.mounts.flatMap((s) => (s.kind === 'volume' && s.mount.kind === 'host' ? [s.mount.volume] : [])),
     ),
   )
-  checkTransports({nics: nics.length, disks: apps.length, shares: hostVolumes.size})
+  const k8sLogs = kubernetesLogDir(apps)
+  checkTransports({nics: nics.length, disks: apps.length, shares: hostVolumes.size + (k8sLogs ? 1 : 0)})
   const mounts = guestMounts(kvm, apps, warn)
+  if (k8sLogs) shareKubernetesLogs(kvm, k8sLogs, mounts)
   const size = vmSize(apps.map((a) => a.isolation.limits))
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {
