@@ -23,7 +23,8 @@
  * stall the app), and with --stdin FD (the write end of the app's stdin pipe) DIR/stdin, whose clients' bytes
  * are written to the app's stdin; DIR/endpoints lists them (JSON, rkt's attach format). The sockets go away
  * with us. SIGINT, SIGTERM and SIGHUP are ignored: we end at EOF, after the app, so its last words are kept.
- * Exit 254 for our own errors (bad arguments, a log we can't open).
+ * Every other descriptor we inherited is closed first. Exit 254 for our own errors (bad arguments, a log we
+ * can't open).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -186,6 +187,24 @@ static void write_endpoints(const char *dir, int with_stdin) {
   if (fclose(f) != 0 || rename(tmp, path) < 0) die(path);
 }
 
+/* Closes every descriptor above 2 but the three kept (-1: none): what our parent held (the apps' cgroup
+ * descriptors, the pod lock) is none of ours. */
+static void close_others(int keep[3]) {
+  for (int i = 0; i < 3; i++) /* sort the three */
+    for (int j = i + 1; j < 3; j++)
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j], keep[j] = t;
+      }
+  unsigned from = 3;
+  for (int i = 0; i < 3; i++) {
+    if (keep[i] < (int)from) continue;
+    if ((unsigned)keep[i] > from) close_range(from, (unsigned)keep[i] - 1, 0);
+    from = (unsigned)keep[i] + 1;
+  }
+  close_range(from, ~0U, 0);
+}
+
 int main(int argc, char **argv) {
   static const struct option opts[] = {
     {"log", required_argument, 0, 'l'},    {"max-bytes", required_argument, 0, 'b'},
@@ -217,6 +236,7 @@ int main(int argc, char **argv) {
     return EXIT_INTERNAL;
   }
   signal(SIGINT, SIG_IGN), signal(SIGTERM, SIG_IGN), signal(SIGHUP, SIG_IGN), signal(SIGPIPE, SIG_IGN);
+  close_others((int[]){st[0].fd, st[1].fd, in_fd});
   open_log();
   if (attach) {
     if (in_fd >= 0) in_listener = listen_on(attach, "stdin");
