@@ -48,6 +48,16 @@ describe('rkt logs', () => {
     })
   }
 
+  test('nspawn --private-users: the logger, root of the pod, still writes the log', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'nspawn'})
+    const img = await ps.image(BASE)
+    const run = await ps.rkt(['run', '--private-users', '--uuid-file-save=uuid', img.name, ...sh('echo private')])
+    assert.equal(run.exitCode, 0, run.stderr)
+    const uuid = fs.readFileSync(path.join(ps.s.work, 'uuid'), 'utf8').trim()
+    const logs = await ps.rkt(['logs', uuid])
+    assert.equal(logs.stdout, 'private', logs.stderr)
+  })
+
   test('bwrap keeps no log: rkt logs says so and why', async (t) => {
     const ps = PodSandbox.create(t, {stage1: 'bwrap'})
     const img = await ps.image(BASE)
