@@ -51,8 +51,13 @@ await step('native helpers (gcc)', async () => {
   await fs.mkdir(path.join(root, 'stage1-supervisor', 'dist'), {recursive: true})
   for (const name of ['supervisor', 'enter']) {
     const sources = [`stage1-supervisor/native/${name}.c`, 'stage1-supervisor/native/isolate.c']
+    if (name === 'supervisor') sources.push('stage1-supervisor/native/logger.c')
     await $`gcc ${cflags} -static -o stage1-supervisor/dist/${name} ${sources} -lseccomp`
   }
+  // iomux: each app's logger (stdout and stderr to its CRI log file and on to the pod's), run by the supervisor.
+  await $`gcc ${cflags} -static -o stage1-supervisor/dist/iomux stage1-supervisor/native/iomux.c`
+  // fly runs the same logger beside fly-exec (fly does not depend on the supervisor's package).
+  await $`gcc ${cflags} -o stage1-fly/dist/iomux stage1-supervisor/native/iomux.c`
   // kvm: kvm-exec runs on the host; kvm-init is the guest's PID 1, on a root with no libc (static).
   await fs.mkdir(path.join(root, 'stage1-kvm', 'dist'), {recursive: true})
   await $`gcc ${cflags} -o stage1-kvm/dist/kvm-exec stage1-kvm/native/kvm-exec.c`

@@ -6,7 +6,7 @@ import {SUPERVISOR_FILES, SUPERVISOR_HELPERS} from '@rkt/stage1-supervisor/image
 export default {
   name: 'nspawn',
   interfaceVersion: 6,
-  entrypoints: ['run', 'enter', 'gc', 'stop', 'app/add', 'app/start', 'app/stop', 'app/rm'],
+  entrypoints: ['run', 'enter', 'gc', 'stop', 'attach', 'app/add', 'app/start', 'app/stop', 'app/rm'],
   // The pod's PID 1 and the enter helper.
   helpers: SUPERVISOR_HELPERS,
   // systemd-nspawn refuses a directory without /usr and /etc/os-release.

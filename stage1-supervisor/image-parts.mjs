@@ -8,6 +8,7 @@ import {HOSTS_FALLBACK} from './dist/etc.js'
 export const SUPERVISOR_HELPERS = [
   [path.join(import.meta.dirname, 'dist', 'supervisor'), 'supervisor'],
   [path.join(import.meta.dirname, 'dist', 'enter'), 'enter'],
+  [path.join(import.meta.dirname, 'dist', 'iomux'), 'iomux'],
 ]
 
 export const SUPERVISOR_FILES = {'etc/hosts-fallback': HOSTS_FALLBACK}

@@ -428,4 +428,19 @@ const interactive: Scenario = {
   },
 }
 
-export const SCENARIOS: readonly Scenario[] = [running, forced, probe, options, multi, signal, interactive, mutable]
+/** An app's stdout and stderr, shown by the foreground rkt run and kept for rkt logs once the pod has exited. */
+const logs: Scenario = {
+  name: 'logs',
+  behaviours: ['logs'],
+  async run(s) {
+    const r = await s.runPod([PLAIN, '--name=talker', ...sh('echo @out=to-stdout; echo @err=to-stderr >&2')])
+    if (r.uuid === '') return s.cannot(this.behaviours, 'the pod', `rkt run exited ${r.code}: ${r.stderr.trim()}`)
+    s.expect('logs', 'rkt run shows the app’s stdout', 'to-stdout', reported(r.stdout).get('out'))
+    s.expect('logs', 'rkt run shows the app’s stderr', 'to-stderr', reported(r.stderr).get('err'))
+    const l = await s.rkt(['logs', r.uuid])
+    s.expect('logs', 'rkt logs: stdout', 'to-stdout', reported(l.stdout).get('out') ?? l.stderr.trim())
+    s.expect('logs', 'rkt logs: stderr', 'to-stderr', reported(l.stderr).get('err') ?? l.stderr.trim())
+  },
+}
+
+export const SCENARIOS: readonly Scenario[] = [running, forced, probe, options, multi, signal, interactive, mutable, logs]

@@ -44,6 +44,7 @@ export const BEHAVIOURS: readonly Behaviour[] = [
     'mutable-pods',
     'rkt app sandbox: apps added, started, stopped and removed in the running pod, the others running on; app list/status',
   ),
+  optional('logs', 'an exited pod’s stdout and stderr through rkt logs, and on rkt run’s own stdout and stderr'),
 ]
 
 /** The IDs of the behaviours every engine must claim. */

@@ -4,7 +4,7 @@
  *   fly-exec run   --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  --status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE]
  *                  [--lock-fd N] [--oom FILE --oom-marker FILE] [--pre-start WORD]... [--post-stop WORD]...
- *                  -- PROG [ARGS...]
+ *                  [--iomux PROG --log FILE [--attach DIR [--attach-stdin 1]]] -- PROG [ARGS...]
  *   fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  -- PROG [ARGS...]
  *
@@ -29,6 +29,12 @@
  * cgroups, root, working directory and environment), supervised like it: pre-start before the app, which
  * starts only if it exits 0 (otherwise the status is 254 and so is our exit code); post-stop once the app
  * has exited and its status is written, whatever it was (its own code is only reported).
+ *
+ * --iomux: the app's stdout and stderr (not its handlers') go through pipes to PROG, the supervisor's logger
+ * (stage1-supervisor/native/iomux.c), started before the app with --log FILE (and --attach DIR, --stdin FD with
+ * --attach-stdin 1, the app's stdin then being a pipe from it too): it writes them to FILE in the CRI format and
+ * copies them on to our stdout and stderr. It ends at EOF of the pipes, once the app and its leftovers are gone;
+ * we wait for it (at most 2 s) before exiting, so that an exited pod's log is whole.
  *
  * enter: the same chroot, working directory, credentials and environment, with the caller's TERM (vt100
  * without one, as rkt's enter), then execve with no fork: the process becomes PROG (fly has no namespaces
@@ -77,6 +83,7 @@ static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 struct opts {
   const char *root, *cwd, *env_file, *status, *pid_file, *pgid_file, *started, *ready, *groups_arg, *oom, *oom_marker;
+  const char *iomux, *log, *attach, *attach_stdin;
   const char *cgroups[MAX_CGROUPS];
   size_t ncgroups;
   long uid, gid, lock_fd;
@@ -259,6 +266,51 @@ static int join_cgroup(const char *dir) {
  * Becomes the app. On failure: with errfd >= 0 (the run child) sends the failed step and errno to the
  * parent and exits; otherwise (enter) returns them for the caller to print.
  */
+/* The app's stdin, stdout and stderr while it is being started with a logger (-1: ours); the logger's pid. */
+static int app_stdio[3] = {-1, -1, -1};
+static pid_t iomux_pid = -1;
+
+/* Starts the logger (--iomux) on pipes whose other ends app_stdio holds for the app. */
+static void start_iomux(const struct opts *o) {
+  int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* stdin, stdout, stderr */
+  int with_stdin = o->attach_stdin && !strcmp(o->attach_stdin, "1");
+  for (int i = with_stdin ? 0 : 1; i < 3; i++)
+    if (pipe2(p[i], O_CLOEXEC) < 0) die("can't make the log pipes: %s", strerror(errno));
+  char out[16], err[16], in[16];
+  snprintf(out, sizeof out, "%d", p[1][0]), snprintf(err, sizeof err, "%d", p[2][0]), snprintf(in, sizeof in, "%d", p[0][1]);
+  char *argv[12] = {"iomux", "--log", (char *)o->log, "--stdout", out, "--stderr", err};
+  int n = 7;
+  if (o->attach) argv[n++] = "--attach", argv[n++] = (char *)o->attach;
+  if (with_stdin) argv[n++] = "--stdin", argv[n++] = in;
+  fflush(NULL);
+  if ((iomux_pid = fork()) < 0) die("fork: %s", strerror(errno));
+  if (iomux_pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int i = 0; i < 3; i++) /* our ends stay open across execve */
+      if (p[i][i == 0] >= 0) fcntl(p[i][i == 0], F_SETFD, 0);
+    execv(o->iomux, argv);
+    warn("can't execute the logger \"%s\": %s", o->iomux, strerror(errno));
+    _exit(EXIT_INTERNAL);
+  }
+  for (int i = 0; i < 3; i++) {
+    app_stdio[i] = p[i][i != 0];
+    if (p[i][i == 0] >= 0) close(p[i][i == 0]);
+  }
+}
+
+/* Waits for the logger, which ends once the app's pipes are closed (or kills it after 2 s). */
+static void wait_iomux(void) {
+  struct timespec tick = {0, 10 * 1000000};
+  for (int i = 0; iomux_pid > 0 && i < 200; i++) {
+    pid_t r = waitpid(iomux_pid, NULL, WNOHANG);
+    if (r == iomux_pid || (r < 0 && errno == ECHILD)) return;
+    nanosleep(&tick, NULL);
+  }
+  if (iomux_pid > 0) kill(iomux_pid, SIGKILL);
+}
+
 static struct report become_app(const struct opts *o, int errfd) {
   struct report rep = {0, 0};
   sigset_t none;
@@ -269,6 +321,8 @@ static struct report become_app(const struct opts *o, int errfd) {
     if (signal(sig, SIG_DFL) == SIG_ERR && errno != EINVAL) rep = (struct report){STEP_SIGNALS, errno};
   }
   if (!rep.step && sigprocmask(SIG_SETMASK, &none, NULL) < 0) rep = (struct report){STEP_SIGNALS, errno};
+  for (int i = 0; i < 3 && !rep.step; i++)
+    if (app_stdio[i] >= 0 && dup2(app_stdio[i], i) < 0) rep = (struct report){STEP_FDS, errno};
   for (size_t i = 0; i < o->ncgroups && !rep.step; i++)
     if (join_cgroup(o->cgroups[i]) < 0) rep = (struct report){STEP_CGROUP, errno};
   /* Close the lock fd before chdir: the app's root has /proc, and /proc/self/fd/N would lead to the pod
@@ -340,6 +394,10 @@ static void parse(int argc, char **argv, struct opts *o) {
     else if (run && !strcmp(k, "--lock-fd")) n = &o->lock_fd;
     else if (run && !strcmp(k, "--oom")) s = &o->oom;
     else if (run && !strcmp(k, "--oom-marker")) s = &o->oom_marker;
+    else if (run && !strcmp(k, "--iomux")) s = &o->iomux;
+    else if (run && !strcmp(k, "--log")) s = &o->log;
+    else if (run && !strcmp(k, "--attach")) s = &o->attach;
+    else if (run && !strcmp(k, "--attach-stdin")) s = &o->attach_stdin;
     else if (run && (!strcmp(k, "--pre-start") || !strcmp(k, "--post-stop"))) {
       if (!v) die("%s needs a value", k);
       int pre = !strcmp(k, "--pre-start");
@@ -367,6 +425,7 @@ static void parse(int argc, char **argv, struct opts *o) {
   if (!o->root || !o->cwd || !o->env_file || o->uid < 0 || o->gid < 0) usage("missing a required option");
   if (run && (!o->status || !o->pid_file || !o->pgid_file)) usage("missing a required option");
   if (!o->oom != !o->oom_marker) usage("--oom and --oom-marker go together");
+  if (!o->iomux != !o->log || (o->attach && !o->log)) usage("--iomux and --log go together, --attach needs them");
   /* Both are resolved after chroot: a relative path would start from our host working directory. */
   if (o->cwd[0] != '/') die("the working directory \"%s\" is not an absolute path", o->cwd);
   if (o->argv[0][0] != '/') die("the program \"%s\" is not an absolute path", o->argv[0]);
@@ -394,6 +453,7 @@ static int supervise(pid_t app, const sigset_t *set) {
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && errno != ECHILD) die("waitpid: %s", strerror(errno));
         if (r <= 0) break;
+        if (r == iomux_pid) iomux_pid = -1; /* the logger ended early: nothing to wait for */
         if (r == app && WIFEXITED(st)) return WEXITSTATUS(st);
         if (r == app && WIFSIGNALED(st)) return 128 + WTERMSIG(st);
       }
@@ -556,7 +616,10 @@ int main(int argc, char **argv) {
       die("the pre-start handler exited with %d: the app was not started", code);
     }
   }
+  if (o.iomux) start_iomux(&o);
   pid_t app = start(&o);
+  for (int i = 0; i < 3; i++) /* the app has them now */
+    if (app_stdio[i] >= 0) close(app_stdio[i]), app_stdio[i] = -1;
   if (app < 0) exit(EXIT_INTERNAL);
 
   /* The app runs. Without a pid file nobody could stop it: then it must not outlive us. */
@@ -600,5 +663,6 @@ int main(int argc, char **argv) {
     kill_leftovers(&o);
     if (done != 0) warn("the post-stop handler exited with %d", done);
   }
+  wait_iomux();
   return code;
 }

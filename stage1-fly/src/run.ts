@@ -34,7 +34,7 @@ import {
 import {isPlainDefault, parseNetList} from '@rkt/net-plugins'
 
 import {makePodCgroups} from './cgroups.js'
-import {execFlyExec} from './fly-exec.js'
+import {execFlyExec, logOptions} from './fly-exec.js'
 
 /** The host's /dev, /proc and /sys (recursively) and a private /tmp: fly shares the host, as rkt's did. */
 function mountSystem(rootfs: string): void {
@@ -137,6 +137,7 @@ export const main = entrypoint('run', import.meta.url, (argv, warn) => {
   // appc's event handlers, run by fly-exec as root in the app's root (rkt's rule), word by word.
   for (const name of ['pre-start', 'post-stop'] as const)
     for (const word of handlerCommand(app, name, env, workDir) ?? []) runOptions.push(`--${name}`, word)
+  runOptions.push(...logOptions(import.meta.url, pod, app, args.interactive))
   const envFile = pod.paths.appEnv(app.name)
   const ctx = {app, creds, workDir, envFile, cgroups: cgroups.dirs}
   execFlyExec(import.meta.url, 'run', ctx, runOptions, command, childEnv)

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {bindMount, remountReadOnly, RktError, type AppMount} from '@rkt/core/stage1'
+import {bindMount, KUBERNETES_LOG_MOUNT, remountReadOnly, RktError, type AppMount} from '@rkt/core/stage1'
 import type {PreparedApp} from '@rkt/stage1-supervisor/apps'
 import {noEtcFile} from '@rkt/stage1-supervisor/etc'
 import type {MountStep} from '@rkt/stage1-supervisor/mount-plan'
@@ -162,4 +162,18 @@ function etcSource(kvm: KvmPaths, source: string, target: string): string {
   fs.mkdirSync(path.dirname(copy), {recursive: true})
   fs.copyFileSync(source, copy)
   return copy
+}
+
+/**
+ * The pod's kubernetes-log-dir (docs/stage1.md "Logs and attach"), a 9p share of its own mounted where the apps'
+ * loggers write (`/rkt/kubernetes/log`), before the supervisor starts.
+ */
+export function shareKubernetesLogs(kvm: KvmPaths, dir: string, mounts: GuestMounts): void {
+  const share = kvm.share(mounts.shares.length)
+  fs.mkdirSync(share, {recursive: true, mode: 0o700})
+  bindMount(dir, share, false)
+  const tag = `vol${mounts.shares.length}`
+  mounts.shares.push({tag, path: share, readOnly: false})
+  fs.mkdirSync(path.join(kvm.pod.stage1Rootfs, KUBERNETES_LOG_MOUNT), {recursive: true})
+  mounts.lines.push(`mount -t 9p -o ${SHARE_OPTS} ${tag} /${KUBERNETES_LOG_MOUNT}`)
 }

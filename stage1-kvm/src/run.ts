@@ -28,12 +28,13 @@ import {parseNetList} from '@rkt/net-plugins'
 import {prepareApp, setupNetworks} from '@rkt/stage1-supervisor/apps'
 import {DEFAULT_GRACE_MS, writeConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
+import {kubernetesLogDir} from '@rkt/stage1-supervisor/logs'
 
 import {bootTimeoutMs, chooseAccel, KVM_ENV, probeAccelHost, tscKhz} from './accel.js'
 import {enterQemuCgroup} from './cgroup.js'
 import {makeAppDisk} from './disk.js'
 import {GUEST_BOUNDING, guestFds, startScript} from './guest.js'
-import {guestMounts} from './guest-mounts.js'
+import {guestMounts, shareKubernetesLogs} from './guest-mounts.js'
 import {bridgeTaps, guestNetScript} from './net.js'
 import {guestKernel, KvmPaths} from './paths.js'
 import {checkTransports, qemuArgv, vmSize} from './qemu.js'
@@ -104,13 +105,22 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     warn('--mds-register: the pod has no network to reach the metadata service')
   const mds = args.mdsToken && networks?.hostIp ? metadataUrl(networks.hostIp, args.mdsToken) : undefined
   const apps = pod.apps.map((app) => prepareApp(pod, app, etc, args, GUEST_BOUNDING, mds, warn))
+  const attachable = apps.find((a) => a.logging?.attachDir)
+  if (attachable) {
+    throw new RktError(`app ${attachable.app.name}: the kvm stage1 cannot attach to apps' streams`, {
+      code: 'EUSAGE',
+      hint: "its endpoints would be in the guest, out of the host's reach: use the nspawn or fly stage1, or drop the coreos.com/rkt/stage2/* annotations",
+    })
+  }
   const hostVolumes = new Set(
     apps.flatMap((a) =>
       a.mounts.flatMap((s) => (s.kind === 'volume' && s.mount.kind === 'host' ? [s.mount.volume] : [])),
     ),
   )
-  checkTransports({nics: nics.length, disks: apps.length, shares: hostVolumes.size})
+  const k8sLogs = kubernetesLogDir(apps)
+  checkTransports({nics: nics.length, disks: apps.length, shares: hostVolumes.size + (k8sLogs ? 1 : 0)})
   const mounts = guestMounts(kvm, apps, warn)
+  if (k8sLogs) shareKubernetesLogs(kvm, k8sLogs, mounts)
   const size = vmSize(apps.map((a) => a.isolation.limits))
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
   writeConf(pod.paths.supervisorConf, {

@@ -104,6 +104,8 @@ export interface NspawnArgs {
   readonly conf: string
   /** --private-users: the pod's ids on the host. */
   readonly privateUsers?: IdRange | undefined
+  /** --bind=HOST:CONTAINER: host directories the pod's own processes write to (an app's kubernetes-log-dir). */
+  readonly binds?: readonly (readonly [string, string])[] | undefined
 }
 
 /**
@@ -131,6 +133,7 @@ export function nspawnArgv(a: NspawnArgs): string[] {
     // The trees are already the range's (stage0's idmapped mounts): nspawn must not chown them.
     ...(a.privateUsers ? [`--private-users=${formatIdRange(a.privateUsers)}`, '--private-users-ownership=off'] : []),
     ...(a.capabilities === '' ? [] : [`--capability=${a.capabilities}`]),
+    ...(a.binds ?? []).map(([host, inPod]) => `--bind=${host}:${inPod}`),
     '--',
     '/supervisor',
     a.conf,

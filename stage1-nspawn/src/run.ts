@@ -15,6 +15,7 @@ import {
   enterPodCgroups,
   entrypoint,
   execve,
+  KUBERNETES_LOG_MOUNT,
   type LoadedPod,
   loadPod,
   metadataUrl,
@@ -39,6 +40,7 @@ import {applyMountPlan} from '@rkt/stage1-supervisor/mount-plan'
 import {capMask, hostBoundingSet} from '@rkt/stage1-supervisor/capabilities'
 import {DEFAULT_GRACE_MS, writeConf, type AppConf} from '@rkt/stage1-supervisor/config'
 import {preparePodEtc} from '@rkt/stage1-supervisor/etc'
+import {kubernetesLogDir} from '@rkt/stage1-supervisor/logs'
 
 import {
   allowLowPorts,
@@ -113,6 +115,16 @@ function makeCgroups(
 function giveSupervisorFiles(pod: LoadedPod, range: IdRange): void {
   const p = pod.paths
   for (const f of [p.supervisorConf, p.rktDir, p.statusDir, p.pidsDir]) fs.chownSync(f, range.first, range.first)
+  for (const f of [p.logsDir, p.attachDir]) if (fs.existsSync(f)) fs.chownSync(f, range.first, range.first)
+}
+
+/** The pod's kubernetes-log-dir, where its apps' loggers write, bound where the supervisor's records say (logs.ts). */
+function kubernetesBinds(pod: LoadedPod, apps: readonly PreparedApp[]): [string, string][] {
+  const dir = kubernetesLogDir(apps)
+  if (dir === undefined) return []
+  const mount = path.join(pod.paths.stage1Rootfs, KUBERNETES_LOG_MOUNT)
+  fs.mkdirSync(mount, {recursive: true})
+  return [[dir, `/${KUBERNETES_LOG_MOUNT}`]]
 }
 
 export const main = entrypoint('run', import.meta.url, async (argv) => {
@@ -177,6 +189,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       ),
       conf,
       privateUsers: range,
+      binds: kubernetesBinds(pod, apps),
     },
     {nspawn, nsenter},
   )

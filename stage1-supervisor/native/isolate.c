@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -115,6 +116,11 @@ static const struct key {
   {"groups", GROUPS, F(groups), 0, 0},
   {"caps", CAPS, F(caps), 0, 0},
   {"seccomp", SECCOMP, F(seccomp), 0, 0},
+  {"log", PATH_, F(log), 0, 0},
+  {"log-max-bytes", NUMBER, F(log_max_bytes), 4096, LONG_MAX},
+  {"log-max-files", NUMBER, F(log_max_files), 1, 1000},
+  {"attach", PATH_, F(attach), 0, 0},
+  {"attach-stdin", NUMBER, F(attach_stdin), 0, 1},
 #undef F
 };
 #define NKEYS (sizeof app_keys / sizeof *app_keys)
@@ -178,6 +184,9 @@ static int app_finish(struct app *a) {
   static const char *const required[] = {"root", "arg", "uid", "gid", "caps"};
   for (size_t i = 0; i < sizeof required / sizeof *required; i++)
     if (!given(a, required[i])) return isolate_fail(0, "app \"%s\": no \"%s\"", a->name, required[i]);
+  if (a->interactive && (a->log || a->attach)) /* its stdio is the terminal's: there is nothing to log */
+    return isolate_fail(0, "app \"%s\": \"interactive\" given with \"log\" or \"attach\"", a->name);
+  if ((a->attach || a->attach_stdin) && !a->log) return isolate_fail(0, "app \"%s\": \"attach\" needs \"log\"", a->name);
   if (a->seccomp == SECCOMP_NONE && a->syscalls.n)
     return isolate_fail(0, "app \"%s\": syscall \"%s\" given with seccomp none", a->name, a->syscalls.v[0]);
   if (!a->env.v && !(a->env.v = calloc(1, sizeof(char *)))) return oom(); /* execve wants an array */

@@ -23,6 +23,8 @@ enum seccomp_mode { SECCOMP_NONE, SECCOMP_REMOVE, SECCOMP_RETAIN };
 
 struct app {
   const char *name, *root, *cwd;
+  const char *log, *attach; /* README "Logs": the app's CRI log file and attach directory (NULL: none) */
+  long log_max_bytes, log_max_files, attach_stdin; /* 0: iomux's defaults */
   struct strv argv, env, pre_start, post_stop, syscalls;
   long uid, gid, no_new_privs, readonly_rootfs, mask_paths, interactive;
   long seccomp_errno; /* 0: kill the process */

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "isolate.h"
+#include "logger.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -223,7 +224,7 @@ static void __attribute__((noreturn)) child(const struct app *a, char **argv, in
     sigprocmask(SIG_BLOCK, &ttou, NULL);
     tcsetpgrp(0, getpid());
   }
-  if (isolate_reset_signals() == 0 && setup(a) == 0 && isolate_apply(a) == 0) {
+  if (isolate_reset_signals() == 0 && setup(a) == 0 && (logger_dup(), isolate_apply(a) == 0)) {
     execve(argv[0], argv, a->env.v);
     isolate_fail(errno, "can't execute \"%s\"", argv[0]);
   }
@@ -398,7 +399,9 @@ static void mark_ready(void) {
 
 static void start_app(size_t i) {
   const struct app *a = &conf.apps[i];
+  if (logger_start(a) < 0) return warn("app \"%s\": %s", a->name, isolate_error), app_ended(i, EXIT_INTERNAL, 0, 0);
   pid_t pid = spawn(a, a->argv.v, "app");
+  logger_spawned();
   if (pid < 0) return app_ended(i, EXIT_INTERNAL, 0, 0);
   runs[i] = (struct run){RUNNING, pid};
   write_number("/rkt/pids", a->name, pid);
@@ -783,10 +786,10 @@ int main(int argc, char **argv) {
   for (;;) {
     pid_t pid;
     int status;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) reaped(pid, status);
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) logger_reaped(pid), reaped(pid, status);
     size_t done = 0; /* an app of a mutable pod that was never started (PENDING) holds nothing up */
     for (size_t i = 0; i < conf.napps; i++) done += runs[i].state == DONE || runs[i].state == PENDING;
-    if (done == conf.napps && (!conf.mutable || stopping)) return exit_code;
+    if (done == conf.napps && (!conf.mutable || stopping)) return logger_wait(2000), exit_code; /* last lines logged */
 
     struct timespec now, left = {0, 0};
     clock_gettime(CLOCK_MONOTONIC, &now);

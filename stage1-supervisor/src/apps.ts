@@ -11,6 +11,7 @@ import {
   resolveCredentials,
   RktError,
   runArgsOf,
+  type AppLogging,
   type LoadedPod,
   type PodApp,
   type RunArgs,
@@ -22,6 +23,7 @@ import type {AppConf} from './config.js'
 import {podEtcOf, type PodEtc} from './etc.js'
 
 import {appIsolation, type AppIsolation} from './isolators.js'
+import {appLogConf} from './logs.js'
 import {planAppMounts, type MountStep} from './mount-plan.js'
 
 /** An app prepared on the host: its supervisor configuration, minus the descriptors opened later. */
@@ -31,6 +33,8 @@ export interface PreparedApp {
   /** The mounts inside the app's root, for the engine to perform where that root is (mount-plan.ts). */
   readonly mounts: readonly MountStep[]
   readonly conf: Omit<AppConf, 'cgroupFds' | 'oomFds'>
+  /** Where its stdout and stderr are logged (absent for an interactive app). */
+  readonly logging?: AppLogging | undefined
 }
 
 /** The mount plan (volumes, /etc files), environment, credentials, program and isolation of one app. */
@@ -67,11 +71,14 @@ export function prepareApp(
   // Where the supervisor records the app's PID for enter.
   fs.mkdirSync(pod.paths.pidsDir, {recursive: true, mode: 0o755})
   const cwd = app.app.workingDirectory ?? '/'
+  const log = appLogConf(pod, app, args.interactive)
   return {
     app,
     isolation,
     mounts,
+    logging: log.logging,
     conf: {
+      ...log.conf,
       name: app.name,
       // The app's root as the container sees it: the stage1 rootfs is the container's /.
       root: `/${path.relative(pod.paths.stage1Rootfs, app.rootfs)}`,

@@ -38,6 +38,10 @@ export interface AppConf {
   readonly readonlyRootfs: boolean
   readonly maskPaths: boolean
   readonly interactive: boolean
+  /** The app's CRI log file as the container sees it (README "Logs"); absent: stdout and stderr are the pod's. */
+  readonly log?: string | undefined
+  /** The attach endpoints' directory as the container sees it, and whether stdin is attachable too. */
+  readonly attach?: {readonly dir: string; readonly stdin: boolean} | undefined
   readonly preStart?: readonly string[] | undefined
   readonly postStop?: readonly string[] | undefined
 }
@@ -76,6 +80,8 @@ function appRecords(a: AppConf): [string, string][] {
   for (const fd of a.oomFds) out.push(['oom-fd', String(fd)])
   out.push(['readonly-rootfs', flag(a.readonlyRootfs)], ['mask-paths', flag(a.maskPaths)])
   out.push(['interactive', flag(a.interactive)])
+  if (a.log !== undefined) out.push(['log', a.log])
+  if (a.attach) out.push(['attach', a.attach.dir], ['attach-stdin', flag(a.attach.stdin)])
   for (const arg of a.preStart ?? []) out.push(['pre-start', arg])
   for (const arg of a.postStop ?? []) out.push(['post-stop', arg])
   return out

@@ -36,13 +36,14 @@ export const SUPPORT_VOCABULARY = {
 
 export type Behaviour = string
 
-/** The entrypoints stage0 calls today (the reserved ones below are not called yet). */
+/** The entrypoints stage0 calls (rkt's argv: the *Argv functions below). */
 export const ENTRYPOINTS = [
   'run',
   'enter',
   'gc',
   'stop',
   'export',
+  'attach',
   'app/add',
   'app/start',
   'app/stop',
@@ -50,7 +51,7 @@ export const ENTRYPOINTS = [
 ] as const
 export type Entrypoint = (typeof ENTRYPOINTS)[number]
 
-/** The annotation that names each entrypoint a stage1 image may have (the reserved ones included). */
+/** The annotation that names each entrypoint a stage1 image may have. */
 export const ENTRYPOINT_ANNOTATIONS: Readonly<Record<string, string>> = {
   run: ANNOTATION.run,
   enter: ANNOTATION.enter,
@@ -63,21 +64,6 @@ export const ENTRYPOINT_ANNOTATIONS: Readonly<Record<string, string>> = {
   'app/stop': ANNOTATION.appStop,
   attach: ANNOTATION.attach,
 }
-
-/**
- * Entrypoints the contract reserves for `rkt attach`: an image may name them with their ANNOTATION, but stage0
- * calls none of them yet. When it does, they will be given rkt's argv, listed here, with the pod directory as
- * working directory and a clean environment of `PATH`, `RKT_STAGE1_ENTERCMD` (the enter entrypoint's path) and
- * `RKT_STAGE1_ENTERPID` (the pod's pid), as the app/* entrypoints (appArgv).
- */
-export const RESERVED_ENTRYPOINTS = {
-  attach: {
-    annotation: ANNOTATION.attach,
-    argv: '--action=list|auto-attach|custom-attach --app=NAME --debug=BOOL [--tty-in=BOOL --tty-out=BOOL --stdin=BOOL --stdout=BOOL --stderr=BOOL]',
-  },
-} as const
-
-export type ReservedEntrypoint = keyof typeof RESERVED_ENTRYPOINTS
 
 /** Environment variables of the contract. */
 export const ENV = {
@@ -313,6 +299,53 @@ export function parseStopArgv(argv: readonly string[]): {uuid: string; force: bo
   const uuid = p.args[0]
   if (!uuid) throw new UsageError('the pod UUID is missing')
   return {uuid, force: p.flags.has('force')}
+}
+
+/** The streams `rkt attach --mode` names (rkt's: `tty`, `tty-in`, `tty-out`, or a subset of the three streams). */
+export interface AttachArgs {
+  readonly action: 'list' | 'auto-attach' | 'custom-attach'
+  readonly app: string
+  readonly debug: boolean
+  /** custom-attach: the endpoints asked for. */
+  readonly ttyIn?: boolean
+  readonly ttyOut?: boolean
+  readonly stdin?: boolean
+  readonly stdout?: boolean
+  readonly stderr?: boolean
+}
+
+const ATTACH_STREAMS = ['tty-in', 'tty-out', 'stdin', 'stdout', 'stderr'] as const
+const camel = (s: string): 'ttyIn' | 'ttyOut' | 'stdin' | 'stdout' | 'stderr' =>
+  s.replace(/-(.)/, (_, c: string) => c.toUpperCase()) as 'ttyIn'
+
+/**
+ * attach entrypoint argv, in rkt's order: `--action=ACTION [--tty-in=B --tty-out=B --stdin=B --stdout=B
+ * --stderr=B] --app=NAME --debug=B` (the five booleans only with custom-attach). The working directory is the
+ * pod directory; stdin, stdout and stderr are the user's.
+ */
+export function attachArgv(a: AttachArgs): string[] {
+  const custom = a.action === 'custom-attach' ? ATTACH_STREAMS.map((s) => `--${s}=${a[camel(s)] === true}`) : []
+  return [`--action=${a.action}`, ...custom, `--app=${a.app}`, `--debug=${a.debug}`]
+}
+
+export function parseAttachArgv(argv: readonly string[]): AttachArgs {
+  const p = parseFlags(argv, {
+    action: 'string',
+    app: 'string',
+    debug: 'bool',
+    ...Object.fromEntries(ATTACH_STREAMS.map((s) => [s, 'bool' as const])),
+  })
+  const action = str(p, 'action')
+  const app = str(p, 'app')
+  if (action !== 'list' && action !== 'auto-attach' && action !== 'custom-attach')
+    throw new UsageError(`--action must be list, auto-attach or custom-attach, not "${action ?? ''}"`)
+  if (!app) throw new UsageError('--app is required')
+  return {
+    action,
+    app,
+    debug: p.flags.has('debug'),
+    ...Object.fromEntries(ATTACH_STREAMS.map((s) => [camel(s), p.flags.has(s)])),
+  }
 }
 
 /**

@@ -5,15 +5,16 @@ export {
   APP_ENTRYPOINT_ENV,
   DEFAULT_INTERFACE_VERSION,
   ENV,
-  RESERVED_ENTRYPOINTS,
   SUPPORT_VOCABULARY,
 } from './entrypoints.js'
 export {
   appArgv,
+  attachArgv,
   enterArgv,
   exportArgv,
   gcArgv,
   parseAppArgv,
+  parseAttachArgv,
   parseEnterArgv,
   parseExportArgv,
   parseFlags,
@@ -24,19 +25,30 @@ export {
   stopArgv,
 } from './entrypoints.js'
 export type {
+  AttachArgs,
   Behaviour,
   Entrypoint,
   HostsMode,
   IpcMode,
   NetInfo,
   ParsedFlags,
-  ReservedEntrypoint,
   ResolvMode,
   RunArgs,
 } from './entrypoints.js'
 export {readEnvFile, writeEnvFile} from './env-file.js'
 export {formatIdRange, ID_RANGE_SIZE, idRangesOverlap, parseIdRange} from './id-range.js'
 export type {IdRange} from './id-range.js'
+export {
+  appLogging,
+  KUBERNETES_LOG_DIR,
+  KUBERNETES_LOG_MOUNT,
+  KUBERNETES_LOG_PATH,
+  LOG_MAX_BYTES,
+  LOG_MAX_FILES,
+  logFiles,
+  STDIO_ANNOTATION,
+} from './logs.js'
+export type {AppLogging} from './logs.js'
 export {PodPaths, STAGE2_DIR} from './paths.js'
 export {collides, portMappings} from './ports.js'
 export type {PortMapping} from './ports.js'

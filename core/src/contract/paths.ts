@@ -119,6 +119,20 @@ export class PodPaths {
   get pidsDir(): string {
     return path.join(this.rktDir, 'pids')
   }
+  /** stage1/rootfs/rkt/logs/<app>.log: the app's stdout and stderr in the CRI format (contract/logs.ts). */
+  appLog(app: string): string {
+    return path.join(this.logsDir, `${app}.log`)
+  }
+  get logsDir(): string {
+    return path.join(this.rktDir, 'logs')
+  }
+  /** stage1/rootfs/rkt/attach/<app>: the app's attach endpoints (unix sockets stdin, stdout, stderr; `endpoints`). */
+  appAttach(app: string): string {
+    return path.join(this.attachDir, app)
+  }
+  get attachDir(): string {
+    return path.join(this.rktDir, 'attach')
+  }
   /** stage1/rootfs/rkt/env/<app>: the app's environment, one NAME=value per line. */
   appEnv(app: string): string {
     return path.join(this.rktDir, 'env', app)

@@ -17,7 +17,7 @@ import {podManifestOf} from './info.js'
 import {PodStore} from './pods.js'
 import {becomeEntrypoint, podStage1, runEntrypoint} from './stage1-image.js'
 
-function mustBeRunning(pod: Pod): void {
+export function mustBeRunning(pod: Pod): void {
   const state = pod.state()
   if (state !== 'running') {
     throw new RktError(`pod ${pod.uuid} is not running (it is ${state})`, {
@@ -25,6 +25,20 @@ function mustBeRunning(pod: Pod): void {
       hint: 'see the pods with: rkt list',
     })
   }
+}
+
+/** The app --app names (it must be one of the pod's), or the pod's only app. */
+export function podAppName(pod: Pod, app: string | undefined, verb: string): string {
+  const apps = podManifestOf(pod)?.apps.map((a) => a.name) ?? []
+  const name = app ?? (apps.length === 1 ? apps[0] : undefined)
+  if (name === undefined) {
+    throw new RktError(`pod ${pod.uuid} has several apps: say which to ${verb}`, {
+      hint: `--app=NAME, one of: ${apps.join(', ')}`,
+    })
+  }
+  if (!apps.includes(name))
+    throw new RktError(`pod ${pod.uuid} has no app named ${name}`, {hint: `apps: ${apps.join(', ')}`})
+  return name
 }
 
 /** `rkt enter [--app=NAME] UUID [CMD [ARGS…]]`: runs CMD (default /bin/bash) in the app's context. */
@@ -36,15 +50,7 @@ export async function enterPod(
 ): Promise<number> {
   const pod = new PodStore(globals.dir).find(uuid)
   mustBeRunning(pod)
-  const apps = podManifestOf(pod)?.apps.map((a) => a.name) ?? []
-  const name = app ?? (apps.length === 1 ? apps[0] : undefined)
-  if (name === undefined) {
-    throw new RktError(`pod ${pod.uuid} has several apps: say which to enter`, {
-      hint: `--app=NAME, one of: ${apps.join(', ')}`,
-    })
-  }
-  if (!apps.includes(name))
-    throw new RktError(`pod ${pod.uuid} has no app named ${name}`, {hint: `apps: ${apps.join(', ')}`})
+  const name = podAppName(pod, app, 'enter')
   // The stage1 writes pid (or ppid, whose child comes a moment later) once it starts: wait while the pod runs.
   let pid: number | undefined
   for (let i = 0; i < 100; i++) {

@@ -4,6 +4,7 @@
 // The contract, so an engine needs one import.
 export * from '../contract/index.js'
 export {loadPod, podApp} from './pod.js'
+export {attachApp} from './attach.js'
 export type {LoadedPod, PodApp} from './pod.js'
 export {composeEnv, DEFAULT_PATH, enterEnv, envRecord, writeAppEnv} from './env.js'
 export {hostPathInRoot, resolveInRoot} from './root-path.js'

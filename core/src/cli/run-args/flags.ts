@@ -176,6 +176,15 @@ function mapFlag(flag: string, key: 'annotations' | 'userAnnotations' | 'userLab
   )
 }
 
+/** rkt's per-app stdio modes (docs/stage1.md "Logs and attach"), kept as its app annotation `coreos.com/rkt/stage2/<stream>`. */
+function stdioFlag(stream: string, modes: readonly string[]): FlagDef {
+  return appFlag(`--${stream}=stream`, (a, v) => {
+    if (!modes.includes(v))
+      throw new UsageError(`--${stream}: ${q(v)} is not a mode`, {hint: `one of: ${modes.join(', ')}`})
+    ;(a.annotations ??= new Map<string, string>()).set(`coreos.com/rkt/stage2/${stream}`, v)
+  })
+}
+
 function isolatorInt(flag: string, min: number, max: number, apply: (a: MutableApp, n: number) => void): FlagDef {
   return appFlag(`--${flag}=${min < 0 ? '-500' : '1024'}`, (a, v) => {
     const n = parseGoInt(v)
@@ -407,6 +416,9 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
     beforeImage: (s, v) => (s.name = parsePodName(v)),
   },
   annotation: mapFlag('annotation', 'annotations'),
+  stdin: stdioFlag('stdin', ['null', 'stream', 'tty']),
+  stdout: stdioFlag('stdout', ['log', 'stream', 'tty']),
+  stderr: stdioFlag('stderr', ['log', 'stream', 'tty']),
   'user-annotation': mapFlag('user-annotation', 'userAnnotations'),
   'user-label': mapFlag('user-label', 'userLabels'),
   environment: mapFlag('environment', 'environment'),
@@ -482,6 +494,9 @@ const HELP: Readonly<Record<string, {readonly value?: string; readonly text: str
     text: "after an image: the app's name (default: from the image name); before any image: the pod's name",
   },
   annotation: {value: 'NAME=VALUE', text: 'app annotation'},
+  stdin: {value: 'null|stream|tty', text: 'stream: attachable with rkt attach (tty: not supported)'},
+  stdout: {value: 'log|stream|tty', text: 'log: kept for rkt logs; stream: also attachable'},
+  stderr: {value: 'log|stream|tty', text: 'log: kept for rkt logs; stream: also attachable'},
   'user-annotation': {value: 'NAME=VALUE', text: 'user annotation (replaces the image ones)'},
   'user-label': {value: 'NAME=VALUE', text: 'user label (replaces the image ones)'},
   environment: {value: 'NAME=VALUE', text: 'environment variable of the app'},

@@ -14,10 +14,12 @@ import Stop from './stop.js'
 import Status from './status.js'
 import Rm from './rm.js'
 import List from './list.js'
+import Logs from './logs.js'
 import MetadataService from './metadata-service.js'
 import Gc from './gc.js'
 import Export from './export.js'
 import Enter from './enter.js'
+import Attach from './attach.js'
 import CatManifest from './cat-manifest.js'
 import Fetch from './fetch.js'
 import ImageCatManifest from './image/cat-manifest.js'
@@ -46,11 +48,13 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   'app:start': AppStart,
   'app:status': AppStatus,
   'app:stop': AppStop,
+  attach: Attach,
   'cat-manifest': CatManifest,
   enter: Enter,
   export: Export,
   gc: Gc,
   list: List,
+  logs: Logs,
   'metadata-service': MetadataService,
   rm: Rm,
   status: Status,
