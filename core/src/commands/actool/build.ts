@@ -45,7 +45,6 @@ export default class Build extends ActoolCommand {
       compression: flags['no-compression'] ? 'none' : 'gzip',
       overwrite: flags.overwrite,
       ownerRoot: flags['owner-root'],
-      onWarning: (m) => this.warning(`build: ${m}`),
     })
     if (flags.debug) process.stderr.write(`actool: built ${args.output}: ${result.imageId}\n`)
   }

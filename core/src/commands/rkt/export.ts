@@ -23,7 +23,6 @@ export default class Export extends RktCommand {
     await exportPod(g, args.uuid, args.output, {
       app: flags.app,
       overwrite: flags.overwrite,
-      onWarning: (m) => this.warning(m),
     })
   }
 }
