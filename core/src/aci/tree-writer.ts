@@ -5,7 +5,8 @@
 // per-entry async machinery costs more than the writes themselves.
 import fs from 'node:fs'
 
-import {RktError, wrap} from '../errors.js'
+import type {RktError} from '../errors.js'
+import {wrap} from '../errors.js'
 import {removeTree} from '../sys/mounts.js'
 import {mknod, setXattr} from '../sys/native.js'
 import {deviceNodeError} from './device-nodes.js'

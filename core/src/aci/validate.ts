@@ -1,7 +1,6 @@
 // Validation of an image archive as it streams in at fetch time: the tar is parsed once, by the same reader
 // and layout rules the extractor uses, while the caller hashes and stores the same bytes.
 import {deviceNodeError} from './device-nodes.js'
-import {RktError} from '../errors.js'
 import {TarReader} from './tar-reader.js'
 import type {TarEntry} from './tar-reader.js'
 import {LayoutChecker} from './layout.js'
