@@ -11,6 +11,7 @@ import Gc from './gc.js'
 import Export from './export.js'
 import Enter from './enter.js'
 import CatManifest from './cat-manifest.js'
+import Completion from './completion.js'
 import Fetch from './fetch.js'
 import ImageCatManifest from './image/cat-manifest.js'
 import ImageExport from './image/export.js'
@@ -31,6 +32,7 @@ import Version from './version.js'
 
 export const RKT_COMMANDS: Record<string, Command.Class> = {
   'cat-manifest': CatManifest,
+  completion: Completion,
   enter: Enter,
   export: Export,
   gc: Gc,
