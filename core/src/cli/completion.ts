@@ -127,7 +127,7 @@ ${common}
 _${fn}() {
   local cur="\${words[CURRENT]}"
   local -a cands
-  cands=(\${=\$(${fn}_complete "$cur" "\${(@)words[2,CURRENT-1]}")})
+  cands=(\${=$(${fn}_complete "$cur" "\${(@)words[2,CURRENT-1]}")})
   if [[ $cur == --*=* ]]; then
     compadd -P "\${cur%%=*}=" -- $cands
   elif (( \${#cands} )); then
