@@ -236,7 +236,15 @@ async function run(spec: CliSpec, argv: string[]): Promise<void> {
       return await config.runCommand(SINGLE_ID, normalizeBooleans(argv, cmd))
     }
     if (argv.length === 0) return await help([])
-    if (argv[0] === 'help') return await help(argv.slice(1).filter((a) => !a.startsWith('-')))
+    if (argv[0] === 'help') {
+      const words = argv.slice(1).filter((a) => !a.startsWith('-'))
+      const id = words.join(':')
+      if (words.length > 0 && !spec.commands[id] && !spec.topics[id])
+        throw new UsageError(`unknown command "${words.join(' ')}" for "${spec.bin}"`, {
+          hint: `run '${spec.bin} help' for the list of commands`,
+        })
+      return await help(words)
+    }
     if (argv[0] === '--version' && spec.commands['version']) argv = ['version']
     const {id, args} = splitArgv(spec, argv)
     if (id === undefined) {
