@@ -90,6 +90,14 @@ export async function docker2aci(arg: string, opts: Docker2AciOptions): Promise<
   const source = docker2aciSource(arg, opts.image)
   if (!fs.statSync(opts.outputDir, {throwIfNoEntry: false})?.isDirectory())
     throw new UsageError(`the output directory ${opts.outputDir} does not exist`, {hint: 'create it first'})
+  // Squashing renders the layers into a directory: only root can give its files their owners, and an image
+  // whose files all belong to the user who converted it would be wrong without a word.
+  if (opts.squash && process.getuid?.() !== 0) {
+    throw new RktError('squashing the layers into one ACI needs root (their files keep their owners)', {
+      code: 'EPERM',
+      hint: 'run docker2aci as root, or give --nosquash (one ACI per layer; no root needed)',
+    })
+  }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'docker2aci-'))
   const interrupted = onInterrupt(() => fs.rmSync(tmp, {recursive: true, force: true}))
   try {

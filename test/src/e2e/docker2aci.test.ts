@@ -1,12 +1,14 @@
 // docker2aci as the walkthroughs use it: a `docker save` archive and an image of a real registry (Debian's
 // docker-registry on a loopback port, plain http) into .aci files, which rkt fetches and runs on nspawn.
 // Squashed by default (one ACI, whiteouts applied, no dependencies); --nosquash gives one ACI per layer.
+import {execa} from 'execa'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import {describe, test} from 'node:test'
 
+import {DOCKER2ACI} from '../util/harness.js'
 import {PodSandbox, sh} from '../util/pods.js'
 import {
   APP_TEXT,
@@ -132,5 +134,22 @@ describe('docker2aci', () => {
     assert.equal(other.exitCode, 1)
     assert.match(other.stderr, /other:9/)
     assert.deepEqual(fs.readdirSync(ps.s.work), ['app.tar'])
+
+    // Not root: squashing would lose the files' owners, so it is refused; --nosquash keeps them.
+    fs.chmodSync(ps.s.work, 0o777)
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', DOCKER2ACI]
+    const squash = await execa('setpriv', [...asNobody, 'app.tar'], {cwd: ps.s.work, reject: false})
+    assert.equal(squash.exitCode, 1)
+    assert.match(String(squash.stderr), /needs root[\s\S]*--nosquash/)
+    const layers = await execa('setpriv', [...asNobody, '--nosquash', 'app.tar'], {cwd: ps.s.work, reject: false})
+    assert.equal(layers.exitCode, 0, String(layers.stderr))
+    const top = generated(String(layers.stdout)).at(-1)!
+    const f = await ps.rkt([
+      '--insecure-options=image',
+      'fetch',
+      ...generated(String(layers.stdout)).map((x) => path.join(ps.s.work, x)),
+    ])
+    assert.equal(f.exitCode, 0, f.stderr)
+    assert.match(top, /^app-latest\.aci$/)
   })
 })
