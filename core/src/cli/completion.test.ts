@@ -95,3 +95,29 @@ test('zsh: the script parses, registers with compdef, and gives the same candida
   assert.equal(policy, 'new update never')
   assert.ok(flags!.split(' ').includes('--insecure-options'))
 })
+
+/**
+ * What an interactive zsh (in a pseudo-terminal, zsh's zpty) shows after typing `typed` and TAB, with the
+ * script sourced after compinit.
+ */
+function zshTyped(typed: string): string {
+  const zshScript = path.join(dir, 'rkt.zsh')
+  fs.writeFileSync(zshScript, completionScript('zsh', 'rkt', RKT_COMMANDS))
+  const driver = `
+zmodload zsh/zpty
+zpty -b z 'zsh -f -i'
+zpty -w z "PS1='%% '; autoload -Uz compinit; compinit -u -d $2/zcompdump-i; source $1"
+zpty -w -n z "$3"$'\\t'
+sleep 1
+zpty -w z $'\\x15print END'
+zpty -r z out '*END*'
+zpty -d z
+print -r -- "$out"
+`
+  return execFileSync('zsh', ['-f', '-c', driver, 'zsh', zshScript, dir, typed], {encoding: 'latin1', timeout: 20_000})
+}
+
+test('zsh, interactively: TAB completes a command word and a flag value', () => {
+  assert.match(zshTyped('rkt image reb'), /rkt image rebuild-index/)
+  assert.match(zshTyped('rkt fetch --pull-policy=nev'), /--pull-policy=never/)
+})
