@@ -4,6 +4,7 @@
 import {execa} from 'execa'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import {describe, test} from 'node:test'
@@ -121,7 +122,7 @@ describe('docker2aci', () => {
     assert.equal(run.stdout.trim(), APP_TEXT)
   })
 
-  test('bad input: a missing file, an unknown compression, an archive without the asked image', async (t) => {
+  test('bad input: a missing file, an unknown compression, an archive without the asked image; squashing as non-root', async (t) => {
     const ps = PodSandbox.create(t)
     if (!(await requireRegistryTools(t))) return
     const missing = await ps.s.docker2aci(['nope.tar'])
@@ -135,21 +136,21 @@ describe('docker2aci', () => {
     assert.match(other.stderr, /other:9/)
     assert.deepEqual(fs.readdirSync(ps.s.work), ['app.tar'])
 
-    // Not root: squashing would lose the files' owners, so it is refused; --nosquash keeps them.
-    fs.chmodSync(ps.s.work, 0o777)
+    // Not root (in a directory of its own: the sandbox is root's): squashing would lose the files' owners, so
+    // it is refused; --nosquash keeps them.
+    const mine = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-docker2aci-'))
+    t.after(() => fs.rmSync(mine, {recursive: true, force: true}))
+    fs.copyFileSync(path.join(ps.s.work, 'app.tar'), path.join(mine, 'app.tar'))
+    fs.chmodSync(mine, 0o777)
     const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', DOCKER2ACI]
-    const squash = await execa('setpriv', [...asNobody, 'app.tar'], {cwd: ps.s.work, reject: false})
+    const squash = await execa('setpriv', [...asNobody, 'app.tar'], {cwd: mine, reject: false})
     assert.equal(squash.exitCode, 1)
     assert.match(String(squash.stderr), /needs root[\s\S]*--nosquash/)
-    const layers = await execa('setpriv', [...asNobody, '--nosquash', 'app.tar'], {cwd: ps.s.work, reject: false})
+    const layers = await execa('setpriv', [...asNobody, '--nosquash', 'app.tar'], {cwd: mine, reject: false})
     assert.equal(layers.exitCode, 0, String(layers.stderr))
-    const top = generated(String(layers.stdout)).at(-1)!
-    const f = await ps.rkt([
-      '--insecure-options=image',
-      'fetch',
-      ...generated(String(layers.stdout)).map((x) => path.join(ps.s.work, x)),
-    ])
+    const files = generated(String(layers.stdout))
+    assert.equal(files.at(-1), 'app-latest.aci')
+    const f = await ps.rkt(['--insecure-options=image', 'fetch', ...files.map((x) => path.join(mine, x))])
     assert.equal(f.exitCode, 0, f.stderr)
-    assert.match(top, /^app-latest\.aci$/)
   })
 })
