@@ -99,7 +99,7 @@ await step('guest kernel (linux-source, cached)', async () => {
 
 await step('CLI bundles (esbuild)', async () => {
   await fs.mkdir(path.join(dist, 'cli'), {recursive: true})
-  for (const name of ['rkt', 'actool']) {
+  for (const name of ['rkt', 'actool', 'docker2aci']) {
     await esbuild.build({
       entryPoints: [path.join(root, 'core', 'src', 'commands', name, 'main.ts')],
       outfile: path.join(dist, 'cli', `${name}.cjs`),
@@ -130,7 +130,7 @@ await step('CLI snapshots (node --build-snapshot)', async () => {
   const st = fs.statSync(node, {bigint: true})
   const mtimeSec = st.mtimeNs / 1_000_000_000n
   const stamp = `${node}\n${st.dev} ${st.ino} ${st.size} ${mtimeSec} ${st.mtimeNs - mtimeSec * 1_000_000_000n}\n`
-  for (const name of ['rkt', 'actool']) {
+  for (const name of ['rkt', 'actool', 'docker2aci']) {
     const cli = path.join(dist, 'cli')
     const blob = path.join(cli, `${name}.blob`)
     await fs.rm(`${blob}.stamp`, {force: true})

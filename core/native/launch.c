@@ -1,5 +1,5 @@
 /*
- * launch: starts the rkt or actool CLI (named by argv[0]) as fast as Node allows.
+ * launch: starts the rkt, actool or docker2aci CLI (named by argv[0]) as fast as Node allows.
  *
  * The build leaves, per CLI, a CommonJS bundle (<dist>/cli/<name>.cjs) and a V8 startup snapshot of it
  * (<name>.blob), which starts oclif about 60 ms sooner. A snapshot only works with the node binary that
@@ -22,7 +22,8 @@
 static const char *cli_name(const char *argv0) {
   const char *base = strrchr(argv0, '/');
   base = base ? base + 1 : argv0;
-  return strcmp(base, "actool") == 0 ? "actool" : "rkt";
+  if (strcmp(base, "actool") == 0 || strcmp(base, "docker2aci") == 0) return base;
+  return "rkt";
 }
 
 /* <dist> is two levels above this executable (<dist>/bin/launch), found through /proc/self/exe so

@@ -8,7 +8,7 @@ import path from 'node:path'
 import {test} from 'node:test'
 import zlib from 'node:zlib'
 
-import {RktError, UsageError} from '../errors.js'
+import {formatError, RktError, UsageError} from '../errors.js'
 import {getXattr, mknod, setXattr} from '../sys/native.js'
 import {buildAci} from './build.js'
 import {extractAci} from './extract.js'
@@ -49,7 +49,6 @@ function makeLayout(t: {after(fn: () => void): void}): {dir: string; layout: str
     fs.chownSync(r('bin/busybox'), 3_000_000_000, 1234) // chown after the caps would clear them: re-set below
     setXattr(r('bin/busybox'), 'security.capability', CAP)
     fs.chmodSync(r('bin/busybox'), 0o4755)
-    mknod(r('null'), 0o020666, 1, 3)
   }
   // A socket is skipped, as actool does.
   mknod(r('sock'), 0o140644, 0, 0)
@@ -165,10 +164,26 @@ test('build → extract round-trips hardlinks, xattrs, modes, ownership, times, 
     assert.equal(st('bin/busybox').uid, 3_000_000_000)
     assert.equal(st('bin/busybox').gid, 1234)
     assert.deepEqual(getXattr(path.join(dest, 'bin/busybox'), 'security.capability'), CAP)
-    assert.equal(st('null').isCharacterDevice(), true)
-    assert.equal(st('null').rdev, (1 << 8) | 3)
   }
 })
+
+test(
+  'refuses a device node, as fetch does (one rule: core/src/aci/device-nodes.ts)',
+  {skip: skipUnless(isRoot, 'needs root')},
+  async (t) => {
+    const {dir, layout} = makeLayout(t)
+    mknod(path.join(layout, 'rootfs/null'), 0o020666, 1, 3)
+    const out = path.join(dir, 'x.aci')
+    await assert.rejects(
+      buildAci({layoutDir: layout, outFile: out, manifest: TEST_MANIFEST, compression: 'none'}),
+      (err: RktError) =>
+        /rootfs\/null is a character device \(1:3\): device nodes are not allowed[\s\S]*remove rootfs\/null from the image layout/.test(
+          formatError(err),
+        ),
+    )
+    assert.equal(fs.existsSync(out), false)
+  },
+)
 
 test('ownerRoot stores 0:0', {skip: skipUnless(isRoot, 'needs root')}, async (t) => {
   const {dir, layout} = makeLayout(t)

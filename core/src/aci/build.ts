@@ -17,6 +17,7 @@ import {fsyncDir, tempPathFor} from '../sys/atomic.js'
 import {getXattr, listXattrs} from '../sys/native.js'
 import {DEFAULT_XATTRS} from './tree-writer.js'
 import {ImageIdHasher} from './image-id.js'
+import {deviceNodeError} from './device-nodes.js'
 import {encodePaxHeader} from './tar-header.js'
 
 /** What to build. */
@@ -34,8 +35,6 @@ export interface BuildOptions {
   ownerRoot?: boolean
   /** xattr names to store (exact, or prefixes ending in `*`); default `user.*` and `security.capability`. */
   xattrs?: readonly string[]
-  /** Told about what rkt will refuse later (device nodes), although the archive keeps it as actool does. */
-  onWarning?: (message: string) => void
 }
 
 /** What was built. */
@@ -231,12 +230,7 @@ class Builder {
     } else if (st.isFIFO()) {
       await this.add({...base, name, type: 'fifo', mode: TYPE_BITS.fifo | perm}, xattrs)
     } else {
-      const type = st.isCharacterDevice() ? 'character-device' : 'block-device'
-      this.opts.onWarning?.(`${name} is a device node: rkt refuses images that contain device nodes`)
-      await this.add(
-        {...base, name, type, mode: TYPE_BITS[type] | perm, devmajor: major(st.rdev), devminor: minor(st.rdev)},
-        xattrs,
-      )
+      throw deviceNodeError(name, st.isCharacterDevice() ? 'char' : 'block', major(st.rdev), minor(st.rdev))
     }
   }
 

@@ -5,9 +5,11 @@
 // per-entry async machinery costs more than the writes themselves.
 import fs from 'node:fs'
 
-import {RktError, wrap} from '../errors.js'
+import type {RktError} from '../errors.js'
+import {wrap} from '../errors.js'
 import {removeTree} from '../sys/mounts.js'
 import {mknod, setXattr} from '../sys/native.js'
+import {deviceNodeError} from './device-nodes.js'
 import {LayoutChecker, layoutError} from './layout.js'
 import type {AciLimits} from './limits.js'
 import type {TarEntry, TarHandler} from './tar-reader.js'
@@ -138,10 +140,7 @@ export class TreeWriter implements TarHandler {
       case 'char':
       case 'block':
         if (this.opts.allowDevices !== true) {
-          throw new RktError(`invalid image: ${this.where}: device nodes are not allowed`, {
-            code: 'EBADACI',
-            hint: 'images may not create device nodes; the runtime provides /dev',
-          })
+          throw deviceNodeError(e.name, e.type, e.devmajor, e.devminor)
         }
         this.node(rel, e, e.type === 'char' ? S_IFCHR : S_IFBLK)
         return

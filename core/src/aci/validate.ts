@@ -1,6 +1,6 @@
 // Validation of an image archive as it streams in at fetch time: the tar is parsed once, by the same reader
 // and layout rules the extractor uses, while the caller hashes and stores the same bytes.
-import {RktError} from '../errors.js'
+import {deviceNodeError} from './device-nodes.js'
 import {TarReader} from './tar-reader.js'
 import type {TarEntry} from './tar-reader.js'
 import {LayoutChecker} from './layout.js'
@@ -39,13 +39,7 @@ export class AciValidator {
         onEntry: (e: TarEntry) => {
           const checked = this.layout.check(e)
           if ((e.type === 'char' || e.type === 'block') && options.allowDevices !== true) {
-            throw new RktError(
-              `invalid image: ${checked.path} is a ${e.type === 'char' ? 'character' : 'block'} device (${e.devmajor}:${e.devminor}): device nodes are not allowed`,
-              {
-                code: 'EBADACI',
-                hint: 'the runtime provides /dev; rebuild the image without device nodes (for example, empty rootfs/dev first)',
-              },
-            )
+            throw deviceNodeError(checked.path, e.type, e.devmajor, e.devminor)
           }
           this.manifestParts = checked.kind === 'manifest' ? [] : undefined
         },

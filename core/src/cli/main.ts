@@ -35,16 +35,24 @@ export interface CliSpec {
   readonly preload?: () => Promise<unknown>
   /** Rewrites deprecated spellings before dispatching (warnings through `warn`). */
   readonly rewriteArgv?: (argv: readonly string[], warn: (message: string) => void) => string[]
+  /**
+   * The CLI is its one command (docker2aci): no command word, and Go's single-dash long flags (`-nosquash`)
+   * taken as the double-dash ones, as the Go tool it replaces took both.
+   */
+  readonly single?: boolean
   /** Global flags that may precede the command; the value-taking ones listed separately. */
   readonly globalFlags: {readonly withValue: readonly string[]; readonly boolean: readonly string[]}
 }
 
 let configPromise: Promise<Config> | undefined
 
+/** oclif's id of a single-command CLI's command (its SINGLE_COMMAND_CLI_SYMBOL, which it does not export). */
+const SINGLE_ID = Symbol('SINGLE_COMMAND_CLI').toString()
+
 function loadConfig(spec: CliSpec, root: string): Promise<Config> {
   // The explicit command table replaces oclif's discovery (globbing files or importing a target module).
   ;(Plugin.prototype as unknown as {loadCommandsFromTarget: () => Promise<unknown>}).loadCommandsFromTarget = () =>
-    Promise.resolve(spec.commands)
+    Promise.resolve(spec.single === true ? {[SINGLE_ID]: Object.values(spec.commands)[0]} : spec.commands)
   const pjson = {
     name: spec.bin,
     version: spec.version,
@@ -53,7 +61,11 @@ function loadConfig(spec: CliSpec, root: string): Promise<Config> {
       dirname: spec.bin,
       topicSeparator: ' ',
       topics: spec.topics,
-      commands: {strategy: 'explicit', target: './commands.js', identifier: 'COMMANDS'},
+      commands: {
+        strategy: spec.single === true ? 'single' : 'explicit',
+        target: './commands.js',
+        identifier: 'COMMANDS',
+      },
       // Failures exit 254; every kind of command-line parsing error is a usage error (2).
       exitCodes: {
         default: 254,
@@ -219,8 +231,22 @@ async function run(spec: CliSpec, argv: string[]): Promise<void> {
   try {
     const config = await (configPromise ?? loadConfig(spec, process.cwd()))
     const help = (words: string[]): Promise<void> => new Help(config).showHelp(words)
+    if (spec.single === true) {
+      argv = argv.map((a) => (/^-[a-z][a-z-]+(=|$)/.test(a) ? `-${a}` : a))
+      if (argv[0] === 'help' || wantsHelp(spec, undefined, argv)) return await help([])
+      const cmd = Object.values(spec.commands)[0]!
+      return await config.runCommand(SINGLE_ID, normalizeBooleans(argv, cmd))
+    }
     if (argv.length === 0) return await help([])
-    if (argv[0] === 'help') return await help(argv.slice(1).filter((a) => !a.startsWith('-')))
+    if (argv[0] === 'help') {
+      const words = argv.slice(1).filter((a) => !a.startsWith('-'))
+      const id = words.join(':')
+      if (words.length > 0 && !spec.commands[id] && !spec.topics[id])
+        throw new UsageError(`unknown command "${words.join(' ')}" for "${spec.bin}"`, {
+          hint: `run '${spec.bin} help' for the list of commands`,
+        })
+      return await help(words)
+    }
     if (argv[0] === '--version' && spec.commands['version']) argv = ['version']
     if (spec.rewriteArgv) argv = spec.rewriteArgv(argv, (m) => process.stderr.write(`${spec.bin}: warning: ${m}\n`))
     const {id, args} = splitArgv(spec, argv)

@@ -53,6 +53,18 @@ describe('convertLayer', () => {
     assert.deepEqual(r.manifest.pathWhitelist, ['/bin/sh', '/etc/motd'])
   })
 
+  for (const root of ['/', './', '.', '//', '/./'] as const) {
+    test(`takes the entry ${JSON.stringify(root)} for the root directory, as GNU tar and containerd do`, async () => {
+      const r = await convert([{name: root, mode: 0o755}, {name: 'etc/'}, {name: 'etc/motd', data: 'hi\n'}])
+      assert.deepEqual(r.names, ['rootfs', 'rootfs/etc', 'rootfs/etc/motd', 'manifest'])
+    })
+  }
+
+  test('refuses a root entry that is not a directory, and absolute names beside it', async () => {
+    await assert.rejects(convert([{name: '/', data: 'x'}]), /root of the layer must be a directory/)
+    await assert.rejects(convert([{name: '/'}, {name: '/etc/passwd', data: 'x'}]), /absolute/)
+  })
+
   test('is deterministic: the same layer gives the same bytes', async () => {
     const e: EntrySpec[] = [
       {name: 'a', data: 'x'},

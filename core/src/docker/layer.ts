@@ -250,6 +250,12 @@ export async function convertLayer(blob: Readable, opts: ConvertLayerOptions): P
       onEntry(e: TarEntry) {
         skipData = true
         dataSize = e.size
+        // `/`, `./` (GNU tar's) and the like name the layer's root, as containerd and GNU tar read them: the
+        // rootfs entry stands for it. Every other absolute name stays refused below.
+        if (e.name.split('/').every((c) => c === '' || c === '.')) {
+          if (e.type !== 'directory') throw refuse(e, 'the root of the layer must be a directory')
+          return
+        }
         let p: string
         try {
           p = normalizeEntryName(e.name, () => `entry ${JSON.stringify(e.name)}`)
@@ -259,7 +265,6 @@ export async function convertLayer(blob: Readable, opts: ConvertLayerOptions): P
             'the layer is hostile or damaged; it was not imported',
           )
         }
-        if (p === '') return // `./`: the rootfs entry stands for it
         const slash = p.lastIndexOf('/')
         const base = slash < 0 ? p : p.slice(slash + 1)
         const dir = parentOf(p)

@@ -23,7 +23,6 @@ import {podStage1, runEntrypoint, stage1Info} from './stage1-image.js'
 export interface ExportOptions {
   readonly app?: string | undefined
   readonly overwrite: boolean
-  readonly onWarning?: (message: string) => void
 }
 
 /** Exports an app of an exited pod; returns the new image's ID. */
@@ -72,7 +71,6 @@ export async function exportPod(globals: Globals, uuid: string, outFile: string,
       manifest: fs.readFileSync(p.appInfoManifest(app)),
       compression: 'gzip',
       overwrite: opts.overwrite,
-      ...(opts.onWarning ? {onWarning: opts.onWarning} : {}),
     })
     return result.imageId
   } catch (err) {

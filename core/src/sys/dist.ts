@@ -26,7 +26,7 @@ export function getDistDir(): string {
  * How to start one of this installation's CLIs as a subprocess: its launcher (`<dist>/bin/launch`, which
  * picks the CLI by argv[0] and starts it from its snapshot), else Node on its bundle.
  */
-export function cliCommand(name: 'rkt' | 'actool'): {file: string; args?: string[]; argv0?: string} {
+export function cliCommand(name: 'rkt' | 'actool' | 'docker2aci'): {file: string; args?: string[]; argv0?: string} {
   const launch = path.join(getDistDir(), 'bin', 'launch')
   if (fs.existsSync(launch)) return {file: launch, argv0: name}
   return {file: process.execPath, args: [path.join(getDistDir(), 'cli', `${name}.cjs`)]}

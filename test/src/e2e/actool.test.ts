@@ -108,6 +108,34 @@ describe('actool build', () => {
   })
 })
 
+describe('device nodes: one rule for actool build and rkt fetch', () => {
+  test('both refuse an image with a device node, with the same message and the fix; without it both accept', async (t) => {
+    const s = Sandbox.create(t)
+    const dir = layout(s)
+    fs.mkdirSync(path.join(dir, 'rootfs/dev'), {recursive: true})
+    await execa('mknod', [path.join(dir, 'rootfs/dev/null'), 'c', '1', '3'])
+    const rule =
+      /rootfs\/dev\/null is a character device \(1:3\): device nodes are not allowed[\s\S]*remove rootfs\/dev\/null from the image layout/
+    const built = await s.actool(['build', dir, path.join(s.work, 'dev.aci')])
+    assert.equal(built.exitCode, 1, 'actool build refuses it (it used to warn and exit 0)')
+    assert.match(built.stderr, rule)
+    assert.equal(fs.existsSync(path.join(s.work, 'dev.aci')), false)
+
+    // The same image packed by another tool: rkt fetch says the same.
+    const packed = path.join(s.work, 'packed.aci')
+    await execa('tar', ['-C', dir, '-cf', packed, 'manifest', 'rootfs'])
+    const fetched = await s.rkt(['--insecure-options=image', 'fetch', packed])
+    assert.equal(fetched.exitCode, 254)
+    assert.match(fetched.stderr, rule)
+
+    fs.rmSync(path.join(dir, 'rootfs/dev/null'))
+    const ok = path.join(s.work, 'ok.aci')
+    assert.equal((await s.actool(['build', dir, ok])).exitCode, 0)
+    const f = await s.rkt(['--insecure-options=image', 'fetch', ok])
+    assert.equal(f.exitCode, 0, f.stderr)
+  })
+})
+
 describe('actool validate', () => {
   test('a layout directory, an image manifest and a pod manifest', async (t) => {
     const s = Sandbox.create(t)

@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {describe, test, type TestContext} from 'node:test'
 
-import {Sandbox} from '../util/harness.js'
+import {BUSYBOX, Sandbox} from '../util/harness.js'
 import {PodSandbox, sh} from '../util/pods.js'
 import {
   APP_TEXT,
@@ -21,6 +21,8 @@ import {
   MOTD_TEXT,
   OTHER_TEXT,
   push,
+  rawImage,
+  rawLayerTar,
   requireRegistryTools,
   SEED_TEXT,
   sharedImages,
@@ -393,6 +395,29 @@ describe('docker-archive: and oci: image files', () => {
     const wh = await ps.rkt(['run', id, ...sh('test ! -e /etc/removeme && cat /etc/motd')])
     assert.equal(wh.exitCode, 0, wh.stderr)
     assert.equal(wh.stdout.trim(), MOTD_TEXT)
+  })
+
+  test('a layer whose tar names the root `/` or `./` (GNU tar, some builders) imports and runs', async (t) => {
+    const ps = PodSandbox.create(t, {stage1: 'nspawn'})
+    const slash = rawLayerTar([
+      {name: '/', type: '5'},
+      {name: 'bin/', type: '5'},
+      {name: 'bin/busybox', data: fs.readFileSync(BUSYBOX), mode: 0o755},
+      {name: 'bin/sh', type: '2', linkname: 'busybox'},
+      {name: 'etc/', type: '5'},
+      {name: 'etc/motd', data: `${MOTD_TEXT}\n`},
+    ])
+    const dot = rawLayerTar([
+      {name: './', type: '5'},
+      {name: './etc/', type: '5'},
+      {name: './etc/extra', data: 'x\n'},
+    ])
+    const dir = path.join(ps.s.work, 'rooted-oci')
+    rawImage(dir, 'rooted', [slash, dot], ['/bin/sh', '-c', 'cat /etc/motd /etc/extra'])
+    const id = await fetchOk(ps.s, ['--insecure-options=image', `oci:${dir}:rooted`])
+    const r = await ps.rkt(['run', id])
+    assert.equal(r.exitCode, 0, r.stderr)
+    assert.equal(r.stdout.trim(), `${MOTD_TEXT}\nx`)
   })
 
   test('oci:DIR:TAG (an OCI image layout) imports with --insecure-options=image and runs', async (t) => {

@@ -1,5 +1,5 @@
 // End-to-end test harness: each test gets a fresh data directory and fresh config directories under
-// /tmp/rkt-test-*, and drives the built CLIs (bin/rkt, bin/actool) as a user would.
+// /tmp/rkt-test-*, and drives the built CLIs (bin/rkt, bin/actool, bin/docker2aci) as a user would.
 import {skippingAllowed} from '@rkt/core/testing'
 import {unmountTree} from '@rkt/core/sys/mounts'
 import {execa} from 'execa'
@@ -14,6 +14,7 @@ import {fileURLToPath} from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const RKT = path.join(ROOT, 'bin', 'rkt')
 export const ACTOOL = path.join(ROOT, 'bin', 'actool')
+export const DOCKER2ACI = path.join(ROOT, 'bin', 'docker2aci')
 
 /** What a CLI run produced. */
 export interface Run {
@@ -109,6 +110,12 @@ export class Sandbox {
   /** Runs actool to completion. */
   async actool(args: readonly string[]): Promise<Run> {
     const r = await execa(ACTOOL, args, {reject: false, cwd: this.work, stdin: 'ignore'})
+    return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
+  }
+
+  /** Runs docker2aci to completion, in the work directory. */
+  async docker2aci(args: readonly string[]): Promise<Run> {
+    const r = await execa(DOCKER2ACI, args, {reject: false, cwd: this.work, stdin: 'ignore'})
     return {exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
   }
 

@@ -9,6 +9,16 @@ export default class Build extends ActoolCommand {
   static override summary = 'Build an ACI from an image layout (manifest + rootfs/)'
   static override description =
     'Builds are reproducible: the same layout (contents and metadata) always gives the same image ID.'
+  static override examples = [
+    {
+      description: 'Build an ACI from a layout (manifest + rootfs/)',
+      command: '<%= config.bin %> build ./hello-layout hello.aci',
+    },
+    {
+      description: 'Uncompressed, owned by root, replacing the file',
+      command: '<%= config.bin %> build --no-compression --owner-root --overwrite ./hello-layout hello.aci',
+    },
+  ]
   static override args = {
     directory: Args.string({description: 'image layout: a manifest file and a rootfs/ directory', required: true}),
     output: Args.string({description: 'the ACI to write (must end in .aci)', required: true}),
@@ -45,7 +55,6 @@ export default class Build extends ActoolCommand {
       compression: flags['no-compression'] ? 'none' : 'gzip',
       overwrite: flags.overwrite,
       ownerRoot: flags['owner-root'],
-      onWarning: (m) => this.warning(`build: ${m}`),
     })
     if (flags.debug) process.stderr.write(`actool: built ${args.output}: ${result.imageId}\n`)
   }

@@ -7,6 +7,16 @@ export default class Discover extends ActoolCommand {
   static override summary = 'Discover the download URLs and public keys of an image name'
   static override description =
     'APP is name[:version][,label=value…]; os and arch default to this machine. Walks up the name from https://NAME?ac-discovery=1.'
+  static override examples = [
+    {
+      description: "Where an image name's ACI and signature are",
+      command: '<%= config.bin %> discover coreos.com/etcd:v3.1.7',
+    },
+    {
+      description: 'As JSON, over plain http',
+      command: '<%= config.bin %> discover --json --insecure example.com/hello',
+    },
+  ]
   static override strict = false
   static override args = {app: Args.string({description: 'image name, e.g. coreos.com/etcd:v2.0.9', required: true})}
   static override flags = {

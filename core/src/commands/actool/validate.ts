@@ -8,6 +8,14 @@ export default class Validate extends ActoolCommand {
   static override summary = 'Validate that one or more images or manifests meet the spec'
   static override description =
     'Without --strict, whatever the reference (Go) implementation accepts passes, with a warning where it breaks the spec text; --strict makes those warnings errors. Valid files are reported with --debug.'
+  static override examples = [
+    {description: 'Validate ACIs', command: '<%= config.bin %> validate hello.aci'},
+    {description: 'A layout directory, strictly', command: '<%= config.bin %> validate --strict ./hello-layout'},
+    {
+      description: 'An image manifest',
+      command: '<%= config.bin %> validate --type=manifest ./hello-layout/manifest',
+    },
+  ]
   static override strict = false
   static override args = {
     file: Args.string({description: 'an .aci file, an image layout directory, or a manifest', required: true}),

@@ -5,6 +5,16 @@ import {RktError} from '../../errors.js'
 
 export default class CatManifest extends RktCommand {
   static override summary = 'Inspect and print the pod manifest'
+  static override examples = [
+    {
+      description: 'Print the pod manifest of a pod (a unique UUID prefix is enough)',
+      command: '<%= config.bin %> cat-manifest 5f6a8b3c',
+    },
+    {
+      description: 'Indented, the pod named by a UUID file',
+      command: '<%= config.bin %> cat-manifest --pretty-print --uuid-file=/run/web.uuid',
+    },
+  ]
   static override usage = 'cat-manifest UUID | --uuid-file=FILE'
   static override args = {uuid: Args.string({description: 'pod UUID (or a unique prefix)'})}
   static override flags = {

@@ -7,6 +7,16 @@ import {loadStage0Config, renderStage0Config} from '../../config/stage0.js'
 export default class ConfigCmd extends RktCommand {
   static override summary = 'Print configuration for each stage in JSON format'
   static override description = 'Secrets (passwords, tokens, keys) are shown as "***".'
+  static override examples = [
+    {
+      description: 'Print the configuration rkt assembled from the config directories',
+      command: '<%= config.bin %> config --pretty-print',
+    },
+    {
+      description: 'With another local configuration directory',
+      command: '<%= config.bin %> --local-config=/srv/rkt-conf config',
+    },
+  ]
   static override flags = {
     'pretty-print': Flags.boolean({summary: 'apply indent to format the output', default: true, allowNo: true}),
   }

@@ -8,6 +8,13 @@ export default class Enter extends RktCommand {
   static override summary = 'Enter the namespaces of an app within a rkt pod'
   static override description =
     'Runs CMD (default /bin/bash) in the context of the app. Flags go before the UUID; everything after it is the command.'
+  static override examples = [
+    {description: "A shell in the pod's only app", command: '<%= config.bin %> enter 5f6a8b3c'},
+    {
+      description: 'A command in one app of the pod (its flags go to the command)',
+      command: '<%= config.bin %> enter --app=web 5f6a8b3c ls -l /',
+    },
+  ]
   static override usage = 'enter [--app=APPNAME] UUID [--] [CMD [ARGS…]]'
   static override flags = {
     app: Flags.string({summary: 'name of the app to enter within the specified pod'}),

@@ -5,6 +5,16 @@ import {RktCommand} from '../../cli/base.js'
 export default class Export extends RktCommand {
   static override summary = 'Export an app from an exited pod to an ACI file'
   static override description = 'UUID should be the uuid of an exited pod.'
+  static override examples = [
+    {
+      description: 'Export the app of an exited pod as a new ACI',
+      command: '<%= config.bin %> export 5f6a8b3c web-snapshot.aci',
+    },
+    {
+      description: 'One app of several, replacing an existing file',
+      command: '<%= config.bin %> export --app=web --overwrite 5f6a8b3c web.aci',
+    },
+  ]
   static override args = {
     uuid: Args.string({description: 'pod UUID (or a unique prefix)', required: true}),
     output: Args.string({description: 'the image file to write (.aci)', required: true}),
@@ -23,7 +33,6 @@ export default class Export extends RktCommand {
     await exportPod(g, args.uuid, args.output, {
       app: flags.app,
       overwrite: flags.overwrite,
-      onWarning: (m) => this.warning(m),
     })
   }
 }

@@ -15,6 +15,17 @@ export default class Fetch extends RktCommand {
     'which need --insecure-options=image (they carry no appc signature); or an image ID. ' +
     'With --pull-policy=update (the default) remote images are checked again: a fresh Cache-Control max-age or an unchanged ETag keeps the stored one. ' +
     'Prints each image ID.'
+  static override examples = [
+    {description: 'A signed image by name (appc discovery)', command: '<%= config.bin %> fetch coreos.com/etcd:v3.1.7'},
+    {
+      description: 'A local ACI without a signature',
+      command: '<%= config.bin %> --insecure-options=image fetch ./hello.aci',
+    },
+    {
+      description: 'A Docker image, printing the full image ID',
+      command: '<%= config.bin %> --insecure-options=image fetch --full docker://busybox',
+    },
+  ]
   static override strict = false
   static override args = {image: Args.string({description: 'image to fetch', required: true})}
   static override flags = {

@@ -6,6 +6,13 @@ import {parseDuration} from '../../cli/duration.js'
 export default class Gc extends RktCommand {
   static override summary = 'Garbage collect rkt pods no longer in use'
   static override description = `Exited pods are marked (moved to exited-garbage) and removed once the grace period has passed; failed and expired prepared pods are removed at once. Run it periodically, e.g. from a systemd timer.`
+  static override examples = [
+    {description: 'Collect exited pods older than the default grace period (30m)', command: '<%= config.bin %> gc'},
+    {
+      description: 'Collect at once, and prepared pods older than an hour',
+      command: '<%= config.bin %> gc --grace-period=0s --expire-prepared=1h',
+    },
+  ]
   static override flags = {
     'grace-period': Flags.string({
       summary: 'duration to wait before discarding inactive pods from garbage',

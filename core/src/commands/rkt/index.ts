@@ -21,6 +21,7 @@ import Export from './export.js'
 import Enter from './enter.js'
 import Attach from './attach.js'
 import CatManifest from './cat-manifest.js'
+import Completion from './completion.js'
 import Fetch from './fetch.js'
 import ImageCatManifest from './image/cat-manifest.js'
 import ImageExport from './image/export.js'
@@ -50,6 +51,7 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   'app:stop': AppStop,
   attach: Attach,
   'cat-manifest': CatManifest,
+  completion: Completion,
   enter: Enter,
   export: Export,
   gc: Gc,

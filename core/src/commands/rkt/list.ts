@@ -22,6 +22,11 @@ const POD_LIST_FIELDS = Object.keys(POD_LIST_COLUMNS) as (keyof typeof POD_LIST_
 
 export default class List extends RktCommand {
   static override summary = 'List pods'
+  static override examples = [
+    {description: 'The pods, as a table', command: '<%= config.bin %> list'},
+    {description: 'Full UUIDs and image IDs, without the header', command: '<%= config.bin %> list --full --no-legend'},
+    {description: 'For scripts', command: '<%= config.bin %> list --format=json'},
+  ]
   static override flags = {
     'no-legend': Flags.boolean({summary: 'suppress a legend with the list', allowNo: true}),
     full: Flags.boolean({summary: 'use long output format', allowNo: true}),

@@ -6,6 +6,10 @@ import {UsageError} from '../../errors.js'
 export default class MetadataService extends RktCommand {
   static override summary = 'Run metadata service'
   static override description = `Serves the App Container metadata API to the pods registered with it (rkt run --mds-register), on a TCP port on all addresses. Pods register over a unix socket only root can use. Runs in the foreground until SIGINT or SIGTERM.`
+  static override examples = [
+    {description: 'Serve the metadata API on the default port (18112)', command: '<%= config.bin %> metadata-service'},
+    {description: 'On another port', command: '<%= config.bin %> metadata-service --listen-port=18113'},
+  ]
   static override usage = 'metadata-service [--listen-port=PORT] [--socket-path=PATH]'
   static override flags = {
     'listen-port': Flags.string({summary: 'listen port', default: '18112'}),

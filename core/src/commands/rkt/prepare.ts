@@ -4,6 +4,17 @@ import {runHelpFlags} from '../../cli/run-help.js'
 export default class Prepare extends RktCommand {
   static override summary = 'Prepare to run image(s) in a pod'
   static override description = `Makes a pod and prints its UUID, for rkt run-prepared. Takes the arguments of rkt run.`
+  static override examples = [
+    {
+      description: 'Prepare a pod and keep its UUID',
+      command: '<%= config.bin %> prepare --insecure-options=image hello.aci > hello.uuid',
+    },
+    {
+      description: 'With a volume mounted into the app',
+      command:
+        '<%= config.bin %> prepare --volume=data,kind=host,source=/srv/data app.aci --mount=volume=data,target=/data',
+    },
+  ]
   static override usage = 'prepare [FLAGS] IMAGE [APP FLAGS] [-- ARG… ---] [IMAGE …]'
   static override flags = runHelpFlags('prepare')
   static override strict = false

@@ -6,6 +6,10 @@ import {RktError} from '../../errors.js'
 export default class Rm extends RktCommand {
   static override summary = 'Remove all files and resources associated with an exited pod'
   static override description = 'Unlike gc, rm allows users to remove specific pods.'
+  static override examples = [
+    {description: 'Remove an exited pod', command: '<%= config.bin %> rm 5f6a8b3c'},
+    {description: 'The pod a UUID file names', command: '<%= config.bin %> rm --uuid-file=/run/web.uuid'},
+  ]
   static override usage = 'rm UUID… | --uuid-file=FILE'
   static override strict = false
   static override flags = {

@@ -21,6 +21,13 @@ export default class Status extends RktCommand {
   static override description = `Prints assorted information about the pod such as its state, pid and exit status.
 
 The --wait and --wait-ready flags accept boolean or timeout values. If set to true, wait indefinitely. If set to false, don't wait at all. They can also be set to a duration. If the duration is less than zero, wait indefinitely. If the duration is zero, don't wait at all.`
+  static override examples = [
+    {description: 'The state of a pod', command: '<%= config.bin %> status 5f6a8b3c'},
+    {
+      description: 'Wait until its apps are ready, at most a minute, then print JSON',
+      command: '<%= config.bin %> status --wait-ready=1m --format=json 5f6a8b3c',
+    },
+  ]
   static override usage = 'status [--wait=bool|timeout] [--wait-ready=bool|timeout] --uuid-file=FILE | UUID'
   static override args = {uuid: Args.string({description: 'pod UUID (or a unique prefix)'})}
   static override flags = {

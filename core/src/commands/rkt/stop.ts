@@ -5,6 +5,10 @@ import {RktError} from '../../errors.js'
 
 export default class Stop extends RktCommand {
   static override summary = 'Stop a pod'
+  static override examples = [
+    {description: 'Stop a pod gracefully', command: '<%= config.bin %> stop 5f6a8b3c'},
+    {description: 'Kill the pods two UUIDs name', command: '<%= config.bin %> stop --force 5f6a8b3c 9d0e1f2a'},
+  ]
   static override usage = 'stop [--force] UUID… | --uuid-file=FILE'
   static override strict = false
   static override flags = {

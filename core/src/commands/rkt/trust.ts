@@ -9,6 +9,17 @@ export default class Trust extends RktCommand {
     'Adds each PUBKEY file (an armored or binary OpenPGP public key) to the local keystore (with --prefix and no PUBKEY, the keys appc discovery offers for the prefix, over https), trusted for the names under --prefix ' +
     '(a key for example.com/app verifies example.com/app and example.com/app/sub, never example.com/application), or for every name with --root. ' +
     'The key fingerprint is shown for review first; --skip-fingerprint-review is for scripts that check it themselves.'
+  static override examples = [
+    {
+      description: 'Trust a key for images of one prefix',
+      command: '<%= config.bin %> trust --prefix=example.com/hello ./pubkey.gpg',
+    },
+    {
+      description: 'Trust a key for every image (asks to confirm; `echo yes |` answers)',
+      command: '<%= config.bin %> trust --root ./pubkey.gpg',
+    },
+    {description: "Fetch the prefix's key by discovery", command: '<%= config.bin %> trust --prefix=coreos.com/etcd'},
+  ]
   static override strict = false
   static override args = {pubkey: Args.string({description: 'public key file'})}
   static override flags = {

@@ -4,6 +4,12 @@ import {RktCommand} from '../../../cli/base.js'
 
 export default class ImageCatManifest extends RktCommand {
   static override summary = 'Inspect and print the image manifest'
+  static override examples = [
+    {
+      description: 'The manifest of a stored image, by name or ID',
+      command: '<%= config.bin %> image cat-manifest --pretty-print example.com/hello:1.0',
+    },
+  ]
   static override args = {
     image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),
   }

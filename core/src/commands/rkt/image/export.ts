@@ -4,6 +4,12 @@ import {RktCommand} from '../../../cli/base.js'
 
 export default class ImageExport extends RktCommand {
   static override summary = 'Export a stored image to an ACI file'
+  static override examples = [
+    {
+      description: 'Copy a stored image to an ACI file',
+      command: '<%= config.bin %> image export sha512-6a1f3c2b hello.aci',
+    },
+  ]
   static override args = {
     image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),
     output: Args.string({description: 'output ACI file', required: true}),

@@ -7,6 +7,13 @@ export default class ImageGc extends RktCommand {
   static override summary = 'Garbage collect local store'
   static override description =
     'Removes rendered trees that no pod uses, then images not used for longer than the grace period.'
+  static override examples = [
+    {
+      description: 'Remove images no pod used for the default grace period (24h)',
+      command: '<%= config.bin %> image gc',
+    },
+    {description: 'Now', command: '<%= config.bin %> image gc --grace-period=0s'},
+  ]
   static override flags = {
     'grace-period': Flags.string({
       summary: 'duration to wait since an image was last used before removing it',

@@ -14,6 +14,14 @@ import {
 export default class ImageList extends RktCommand {
   static override summary = 'List images in the local store'
   static override description = 'Optionally, allows the user to specify the fields and sort order.'
+  static override examples = [
+    {description: 'The stored images', command: '<%= config.bin %> image list'},
+    {
+      description: 'Chosen columns, largest first',
+      command: '<%= config.bin %> image list --fields=id,name,size --sort=size --order=desc',
+    },
+    {description: 'For scripts', command: '<%= config.bin %> image list --format=json'},
+  ]
   static override flags = {
     fields: Flags.string({
       summary: `comma-separated list of fields to display. Accepted values: ${IMAGE_LIST_FIELDS.join(', ')}`,

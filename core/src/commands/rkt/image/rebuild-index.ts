@@ -6,6 +6,9 @@ export default class ImageRebuildIndex extends RktCommand {
   static override description =
     'Use when the index is damaged: every stored image is re-hashed and re-read. No image file is ever deleted; the old index is kept beside the new one.'
 
+  static override examples = [
+    {description: 'Rebuild the image index from the stored files', command: '<%= config.bin %> image rebuild-index'},
+  ]
   async run(): Promise<void> {
     const {flags} = await this.parse(ImageRebuildIndex)
     const r = rebuildIndex(ImageStore.open(this.resolveGlobals(flags).dir))

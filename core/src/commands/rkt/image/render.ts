@@ -5,6 +5,13 @@ import {progress} from '../../../cli/progress.js'
 
 export default class ImageRender extends RktCommand {
   static override summary = 'Render a stored image to a directory with all its dependencies'
+  static override examples = [
+    {
+      description: 'An image with its dependencies applied, in a directory',
+      command: '<%= config.bin %> image render example.com/app:1.0 ./app',
+    },
+    {description: 'Only the rootfs', command: '<%= config.bin %> image render --rootfs-only sha512-6a1f3c2b ./rootfs'},
+  ]
   static override args = {
     image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),
     output: Args.string({description: 'output directory', required: true}),

@@ -5,6 +5,9 @@ import {formatError, RktError} from '../../../errors.js'
 
 export default class ImageRm extends RktCommand {
   static override summary = 'Remove one or more images with the given IDs or image names from the local store'
+  static override examples = [
+    {description: 'Remove stored images', command: '<%= config.bin %> image rm sha512-6a1f3c2b example.com/hello:1.0'},
+  ]
   static override strict = false
   static override args = {
     image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),

@@ -7,6 +7,9 @@ export default class ImageVerify extends RktCommand {
   static override summary = 'Verify one or more rendered images in the local store'
   static override description =
     'Re-hashes each image file against its ID and, when the image is rendered, its tree against the hash recorded at render time.'
+  static override examples = [
+    {description: 'Check stored images against their IDs', command: '<%= config.bin %> image verify sha512-6a1f3c2b'},
+  ]
   static override strict = false
   static override args = {
     image: Args.string({description: 'image ID (or unique prefix) or name[:version]', required: true}),

@@ -7,6 +7,13 @@ export default class Stage1New extends RktCommand {
   static override description =
     'By default the package is a new workspace stage1-NAME/ of the repository rkt was built in; given DIR, it goes there. ' +
     'Its npm run build makes stage1-NAME.aci; its npm test runs the conformance suite (rkt stage1 test) on it.'
+  static override examples = [
+    {
+      description: 'Start a new engine package (stage1-mine/ in the repository rkt was built in)',
+      command: '<%= config.bin %> stage1 new mine',
+    },
+    {description: 'In another directory', command: '<%= config.bin %> stage1 new mine ~/src/stage1-mine'},
+  ]
   static override args = {
     name: Args.string({description: 'the engine’s name (lower-case letters, digits, dashes)', required: true}),
     dir: Args.string({description: 'where to write the package (must not exist)'}),

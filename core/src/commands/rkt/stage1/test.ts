@@ -9,6 +9,13 @@ export default class Stage1Test extends RktCommand {
 every behaviour of the stage0/stage1 contract the image claims in its rkt-ts/stage1/supports/v1 annotation
 (docs/conformance.md). Exits 0 when everything claimed passes, 1 when a claimed or required
 behaviour fails.`
+  static override examples = [
+    {
+      description: "Run the conformance suite against an engine's image",
+      command: '<%= config.bin %> stage1 test stage1-mine.aci',
+    },
+    {description: 'As JSON', command: '<%= config.bin %> stage1 test --format=json stage1-mine.aci'},
+  ]
   static override usage = 'stage1 test IMAGE.aci [--format=json]'
   static override args = {image: Args.string({description: 'the stage1 image (.aci)', required: true})}
   static override flags = {
