@@ -19,12 +19,19 @@ struct strv {
   size_t n;
 };
 
+/* Appends item (kept, not copied). */
+int strv_push(struct strv *s, char *item);
+
+/* Appends item (kept, not copied). */
+int strv_push(struct strv *s, char *item);
+
 enum seccomp_mode { SECCOMP_NONE, SECCOMP_REMOVE, SECCOMP_RETAIN };
 
 struct app {
   const char *name, *root, *cwd;
   struct strv argv, env, pre_start, post_stop, syscalls;
   long uid, gid, no_new_privs, readonly_rootfs, mask_paths, interactive;
+  long notify, socket_activated; /* systemd: a notification socket; the pod's listening sockets */
   long seccomp_errno; /* 0: kill the process */
   long oom_score_adj; /* only if given */
   long oom_fd;        /* -1: none */
@@ -39,6 +46,8 @@ struct app {
 
 struct conf {
   long grace_ms;
+  long listen_fds;             /* the unit's listening sockets: our fds 3 .. 3+listen_fds-1 */
+  const char *listen_fdnames; /* or NULL */
   struct app *apps;
   size_t napps;
 };

@@ -4,7 +4,7 @@
 // newlines or spaces pass as they are.
 import fs from 'node:fs'
 
-import {RktError} from '@rkt/core/stage1'
+import {RktError, type ListenFds} from '@rkt/core/stage1'
 
 import type {SeccompFilter} from './seccomp.js'
 
@@ -38,12 +38,18 @@ export interface AppConf {
   readonly readonlyRootfs: boolean
   readonly maskPaths: boolean
   readonly interactive: boolean
+  /** The image says READY=1 itself: it gets a notification socket (README "systemd"). */
+  readonly notify?: boolean | undefined
+  /** The app gets the pod's listening sockets (SupervisorConf.listenFds). */
+  readonly socketActivated?: boolean | undefined
   readonly preStart?: readonly string[] | undefined
   readonly postStop?: readonly string[] | undefined
 }
 
 export interface SupervisorConf {
   readonly graceMs: number
+  /** The unit's listening sockets, the supervisor's descriptors 3 … 3+count-1 (before any cgroup descriptor). */
+  readonly listenFds?: ListenFds | undefined
   readonly apps: readonly AppConf[]
 }
 
@@ -55,6 +61,8 @@ export function confRecords(c: SupervisorConf): [string, string][] {
     ['version', String(CONF_VERSION)],
     ['grace', String(c.graceMs)],
   ]
+  if (c.listenFds) out.push(['listen-fds', String(c.listenFds.count)])
+  if (c.listenFds?.names !== undefined) out.push(['listen-fdnames', c.listenFds.names])
   for (const a of c.apps) {
     out.push(['app', a.name], ['root', a.root])
     for (const arg of a.argv) out.push(['arg', arg])
@@ -68,6 +76,8 @@ export function confRecords(c: SupervisorConf): [string, string][] {
     for (const fd of a.oomFds) out.push(['oom-fd', String(fd)])
     out.push(['readonly-rootfs', flag(a.readonlyRootfs)], ['mask-paths', flag(a.maskPaths)])
     out.push(['interactive', flag(a.interactive)])
+    if (a.notify) out.push(['notify', '1'])
+    if (a.socketActivated) out.push(['socket-activated', '1'])
     for (const arg of a.preStart ?? []) out.push(['pre-start', arg])
     for (const arg of a.postStop ?? []) out.push(['post-stop', arg])
   }

@@ -164,7 +164,8 @@ export class PodStore {
     this.ensure()
     const uuid = crypto.randomUUID()
     const embryo = path.join(this.dir('embryo'), uuid)
-    fs.mkdirSync(embryo, {mode: 0o700})
+    // The data directory's group (rkt install) reads a pod's records; its apps' trees stay closed (closeAppTrees).
+    fs.mkdirSync(embryo, {mode: 0o750})
     const lock = FileLock.onDir(embryo, {exclusive: true, wait: false})
     const prepare = path.join(this.dir('prepare'), uuid)
     fs.renameSync(embryo, prepare)

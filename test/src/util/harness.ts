@@ -150,6 +150,8 @@ export interface LayoutSpec {
     labels?: readonly {name: string; value: string}[]
   }[]
   readonly pathWhitelist?: readonly string[]
+  /** The image's annotations: name → value. */
+  readonly annotations?: Readonly<Record<string, string>>
   /** Extra files: rootfs path → content. */
   readonly files?: Readonly<Record<string, string | Buffer>>
   /** Executables copied in: rootfs path → host file (e.g. a test program, see util/native.ts). */
@@ -190,6 +192,9 @@ export function makeLayout(dir: string, spec: LayoutSpec): string {
     app: {exec: spec.exec ?? ['/bin/sh', '-c', 'echo hello'], user: '0', group: '0'},
     ...(spec.dependencies ? {dependencies: spec.dependencies} : {}),
     ...(spec.pathWhitelist ? {pathWhitelist: spec.pathWhitelist} : {}),
+    ...(spec.annotations
+      ? {annotations: Object.entries(spec.annotations).map(([name, value]) => ({name, value}))}
+      : {}),
   }
   fs.writeFileSync(path.join(dir, 'manifest'), JSON.stringify(manifest, null, 2))
   return dir

@@ -8,6 +8,7 @@ import Rm from './rm.js'
 import List from './list.js'
 import MetadataService from './metadata-service.js'
 import Gc from './gc.js'
+import Install from './install.js'
 import Export from './export.js'
 import Enter from './enter.js'
 import CatManifest from './cat-manifest.js'
@@ -34,6 +35,7 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   enter: Enter,
   export: Export,
   gc: Gc,
+  install: Install,
   list: List,
   'metadata-service': MetadataService,
   rm: Rm,
