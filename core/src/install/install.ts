@@ -85,6 +85,8 @@ export function setUpDataDir(dir: string, gid: number): void {
     ownDir(d, gid, 0o2750)
     shareTree(d, gid)
   }
+  // Trees being rendered and downloads in progress are image files too: root's alone, like the rendered trees.
+  for (const d of [store.treeRoot, store.tmpDir, store.downloadDir]) fs.chmodSync(d, 0o700)
 }
 
 /** The local configuration directory: root's, written by members of rkt-admin (2770, rkt's set-up). */

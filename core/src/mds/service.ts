@@ -446,7 +446,8 @@ async function adoptListenFds(
   for (const fd of fds) {
     const server = http.createServer()
     await listen(server, () => server.listen({fd}))
-    const kind = typeof server.address() === 'string' ? 'registration' : 'pub'
+    const address = server.address()
+    const kind = address !== null && typeof address === 'object' ? 'pub' : 'registration' // a port: TCP
     if (got[kind]) {
       server.close()
       throw new RktError(`systemd passed two ${kind === 'pub' ? 'TCP' : 'unix'} sockets to the metadata service`, {

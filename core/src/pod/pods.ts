@@ -12,7 +12,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {RktError, UsageError} from '../errors.js'
+import {RktError, UsageError, wrap} from '../errors.js'
 import {PodPaths} from '../contract/paths.js'
 import {FileLock} from '../sys/lock.js'
 import {type MountEntry, mountsUnder, readMountinfo} from '../sys/mounts.js'
@@ -180,8 +180,12 @@ export class PodStore {
       let names: string[]
       try {
         names = fs.readdirSync(this.dir(d)).sort()
-      } catch {
-        continue
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+        // An empty list would say there are no pods: say who may read them instead.
+        throw wrap(`cannot read the pods in ${this.dir(d)}`, err, {
+          hint: 'run it as root, or as a member of the data directory’s group (rkt install sets up the rkt group)',
+        })
       }
       for (const n of names) if (isPodUuid(n)) out.push(new Pod(this, n, d))
     }
