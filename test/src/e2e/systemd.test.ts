@@ -134,7 +134,10 @@ describe('rkt run under systemd', () => {
       const pod = await ps.start(['run', ...netFlags(engine), 'example.com/sd-notify:1.0', ...sh(script)], {
         env: {NOTIFY_SOCKET: unit.path, PATH: process.env['PATH'] ?? '/usr/bin:/bin'},
       })
-      assert.ok(await waitFor(() => unit.received().includes('READY=1'), 20_000), `READY=1: ${unit.received()}`)
+      assert.ok(
+        await waitFor(() => unit.received().includes('READY=1'), 20_000),
+        `READY=1: ${unit.received().join(' ')}`,
+      )
       assert.ok(fs.existsSync(ps.appPath(pod.uuid, '/sent')), 'READY=1 came only after the app said it')
       process.kill(pod.pid, 'SIGTERM')
       const r = await pod.proc

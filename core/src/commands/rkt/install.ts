@@ -16,7 +16,7 @@ export default class Install extends RktCommand {
     const g = this.resolveGlobals(flags)
     const {requireRoot} = await import('../../pod/run.js')
     requireRoot('install')
-    const lib = await import('../../install/install.js')
+    const lib = await import('../../pod/install.js')
     const report: string[] = []
     const gid = lib.ensureGroup(lib.RKT_GROUP, report)
     const adminGid = lib.ensureGroup(lib.RKT_ADMIN_GROUP, report)

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {RktError, wrap} from '../errors.js'
-import {POD_DIRS} from '../pod/pods.js'
+import {POD_DIRS} from './pods.js'
 import {StoreLayout} from '../store/layout.js'
 import {getDistDir} from '../sys/dist.js'
 
