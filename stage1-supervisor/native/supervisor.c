@@ -449,7 +449,7 @@ static struct notify *notify_of(const struct app *a) {
   return c && notifies[c - conf.apps].fd >= 0 ? &notifies[c - conf.apps] : NULL;
 }
 
-/* A socket for each app that notifies, at /rkt/notify/<app>; a datagram on it raises SIGIO (blocked: main's loop
+/* A socket for each app that notifies, at /rkt/notify/<app> (a tmpfs); a datagram on it raises SIGIO (blocked: main's loop
  * waits for it). Writable by every user: the app may run as any uid, and only its own root has the socket. */
 static int notify_setup(void) {
   if (!(notifies = calloc(conf.napps, sizeof *notifies))) return isolate_fail(ENOMEM, "notify");
@@ -458,7 +458,10 @@ static int notify_setup(void) {
     *n = (struct notify){-1, 0};
     if (!conf.apps[i].notify) continue;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (mkdir("/rkt/notify", 0755) < 0 && errno != EEXIST) return isolate_fail(errno, "can't create /rkt/notify");
+    /* A tmpfs of the pod's own: kvm's /rkt is the host's over 9p, where QEMU refuses sockets (special files). */
+    if ((mkdir("/rkt/notify", 0755) < 0 && errno != EEXIST) ||
+        (!own_mount("/rkt/notify") && mount("tmpfs", "/rkt/notify", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0))
+      return isolate_fail(errno, "can't make /rkt/notify");
     if (snprintf(sa.sun_path, sizeof sa.sun_path, "/rkt/notify/%s", conf.apps[i].name) >= (int)sizeof sa.sun_path)
       return isolate_fail(0, "app \"%s\": the name is too long for a notification socket", conf.apps[i].name);
     unlink(sa.sun_path);
