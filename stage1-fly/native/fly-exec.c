@@ -24,6 +24,10 @@
  * so the app's orphans are ours to reap. --oom names the memory cgroup's memory.oom_control (v1) or
  * memory.events (v2): an app killed by SIGKILL while it counts an OOM kill gets the --oom-marker file.
  *
+ * Under systemd (docs/stage1.md "Under systemd"): --listen-fds N keeps the unit's listening sockets, our fds 3 …
+ * 3+N-1, open for the app (not its handlers) with LISTEN_FDS=N and LISTEN_PID its own pid; each --env NAME=VALUE
+ * (NOTIFY_SOCKET, LISTEN_FDNAMES) is added to the app's environment only, not to the env file `enter` reads.
+ *
  * Event handlers (appc's pre-start and post-stop), each given word by word (--pre-start PROG --pre-start
  * ARG...), run as root (uid 0, gid 0, no supplementary groups: rkt's rule) but otherwise like the app (its
  * cgroups, root, working directory and environment), supervised like it: pre-start before the app, which

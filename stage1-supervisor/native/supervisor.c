@@ -38,6 +38,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -452,6 +454,7 @@ static struct notify *notify_of(const struct app *a) {
 /* A socket for each app that notifies, at /rkt/notify/<app> (a tmpfs); a datagram on it raises SIGIO (blocked: main's loop
  * waits for it). Writable by every user: the app may run as any uid, and only its own root has the socket. */
 static int notify_setup(void) {
+  struct statfs fs;
   if (!(notifies = calloc(conf.napps, sizeof *notifies))) return isolate_fail(ENOMEM, "notify");
   for (size_t i = 0; i < conf.napps; i++) {
     struct notify *n = &notifies[i];
@@ -460,7 +463,8 @@ static int notify_setup(void) {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     /* A tmpfs of the pod's own: kvm's /rkt is the host's over 9p, where QEMU refuses sockets (special files). */
     if ((mkdir("/rkt/notify", 0755) < 0 && errno != EEXIST) ||
-        (!own_mount("/rkt/notify") && mount("tmpfs", "/rkt/notify", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0))
+        (statfs("/rkt/notify", &fs) == 0 && fs.f_type != TMPFS_MAGIC &&
+         mount("tmpfs", "/rkt/notify", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0))
       return isolate_fail(errno, "can't make /rkt/notify");
     if (snprintf(sa.sun_path, sizeof sa.sun_path, "/rkt/notify/%s", conf.apps[i].name) >= (int)sizeof sa.sun_path)
       return isolate_fail(0, "app \"%s\": the name is too long for a notification socket", conf.apps[i].name);
