@@ -19,5 +19,6 @@ export default {
   dirs: ['proc', 'sys', 'dev', 'tmp', 'kvm'],
   // The built-in default and default-restricted networks (net.d files read from the pod's stage1 rootfs).
   files: {...SUPERVISOR_FILES, ...builtinNetFiles()},
-  supports: [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional],
+  // Socket activation is refused (the unit's sockets cannot cross into the VM): the one behaviour not claimed.
+  supports: [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional.filter((b) => b !== 'socket-activation')],
 }

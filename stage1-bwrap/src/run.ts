@@ -36,6 +36,7 @@ import {
   writePidFile,
   writePodReady,
   type PodApp,
+  refuseListenFds,
 } from '@rkt/core/stage1'
 import {isPlainDefault, parseNetList} from '@rkt/net-plugins'
 
@@ -61,6 +62,7 @@ export const main = entrypoint('run', import.meta.url, async (argv, warn) => {
   const pod = loadPod(process.cwd(), args.uuid)
   const hostname = args.hostname ?? `rkt-${args.uuid}`
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
+  refuseListenFds('bwrap', process.env, process.pid)
   const bwrap = requireHostTool('bwrap', 'bubblewrap', 'the bwrap stage1')
   const net = netFlags(args.net)
   const unsupported = {code: 'EUNSUPPORTED', hint: 'use the nspawn stage1'}

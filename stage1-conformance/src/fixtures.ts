@@ -15,6 +15,8 @@ export const MARKER = '/conformance-app-root'
 export interface Fixtures {
   readonly plain: string
   readonly probe: string
+  /** Annotated appc.io/executor/supports-systemd-notify: it gets a notification socket. */
+  readonly notify: string
 }
 
 export const PROBE_USER = {name: 'confprobe', uid: 1234, group: 'confgroup', gid: 2345, supplementary: [3001, 3002]}
@@ -28,7 +30,13 @@ export const PROBE_WORKDIR = '/work/dir'
 const PRE_START = `[ -f ${MARKER} ] && id -u > /handlers/pre-start; exit 0`
 const POST_STOP = `[ -f ${MARKER} ] && echo "$(id -u) $(cat /vol/rw/app-done 2>/dev/null)" > /vol/rw/post-stop-ran; exit 0`
 
-function layout(dir: string, name: string, app: Record<string, unknown>, files: Record<string, string>): string {
+function layout(
+  dir: string,
+  name: string,
+  app: Record<string, unknown>,
+  files: Record<string, string>,
+  annotations: {name: string; value: string}[] = [],
+): string {
   const rootfs = path.join(dir, 'rootfs')
   fs.mkdirSync(path.join(rootfs, 'bin'), {recursive: true})
   for (const d of ['tmp', 'srv', 'etc', 'handlers']) fs.mkdirSync(path.join(rootfs, d), {recursive: true})
@@ -51,6 +59,7 @@ function layout(dir: string, name: string, app: Record<string, unknown>, files: 
       {name: 'arch', value: 'amd64'},
     ],
     app: {exec: ['/bin/sh', '-c', 'exit 0'], user: '0', group: '0', ...app},
+    annotations,
   }
   fs.writeFileSync(path.join(dir, 'manifest'), JSON.stringify(manifest, null, 2))
   return dir
@@ -65,6 +74,9 @@ export async function buildFixtures(actool: Command, dir: string): Promise<Fixtu
   const u = PROBE_USER
   const specs = {
     plain: layout(path.join(dir, 'plain'), 'conformance.rkt-ts/plain', {}, {}),
+    notify: layout(path.join(dir, 'notify'), 'conformance.rkt-ts/notify', {}, {}, [
+      {name: 'appc.io/executor/supports-systemd-notify', value: 'true'},
+    ]),
     probe: layout(
       path.join(dir, 'probe'),
       'conformance.rkt-ts/probe',

@@ -12,6 +12,7 @@ import {ConformanceInputError} from './errors.js'
 import {buildFixtures} from './fixtures.js'
 import {leftovers, snapshot} from './host-state.js'
 import {SCENARIOS} from './pods.js'
+import {SYSTEMD_SCENARIO} from './systemd.js'
 import {Session, type CheckResult} from './session.js'
 import {BEHAVIOURS, parseClaims, SUPPORTS_ANNOTATION} from './vocabulary.js'
 
@@ -183,9 +184,9 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteReport> {
   const mds = await ensureMds(opts.rkt)
   try {
     const fixtures = await buildFixtures(opts.actool, path.join(dir, 'images'))
-    const fetched = await s.rkt(['fetch', fixtures.plain, fixtures.probe])
+    const fetched = await s.rkt(['fetch', fixtures.plain, fixtures.probe, fixtures.notify])
     if (fetched.code !== 0) throw new Error(`rkt fetch of the suite's images failed: ${fetched.stderr.trim()}`)
-    const scenarios = SCENARIOS.filter((sc) => sc.behaviours.some(checked))
+    const scenarios = [...SCENARIOS, SYSTEMD_SCENARIO].filter((sc) => sc.behaviours.some(checked))
     await pool(
       opts.concurrency ?? 3,
       scenarios.map((sc) => async () => {

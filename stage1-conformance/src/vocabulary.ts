@@ -39,6 +39,14 @@ export const BEHAVIOURS: readonly Behaviour[] = [
   optional('metadata-service', 'the app reads its pod’s UUID from AC_METADATA_URL'),
   optional('interactive', '--interactive gives the app the terminal'),
   optional('sibling-exit', 'an app stopped because its sibling failed reports 0'),
+  optional(
+    'notify',
+    'an image annotated supports-systemd-notify gets NOTIFY_SOCKET, a socket in its root; others do not',
+  ),
+  optional(
+    'socket-activation',
+    'the sockets of systemd-socket-activate reach the app: fd 3, LISTEN_FDS=1, LISTEN_PID its own',
+  ),
   optional('private-network', '--net=default: the app has a network namespace of its own, with an address'),
   optional(
     'mutable-pods',

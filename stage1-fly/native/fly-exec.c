@@ -4,7 +4,8 @@
  *   fly-exec run   --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  --status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE]
  *                  [--lock-fd N] [--oom FILE --oom-marker FILE] [--pre-start WORD]... [--post-stop WORD]...
- *                  [--iomux PROG --log FILE [--attach DIR [--attach-stdin 1]]] -- PROG [ARGS...]
+ *                  [--iomux PROG --log FILE [--attach DIR [--attach-stdin 1]]] [--listen-fds N] [--env NAME=VALUE]...
+ *                  -- PROG [ARGS...]
  *   fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]...
  *                  -- PROG [ARGS...]
  *
@@ -23,6 +24,10 @@
  * outlive it (it could still be changing the pod's files while rkt deletes them). We are a child subreaper,
  * so the app's orphans are ours to reap. --oom names the memory cgroup's memory.oom_control (v1) or
  * memory.events (v2): an app killed by SIGKILL while it counts an OOM kill gets the --oom-marker file.
+ *
+ * Under systemd (docs/stage1.md "Under systemd"): --listen-fds N keeps the unit's listening sockets, our fds 3 …
+ * 3+N-1, open for the app (not its handlers) with LISTEN_FDS=N and LISTEN_PID its own pid; each --env NAME=VALUE
+ * (NOTIFY_SOCKET, LISTEN_FDNAMES) is added to the app's environment only, not to the env file `enter` reads.
  *
  * Event handlers (appc's pre-start and post-stop), each given word by word (--pre-start PROG --pre-start
  * ARG...), run as root (uid 0, gid 0, no supplementary groups: rkt's rule) but otherwise like the app (its
@@ -93,6 +98,10 @@ struct opts {
   char **argv; /* PROG, ARGS..., NULL */
   char **pre_start, **post_stop; /* the event handlers' argv, NULL-terminated, or NULL */
   size_t npre_start, npost_stop;
+  int as_handler;         /* an event handler: no --env, no listening sockets */
+  long listen_fds;        /* socket activation: our fds 3.. handed to the app (not its handlers) */
+  char **extra_env;       /* --env NAME=VALUE: the app's only (not in the env file enter reads), NULL-terminated */
+  size_t nextra_env;
 };
 
 /* The steps the child reports through the pipe when they fail. */
@@ -118,7 +127,8 @@ static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...) {
 static void __attribute__((noreturn)) usage(const char *why) {
   die("%s\nusage: fly-exec run --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]... "
       "--status FILE --pid-file FILE --pgid-file FILE [--started-file FILE] [--ready-link FILE] [--lock-fd N] "
-      "[--oom FILE --oom-marker FILE] [--pre-start WORD]... [--post-stop WORD]... -- PROG [ARGS...]\n"
+      "[--oom FILE --oom-marker FILE] [--pre-start WORD]... [--post-stop WORD]... [--listen-fds N] [--env NAME=VALUE]... "
+      "-- PROG [ARGS...]\n"
       "       fly-exec enter --root DIR --cwd DIR --uid N --gid N [--groups G1,G2,...] --env-file FILE [--cgroup DIR]... "
       "-- PROG [ARGS...]",
       why);
@@ -263,6 +273,28 @@ static int join_cgroup(const char *dir) {
 }
 
 /*
+ * The app's environment and descriptors beyond its env file (docs/stage1.md "Under systemd"): the --env variables
+ * (NOTIFY_SOCKET, LISTEN_FDNAMES) and, with --listen-fds N, the unit's sockets kept open at 3… with LISTEN_FDS and
+ * LISTEN_PID (the app's own pid, which execve keeps).
+ */
+static int app_env(const struct opts *o, char ***envp) {
+  if (!o->nextra_env && o->listen_fds <= 0) return 0;
+  size_t n = 0;
+  while (o->env[n]) n++;
+  char **env = calloc(n + o->nextra_env + 3, sizeof *env);
+  if (!env) return -1;
+  memcpy(env, o->env, n * sizeof *env);
+  memcpy(env + n, o->extra_env, o->nextra_env * sizeof *env), n += o->nextra_env;
+  if (o->listen_fds > 0 &&
+      (asprintf(&env[n++], "LISTEN_FDS=%ld", o->listen_fds) < 0 || asprintf(&env[n++], "LISTEN_PID=%d", (int)getpid()) < 0))
+    return -1;
+  for (long fd = 3; fd < 3 + o->listen_fds; fd++)
+    if (fcntl((int)fd, F_SETFD, 0) < 0) return -1;
+  *envp = env;
+  return 0;
+}
+
+/*
  * Becomes the app. On failure: with errfd >= 0 (the run child) sends the failed step and errno to the
  * parent and exits; otherwise (enter) returns them for the caller to print.
  */
@@ -329,6 +361,8 @@ static struct report become_app(const struct opts *o, int errfd) {
    * directory. Our parent still holds the lock through its own copy of the fd. */
   if (!rep.step && o->lock_fd >= 0 && close((int)o->lock_fd) < 0) rep = (struct report){STEP_FDS, errno};
   if (!rep.step && cloexec_above_stdio() < 0) rep = (struct report){STEP_FDS, errno};
+  char **env = o->env;
+  if (!rep.step && errfd >= 0 && !o->as_handler && app_env(o, &env) < 0) rep = (struct report){STEP_FDS, errno};
   if (!rep.step && chroot(o->root) < 0) rep = (struct report){STEP_CHROOT, errno};
   if (!rep.step && chdir(o->cwd) < 0) rep = (struct report){STEP_CHDIR, errno};
   char cwd[PATH_MAX]; /* getcwd fails (ENOENT) when the directory is outside the root */
@@ -338,7 +372,7 @@ static struct report become_app(const struct opts *o, int errfd) {
   if (!rep.step && setgid((gid_t)o->gid) < 0) rep = (struct report){STEP_SETGID, errno};
   if (!rep.step && setuid((uid_t)o->uid) < 0) rep = (struct report){STEP_SETUID, errno};
   if (!rep.step) {
-    execve(o->argv[0], o->argv, o->env);
+    execve(o->argv[0], o->argv, env);
     rep = (struct report){STEP_EXEC, errno};
   }
   if (errfd >= 0) {
@@ -373,7 +407,7 @@ static void __attribute__((noreturn)) die_step(const struct opts *o, struct repo
 }
 
 static void parse(int argc, char **argv, struct opts *o) {
-  *o = (struct opts){.uid = -1, .gid = -1, .lock_fd = -1};
+  *o = (struct opts){.uid = -1, .gid = -1, .lock_fd = -1, .listen_fds = -1};
   int run = strcmp(argv[1], "run") == 0;
   int i = 2;
   for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
@@ -398,11 +432,13 @@ static void parse(int argc, char **argv, struct opts *o) {
     else if (run && !strcmp(k, "--log")) s = &o->log;
     else if (run && !strcmp(k, "--attach")) s = &o->attach;
     else if (run && !strcmp(k, "--attach-stdin")) s = &o->attach_stdin;
-    else if (run && (!strcmp(k, "--pre-start") || !strcmp(k, "--post-stop"))) {
+    else if (run && !strcmp(k, "--listen-fds")) n = &o->listen_fds;
+    else if (run && (!strcmp(k, "--pre-start") || !strcmp(k, "--post-stop") || !strcmp(k, "--env"))) {
       if (!v) die("%s needs a value", k);
-      int pre = !strcmp(k, "--pre-start");
-      char ***words = pre ? &o->pre_start : &o->post_stop;
-      size_t *n = pre ? &o->npre_start : &o->npost_stop;
+      if (!strcmp(k, "--env") && (v[0] == '=' || !strchr(v, '='))) die("--env \"%s\" is not NAME=value", v);
+      int pre = !strcmp(k, "--pre-start"), env = !strcmp(k, "--env");
+      char ***words = env ? &o->extra_env : pre ? &o->pre_start : &o->post_stop;
+      size_t *n = env ? &o->nextra_env : pre ? &o->npre_start : &o->npost_stop;
       if (!(*words = realloc(*words, (*n + 2) * sizeof **words))) die("out of memory");
       (*words)[(*n)++] = (char *)v, (*words)[*n] = NULL;
       continue;
@@ -418,7 +454,7 @@ static void parse(int argc, char **argv, struct opts *o) {
     if (!v) die("%s needs a value", k);
     if ((s && *s) || (n && *n != -1)) die("%s given twice", k);
     if (s) *s = v;
-    else *n = parse_num(v, n == &o->lock_fd ? INT_MAX : ID_MAX, k + 2);
+    else *n = parse_num(v, n == &o->lock_fd ? INT_MAX : n == &o->listen_fds ? 1024 : ID_MAX, k + 2);
   }
   if (i + 1 >= argc) usage("missing -- PROG");
   o->argv = argv + i + 1;
@@ -432,6 +468,7 @@ static void parse(int argc, char **argv, struct opts *o) {
   if ((o->pre_start && o->pre_start[0][0] != '/') || (o->post_stop && o->post_stop[0][0] != '/'))
     die("an event handler's program is not an absolute path");
   if (o->lock_fd >= 0 && o->lock_fd < 3) die("the lock fd can't be stdin, stdout or stderr");
+  if (o->lock_fd >= 0 && o->lock_fd < 3 + o->listen_fds) die("the lock fd can't be one of the listening sockets");
   parse_groups(o);
   o->env = read_env(o->env_file);
 }
@@ -572,7 +609,7 @@ static pid_t start(const struct opts *o) {
 /* o as an event handler runs: argv, as root. */
 static struct opts as_root(const struct opts *o, char **argv) {
   struct opts h = *o;
-  h.uid = h.gid = 0, h.groups = NULL, h.ngroups = 0, h.groups_arg = NULL, h.argv = argv;
+  h.uid = h.gid = 0, h.groups = NULL, h.ngroups = 0, h.groups_arg = NULL, h.argv = argv, h.as_handler = 1;
   return h;
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {
+  APP_NOTIFY_SOCKET,
   appCommand,
   appMounts,
   bindDnsFiles,
@@ -14,6 +15,7 @@ import {
   ENV,
   entrypoint,
   handlerCommand,
+  listenFds,
   loadPod,
   markApp,
   metadataUrl,
@@ -22,13 +24,16 @@ import {
   MS,
   parseRunArgv,
   placeGeneratedFile,
+  type PodApp,
   podLockFd,
+  prepareMountTarget,
   readMountinfo,
   resolveCredentials,
   RktError,
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
+  supportsNotify,
   writeAppEnv,
 } from '@rkt/core/stage1'
 import {isPlainDefault, parseNetList} from '@rkt/net-plugins'
@@ -69,6 +74,29 @@ function refuseNetworks(net: string): void {
     code: 'ENET',
     hint: 'use --net=host (or no --net) with fly, or the default nspawn stage1 for contained networks',
   })
+}
+
+/**
+ * What the app gets of the unit that started `rkt run` (docs/stage1.md "Under systemd"), as fly-exec options: the
+ * unit's listening sockets (fly-exec keeps them at 3… for the app, with LISTEN_FDS and LISTEN_PID), and for an app
+ * whose image says READY=1 itself, the unit's NOTIFY_SOCKET, bound into its root at systemd's path (an abstract
+ * socket is reachable as it is: fly shares the host's network namespace). The app is not the unit's main process,
+ * so the unit needs NotifyAccess=all.
+ */
+function unitHandOver(app: PodApp, warn: (m: string) => void): string[] {
+  const out: string[] = []
+  const fds = listenFds(process.env, process.pid)
+  if (fds) out.push('--listen-fds', String(fds.count))
+  if (fds?.names !== undefined) out.push('--env', `LISTEN_FDNAMES=${fds.names}`)
+  const unit = process.env['NOTIFY_SOCKET']
+  if (!supportsNotify(app.image)) return out
+  if (unit === undefined || unit === '') {
+    warn(`app ${app.name} notifies readiness, but rkt was not started with NOTIFY_SOCKET (a Type=notify unit)`)
+    return out
+  }
+  if (unit.startsWith('@')) return [...out, '--env', `NOTIFY_SOCKET=${unit}`]
+  bindMount(unit, prepareMountTarget(app.rootfs, APP_NOTIFY_SOCKET, false, 'the notification socket'), false)
+  return [...out, '--env', `NOTIFY_SOCKET=${APP_NOTIFY_SOCKET}`]
 }
 
 export const main = entrypoint('run', import.meta.url, (argv, warn) => {
@@ -116,6 +144,7 @@ export const main = entrypoint('run', import.meta.url, (argv, warn) => {
   const unbound = bindDnsFiles(pod.paths, app.rootfs, args.dnsConfMode, warn)
   if (unbound.includes('/etc/hosts') && !placeGeneratedFile(app.rootfs, '/etc/hosts', HOSTS))
     warn("no /etc/hosts: the image's symlinks put it in a volume, where rkt writes nothing")
+  const systemd = unitHandOver(app, warn)
   // Last, once every mount point inside it exists; /tmp and writable volumes stay writable.
   if (app.runtime.readOnlyRootFS) mount(null, app.rootfs, null, MS.BIND | MS.REMOUNT | MS.RDONLY)
 
@@ -134,6 +163,7 @@ export const main = entrypoint('run', import.meta.url, (argv, warn) => {
   runOptions.push('--pgid-file', pod.paths.pgid, '--started-file', pod.paths.appStarted(app.name))
   runOptions.push('--ready-link', pod.paths.supervisorStatus, '--lock-fd', String(lockFd))
   if (cgroups.oom) runOptions.push('--oom', cgroups.oom, '--oom-marker', pod.paths.appOom(app.name))
+  runOptions.push(...systemd)
   // appc's event handlers, run by fly-exec as root in the app's root (rkt's rule), word by word.
   for (const name of ['pre-start', 'post-stop'] as const)
     for (const word of handlerCommand(app, name, env, workDir) ?? []) runOptions.push(`--${name}`, word)

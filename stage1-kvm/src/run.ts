@@ -23,6 +23,7 @@ import {
   writePidFile,
   type LoadedPod,
   type RunArgs,
+  refuseListenFds,
 } from '@rkt/core/stage1'
 import {parseNetList} from '@rkt/net-plugins'
 import {prepareApp, setupNetworks} from '@rkt/stage1-supervisor/apps'
@@ -74,6 +75,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   const hostname = args.hostname ?? `rkt-${args.uuid}`
   saveRuntimeConfig(pod.paths.runtimeConfig, runtimeConfigOf(args, hostname))
   refuseUnsupported(args, pod)
+  refuseListenFds('kvm', process.env, process.pid)
   const accel = chooseAccel(process.env[KVM_ENV.accel], probeAccelHost())
   const bootTimeout = bootTimeoutMs(accel.accel, process.env[KVM_ENV.bootTimeout])
   const qemu = findHostTool('qemu-system-x86_64')

@@ -88,8 +88,21 @@ describe('nspawn', () => {
       SYSTEMD_SECCOMP: '0',
     })
     const bare = nspawnEnv({path: undefined, term: undefined, listenFds: 0, pid: 77})
-    assert.ok(!('LISTEN_FDS' in bare) && !('TERM' in bare))
+    assert.ok(!('LISTEN_FDS' in bare) && !('TERM' in bare) && !('NOTIFY_SOCKET' in bare))
     assert.match(bare['PATH']!, /\/usr\/bin/)
+  })
+
+  test('a Type=notify unit: its NOTIFY_SOCKET reaches nspawn, which waits for the supervisor’s READY=1 when an app notifies', () => {
+    const env = nspawnEnv({
+      path: undefined,
+      term: undefined,
+      listenFds: 0,
+      pid: 77,
+      notifySocket: '/run/systemd/notify',
+    })
+    assert.equal(env['NOTIFY_SOCKET'], '/run/systemd/notify')
+    assert.ok(nspawnArgv({...BASE, notifyReady: true}).includes('--notify-ready=yes'))
+    assert.ok(!nspawnArgv(BASE).some((a) => a.startsWith('--notify-ready')), 'otherwise nspawn says READY=1 itself')
   })
 
   test('--net: host adds nothing, none a private loopback-only network, contained networks their namespace', () => {

@@ -106,6 +106,8 @@ export interface NspawnArgs {
   readonly privateUsers?: IdRange | undefined
   /** --bind=HOST:CONTAINER: host directories the pod's own processes write to (an app's kubernetes-log-dir). */
   readonly binds?: readonly (readonly [string, string])[] | undefined
+  /** An app says READY=1: nspawn waits for the supervisor's (--notify-ready=yes) before telling its unit. */
+  readonly notifyReady?: boolean | undefined
 }
 
 /**
@@ -134,6 +136,7 @@ export function nspawnArgv(a: NspawnArgs): string[] {
     ...(a.privateUsers ? [`--private-users=${formatIdRange(a.privateUsers)}`, '--private-users-ownership=off'] : []),
     ...(a.capabilities === '' ? [] : [`--capability=${a.capabilities}`]),
     ...(a.binds ?? []).map(([host, inPod]) => `--bind=${host}:${inPod}`),
+    ...(a.notifyReady ? ['--notify-ready=yes'] : []),
     '--',
     '/supervisor',
     a.conf,
@@ -181,6 +184,8 @@ export interface NspawnEnv {
   readonly listenFds: number
   /** This process's PID, which stays nspawn's after the exec. */
   readonly pid: number
+  /** The unit's NOTIFY_SOCKET (Type=notify), where nspawn says READY=1: ours, passed on. */
+  readonly notifySocket?: string | undefined
 }
 
 /**
@@ -192,13 +197,14 @@ export interface NspawnEnv {
  * seccomp is per app, the supervisor's filter (rkt's default or the app's isolators), which `rkt enter` applies
  * identically; nspawn's own whole-container filter would only sit under it, differ between the app and an
  * entered process, and costs ~70 ms per pod start (libseccomp compiling it for every architecture; bare nspawn
- * 92 ms → 20 ms here).
+ * 92 ms → 20 ms here). NOTIFY_SOCKET, the unit's, is where nspawn says READY=1 (a Type=notify unit).
  */
 export function nspawnEnv(e: NspawnEnv): Record<string, string> {
   return {
     PATH: e.path ?? DEFAULT_PATH,
     ...(e.term === undefined ? {} : {TERM: e.term}),
     ...(e.listenFds > 0 ? {LISTEN_FDS: String(e.listenFds), LISTEN_PID: String(e.pid)} : {}),
+    ...(e.notifySocket === undefined ? {} : {NOTIFY_SOCKET: e.notifySocket}),
     SYSTEMD_NSPAWN_LOCK: '0',
     SYSTEMD_SECCOMP: '0',
   }

@@ -17,6 +17,8 @@ import {
   execve,
   KUBERNETES_LOG_MOUNT,
   type LoadedPod,
+  LISTEN_FDS_START,
+  listenFds,
   loadPod,
   metadataUrl,
   openAppFds,
@@ -30,6 +32,7 @@ import {
   runtimeConfigOf,
   saveRuntimeConfig,
   setCloexec,
+  socketActivatedApps,
   writePidFile,
   type IdRange,
 } from '@rkt/core/stage1'
@@ -81,6 +84,7 @@ function makeCgroups(
   pod: LoadedPod,
   host: CgroupHost,
   apps: readonly PreparedApp[],
+  listening: number,
 ): {confs: AppConf[]; fds: number[]} {
   const uuid = pod.uuid
   // Recorded first: whatever fails after this, gc knows what to remove.
@@ -94,7 +98,8 @@ function makeCgroups(
   // enabled only once no process is left in the pod's inner cgroups.
   enterPodCgroups(host, uuid)
   applyLimits(host, uuid, undefined, podLimits(pod.manifest.isolators, warn), warn)
-  const fds: number[] = []
+  // The unit's listening sockets come first, at the numbers they already have (LISTEN_FDS_START…).
+  const fds: number[] = Array.from({length: listening}, (_, i) => LISTEN_FDS_START + i)
   const confs = apps.map((a) => {
     const appWarn = (m: string): void => warn(`app ${a.app.name}: ${m}`)
     applyLimits(host, uuid, a.app.name, a.isolation.limits, appWarn)
@@ -169,9 +174,18 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     return prepared
   })
   const host = detectCgroups()
-  const {confs, fds} = makeCgroups(pod, host, apps)
+  const listening = listenFds(process.env, process.pid)
+  const {confs, fds} = makeCgroups(pod, host, apps, listening?.count ?? 0)
   const conf = path.join('/', path.relative(pod.paths.stage1Rootfs, pod.paths.supervisorConf))
-  writeConf(pod.paths.supervisorConf, {graceMs: DEFAULT_GRACE_MS, mutable: args.mutable, apps: confs})
+  const activated = listening ? socketActivatedApps(pod.apps) : new Set<string>()
+  if (listening && activated.size === 0)
+    warn('the unit’s sockets reach no app: no app of this pod declares a port with socketActivated: true')
+  writeConf(pod.paths.supervisorConf, {
+    graceMs: DEFAULT_GRACE_MS,
+    mutable: args.mutable,
+    listenFds: listening,
+    apps: confs.map((c) => ({...c, socketActivated: activated.has(c.name)})),
+  })
   // A mutable pod's added apps: the supervisor seals the directory, app/add writes underneath (mutable.ts).
   if (args.mutable) fs.mkdirSync(pod.paths.addedAppsDir, {mode: 0o700})
   if (range) giveSupervisorFiles(pod, range)
@@ -190,6 +204,8 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
       conf,
       privateUsers: range,
       binds: kubernetesBinds(pod, apps),
+      // The supervisor says READY=1 once every app that notifies did: nspawn waits for it (README "systemd").
+      notifyReady: confs.some((c) => c.notify === true),
     },
     {nspawn, nsenter},
   )
@@ -198,6 +214,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
     term: process.env['TERM'],
     listenFds: fds.length,
     pid: process.pid,
+    notifySocket: process.env['NOTIFY_SOCKET'],
   })
   if (args.debug) process.stderr.write(`run: ${command.argv.join(' ')}\n`)
 

@@ -41,7 +41,7 @@ int isolate_fail(int err, const char *fmt, ...) {
 
 static int oom(void) { return isolate_fail(0, "out of memory"); }
 
-static int strv_push(struct strv *s, char *item) {
+int strv_push(struct strv *s, char *item) {
   char **v = realloc(s->v, (s->n + 2) * sizeof *v);
   if (!v) return oom();
   s->v = v;
@@ -109,6 +109,8 @@ static const struct key {
   {"readonly-rootfs", NUMBER, F(readonly_rootfs), 0, 1},
   {"mask-paths", NUMBER, F(mask_paths), 0, 1},
   {"interactive", NUMBER, F(interactive), 0, 1},
+  {"notify", NUMBER, F(notify), 0, 1},
+  {"socket-activated", NUMBER, F(socket_activated), 0, 1},
   {"seccomp-errno", NUMBER, F(seccomp_errno), 0, 4095},
   {"oom-score-adj", NUMBER, F(oom_score_adj), -1000, 1000},
   {"oom-fd", NUMBER, F(oom_fd), 3, 65535},
@@ -215,6 +217,16 @@ static int in_file(const char *file) {
   return isolate_fail(0, "%s: %s", file, msg);
 }
 
+/* The pod's listening sockets (socket activation): once each, before the first app. */
+static int pod_listen_key(struct conf *c, const struct app *a, const char *k, char *v) {
+  int names = !strcmp(k, "listen-fdnames");
+  if (a || (names ? c->listen_fdnames != NULL : c->listen_fds != 0))
+    return isolate_fail(0, "\"%s\" must come once, before the apps", k);
+  if (names) return c->listen_fdnames = v, 0;
+  if (parse_long(v, 1, 1024, &c->listen_fds) < 0) return isolate_fail(0, "invalid listen-fds \"%s\" (1 to 1024)", v);
+  return 0;
+}
+
 int conf_load(const char *file, struct conf *c) {
   char *buf = NULL;
   size_t len = 0;
@@ -242,6 +254,8 @@ int conf_load(const char *file, struct conf *c) {
       if (a || c->mutable) return isolate_fail(0, "%s: \"mutable\" must come once, before the apps", file);
       if (strcmp(v, "1")) return isolate_fail(0, "%s: invalid mutable \"%s\" (1)", file, v);
       c->mutable = 1;
+    } else if (!strcmp(k, "listen-fds") || !strcmp(k, "listen-fdnames")) {
+      if (pod_listen_key(c, a, k, v) < 0) return isolate_fail(0, "%s: %s", file, isolate_error);
     } else if (!strcmp(k, "app")) {
       if (a && app_finish(a) < 0) return in_file(file);
       if (!*v || conf_app(c, v)) return isolate_fail(0, "%s: app name \"%s\" is empty or repeated", file, v);

@@ -19,6 +19,12 @@ struct strv {
   size_t n;
 };
 
+/* Appends item (kept, not copied). */
+int strv_push(struct strv *s, char *item);
+
+/* Appends item (kept, not copied). */
+int strv_push(struct strv *s, char *item);
+
 enum seccomp_mode { SECCOMP_NONE, SECCOMP_REMOVE, SECCOMP_RETAIN };
 
 struct app {
@@ -27,6 +33,7 @@ struct app {
   long log_max_bytes, log_max_files, attach_stdin; /* 0: iomux's defaults */
   struct strv argv, env, pre_start, post_stop, syscalls;
   long uid, gid, no_new_privs, readonly_rootfs, mask_paths, interactive;
+  long notify, socket_activated; /* systemd: a notification socket; the pod's listening sockets */
   long seccomp_errno; /* 0: kill the process */
   long oom_score_adj; /* only if given */
   long oom_fd;        /* -1: none */
@@ -42,6 +49,8 @@ struct app {
 struct conf {
   long grace_ms;
   int mutable; /* apps are added, started, stopped and removed through the control socket */
+  long listen_fds;             /* the unit's listening sockets: our fds 3 .. 3+listen_fds-1 */
+  const char *listen_fdnames; /* or NULL */
   struct app *apps;
   size_t napps;
 };

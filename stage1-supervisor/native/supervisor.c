@@ -35,14 +35,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <stddef.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +195,9 @@ static int mask_paths(void) {
   return 0;
 }
 
+static int notify_bind(const struct app *a);
+static char **systemd_exec(const struct app *a, char **argv);
+
 /* README "What the supervisor does for each app", steps 1 and 2. */
 static int setup(const struct app *a) {
   int null = a->interactive ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -207,6 +213,7 @@ static int setup(const struct app *a) {
   if (mount_dir("proc", "proc", "proc", NOSUID_NODEV_NOEXEC, NULL) < 0) return -1;
   if (mount_sys() < 0 || mount_cgroups() < 0) return -1;
   if (mount_dev() < 0 || mount_tmp() < 0 || (a->mask_paths && mask_paths() < 0)) return -1;
+  if (notify_bind(a) < 0) return -1;
   /* pivot_root(".", "."), then detach the old root stacked on the new one: no directory needed for it. */
   if (syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
     return isolate_fail(errno, "can't pivot_root into \"%s\"", a->root);
@@ -224,8 +231,9 @@ static void __attribute__((noreturn)) child(const struct app *a, char **argv, in
     sigprocmask(SIG_BLOCK, &ttou, NULL);
     tcsetpgrp(0, getpid());
   }
-  if (isolate_reset_signals() == 0 && setup(a) == 0 && (logger_dup(), isolate_apply(a) == 0)) {
-    execve(argv[0], argv, a->env.v);
+  char **env;
+  if (isolate_reset_signals() == 0 && setup(a) == 0 && (logger_dup(), isolate_apply(a) == 0) && (env = systemd_exec(a, argv))) {
+    execve(argv[0], argv, env);
     isolate_fail(errno, "can't execute \"%s\"", argv[0]);
   }
   /* If this fails, the parent sees EOF and takes the exit status (254) for the app's. */
@@ -725,6 +733,134 @@ static void set_pod_hostname(void) {
   if (n > 0 && sethostname(name, (size_t)n) < 0) warn("can't set the pod's hostname: %s", strerror(errno));
 }
 
+/* ---- systemd: the apps' notification sockets and the unit's listening sockets (README "systemd") ---------- */
+
+/* Per app the pod started with, by name (a mutable pod's apps come and go, and added apps do not notify): the
+ * datagram socket it says READY=1 on, /rkt/notify/<app> (-1 if it does not notify), and whether READY=1 came. */
+static struct notify {
+  const char *name;
+  int fd, ready;
+} *notifies;
+static size_t nnotifies;
+static size_t notify_waiting; /* apps that notify and have not said READY=1 yet */
+
+static struct notify *notify_of(const struct app *a) {
+  for (size_t i = 0; a->notify && i < nnotifies; i++)
+    if (notifies[i].fd >= 0 && !strcmp(notifies[i].name, a->name)) return &notifies[i];
+  return NULL;
+}
+
+/* A socket for each app that notifies, at /rkt/notify/<app> (a tmpfs); a datagram on it raises SIGIO (blocked: main's loop
+ * waits for it). Writable by every user: the app may run as any uid, and only its own root has the socket. */
+static int notify_setup(void) {
+  struct statfs fs;
+  if (!(notifies = calloc(conf.napps + 1, sizeof *notifies))) return isolate_fail(ENOMEM, "notify");
+  nnotifies = conf.napps;
+  for (size_t i = 0; i < conf.napps; i++) {
+    struct notify *n = &notifies[i];
+    *n = (struct notify){conf.apps[i].name, -1, 0};
+    if (!conf.apps[i].notify) continue;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    /* A tmpfs of the pod's own: kvm's /rkt is the host's over 9p, where QEMU refuses sockets (special files). */
+    if ((mkdir("/rkt/notify", 0755) < 0 && errno != EEXIST) ||
+        (statfs("/rkt/notify", &fs) == 0 && fs.f_type != TMPFS_MAGIC &&
+         mount("tmpfs", "/rkt/notify", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0))
+      return isolate_fail(errno, "can't make /rkt/notify");
+    if (snprintf(sa.sun_path, sizeof sa.sun_path, "/rkt/notify/%s", conf.apps[i].name) >= (int)sizeof sa.sun_path)
+      return isolate_fail(0, "app \"%s\": the name is too long for a notification socket", conf.apps[i].name);
+    unlink(sa.sun_path);
+    n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (n->fd < 0 || bind(n->fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0666) < 0 ||
+        fcntl(n->fd, F_SETOWN, getpid()) < 0 || fcntl(n->fd, F_SETFL, O_NONBLOCK | O_ASYNC) < 0)
+      return isolate_fail(errno, "can't make the notification socket %s", sa.sun_path);
+    notify_waiting++;
+  }
+  return 0;
+}
+
+/* In the app's child, its root the working directory: the app's socket bound on /run/systemd/notify, made without
+ * following the image's symlinks (a /run leading elsewhere in the pod is refused). */
+static int notify_bind(const struct app *a) {
+  struct notify *n = notify_of(a);
+  if (!n) return 0;
+  int run = -1, sd = -1, file = -1, ok = -1;
+  if ((mkdir("run", 0755) == 0 || errno == EEXIST) && (run = open("run", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+      (mkdirat(run, "systemd", 0755) == 0 || errno == EEXIST) &&
+      (sd = openat(run, "systemd", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+      (mknodat(sd, "notify", S_IFREG | 0644, 0) == 0 || errno == EEXIST) &&
+      (file = openat(sd, "notify", O_PATH | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+    char src[PATH_MAX], dst[64];
+    struct stat st;
+    snprintf(src, sizeof src, "/rkt/notify/%s", a->name); /* the container's, still our root */
+    snprintf(dst, sizeof dst, "/proc/self/fd/%d", file);
+    ok = fstat(file, &st) == 0 && !S_ISLNK(st.st_mode) && !S_ISDIR(st.st_mode) ? mount(src, dst, NULL, MS_BIND, NULL) : -1;
+  }
+  int err = errno;
+  if (file >= 0) close(file);
+  if (sd >= 0) close(sd);
+  if (run >= 0) close(run);
+  return ok < 0 ? isolate_fail(err, "can't bind the notification socket on /run/systemd/notify in the app's root") : 0;
+}
+
+/* Says READY=1 on our own NOTIFY_SOCKET (nspawn's with --notify-ready=yes; kvm's guest relay), if we have one. */
+static void notify_ready(void) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  size_t len = path ? strlen(path) : 0;
+  if (len == 0) return;
+  if (len >= sizeof sa.sun_path) return warn("NOTIFY_SOCKET is too long: %s", path);
+  memcpy(sa.sun_path, path, len);
+  if (path[0] == '@') sa.sun_path[0] = '\0'; /* an abstract socket */
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || sendto(s, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+    warn("can't send READY=1 to %s: %s", path, strerror(errno));
+  if (s >= 0) close(s);
+}
+
+/* On SIGIO: reads what the apps sent; once the last of them said READY=1 (a line of its own), the pod is ready. */
+static void notify_drain(void) {
+  for (size_t i = 0; i < nnotifies; i++) {
+    char buf[4096];
+    ssize_t len;
+    while (notifies[i].fd >= 0 && (len = recv(notifies[i].fd, buf, sizeof buf - 1, MSG_DONTWAIT)) >= 0) {
+      buf[len] = '\0';
+      int ready = 0;
+      for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) ready |= !strcmp(l, "READY=1");
+      if (!ready || notifies[i].ready) continue;
+      notifies[i].ready = 1;
+      if (--notify_waiting == 0) notify_ready();
+    }
+  }
+}
+
+/*
+ * In the app's child, just before execve: the environment, with NOTIFY_SOCKET for an app that notifies and, for the
+ * app itself (not its handlers) when it is socket-activated, the unit's sockets left open at 3… with LISTEN_FDS,
+ * LISTEN_PID (its own: the pid it keeps through execve) and LISTEN_FDNAMES.
+ */
+static char **systemd_exec(const struct app *a, char **argv) {
+  int listen = a->socket_activated && conf.listen_fds > 0 && argv == a->argv.v;
+  if (!notify_of(a) && !listen) return a->env.v;
+  struct strv env = {0};
+  char *extra[4] = {0};
+  size_t n = 0;
+  if (notify_of(a) && asprintf(&extra[n++], "NOTIFY_SOCKET=/run/systemd/notify") < 0) return NULL;
+  if (listen && (asprintf(&extra[n++], "LISTEN_FDS=%ld", conf.listen_fds) < 0 ||
+                 asprintf(&extra[n++], "LISTEN_PID=%d", (int)getpid()) < 0 ||
+                 (conf.listen_fdnames && asprintf(&extra[n++], "LISTEN_FDNAMES=%s", conf.listen_fdnames) < 0)))
+    return NULL;
+  for (char **e = a->env.v; *e; e++) {
+    int ours = 0; /* the image's own value of a name we set would be a lie */
+    for (size_t i = 0; i < n; i++) ours |= !strncmp(*e, extra[i], (size_t)(strchr(extra[i], '=') - extra[i] + 1));
+    if (!ours && strv_push(&env, *e) < 0) return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (strv_push(&env, extra[i]) < 0) return NULL;
+  for (long fd = 3; listen && fd < 3 + conf.listen_fds; fd++)
+    if (fcntl((int)fd, F_SETFD, 0) < 0) return isolate_fail(errno, "can't hand the listening socket %ld on", fd), NULL;
+  return env.v;
+}
+
 /* The cgroup hierarchies nspawn mounted for the container, which each app gets its own view of. */
 static void read_hierarchies(void) {
   FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -775,7 +911,9 @@ int main(int argc, char **argv) {
   sigaddset(&set, SIGCHLD);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGIO); /* a datagram on a notification socket */
   sigprocmask(SIG_BLOCK, &set, NULL);
+  if (notify_setup() < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
 
   if (conf.mutable && control_listen(&set) < 0) return warn("%s", isolate_error), EXIT_INTERNAL;
   for (size_t i = 0; i < conf.napps; i++) {
@@ -797,6 +935,7 @@ int main(int argc, char **argv) {
     if (ns > 0) left = (struct timespec){ns / 1000000000, ns % 1000000000};
     int sig = conf.mutable ? control_wait() : sigtimedwait(&set, NULL, stopping ? &left : NULL);
     if (sig == SIGTERM || sig == SIGINT) stop();
+    if (sig == SIGIO) notify_drain();
     if (sig < 0 && errno == EAGAIN) { /* the grace period is over */
       kill(-1, SIGKILL);
       arm_deadline(); /* again, for the post-stop handlers started since */

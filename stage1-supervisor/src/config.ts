@@ -4,7 +4,7 @@
 // newlines or spaces pass as they are.
 import fs from 'node:fs'
 
-import {RktError} from '@rkt/core/stage1'
+import {RktError, type ListenFds} from '@rkt/core/stage1'
 
 import type {SeccompFilter} from './seccomp.js'
 
@@ -42,6 +42,10 @@ export interface AppConf {
   readonly log?: string | undefined
   /** The attach endpoints' directory as the container sees it, and whether stdin is attachable too. */
   readonly attach?: {readonly dir: string; readonly stdin: boolean} | undefined
+  /** The image says READY=1 itself: it gets a notification socket (README "systemd"). */
+  readonly notify?: boolean | undefined
+  /** The app gets the pod's listening sockets (SupervisorConf.listenFds). */
+  readonly socketActivated?: boolean | undefined
   readonly preStart?: readonly string[] | undefined
   readonly postStop?: readonly string[] | undefined
 }
@@ -50,6 +54,8 @@ export interface SupervisorConf {
   readonly graceMs: number
   /** A mutable pod: apps come and go through the control socket (README "Mutable pods"). */
   readonly mutable?: boolean | undefined
+  /** The unit's listening sockets, the supervisor's descriptors 3 … 3+count-1 (before any cgroup descriptor). */
+  readonly listenFds?: ListenFds | undefined
   readonly apps: readonly AppConf[]
 }
 
@@ -62,6 +68,8 @@ export function confRecords(c: SupervisorConf): [string, string][] {
     ['grace', String(c.graceMs)],
   ]
   if (c.mutable) out.push(['mutable', '1'])
+  if (c.listenFds) out.push(['listen-fds', String(c.listenFds.count)])
+  if (c.listenFds?.names !== undefined) out.push(['listen-fdnames', c.listenFds.names])
   return [...out, ...c.apps.flatMap(appRecords)]
 }
 
@@ -82,6 +90,8 @@ function appRecords(a: AppConf): [string, string][] {
   out.push(['interactive', flag(a.interactive)])
   if (a.log !== undefined) out.push(['log', a.log])
   if (a.attach) out.push(['attach', a.attach.dir], ['attach-stdin', flag(a.attach.stdin)])
+  if (a.notify) out.push(['notify', '1'])
+  if (a.socketActivated) out.push(['socket-activated', '1'])
   for (const arg of a.preStart ?? []) out.push(['pre-start', arg])
   for (const arg of a.postStop ?? []) out.push(['post-stop', arg])
   return out

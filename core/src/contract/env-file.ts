@@ -15,7 +15,7 @@ export function writeEnvFile(file: string, env: readonly string[]): void {
     })
   }
   fs.mkdirSync(path.dirname(file), {recursive: true, mode: 0o755})
-  fs.writeFileSync(file, env.map((e) => `${e}\n`).join(''), {mode: 0o644})
+  fs.writeFileSync(file, env.map((e) => `${e}\n`).join(''), {mode: 0o600})
 }
 
 /** Reads an env file back. */

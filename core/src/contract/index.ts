@@ -57,3 +57,13 @@ export type {ResolvConf} from './resolv-conf.js'
 export {loadRuntimeConfig, runArgsOf, runtimeConfigOf, saveRuntimeConfig} from './runtime.js'
 export type {RuntimeConfig} from './runtime.js'
 export {markApp, podPid, readAppStatus, readPidFile, writeAppStatus, writePidFile, writePodReady} from './status.js'
+export {
+  APP_NOTIFY_SOCKET,
+  LISTEN_FDS_START,
+  listenFds,
+  NOTIFY_ANNOTATION,
+  refuseListenFds,
+  socketActivatedApps,
+  supportsNotify,
+} from './systemd.js'
+export type {ListenFds} from './systemd.js'

@@ -43,6 +43,10 @@ export class PodPaths {
   get privateUsersPrepared(): string {
     return path.join(this.root, 'private-users-prepared')
   }
+  /** overlay/: the overlays' layers, the apps' written files among them. */
+  get overlays(): string {
+    return path.join(this.root, 'overlay')
+  }
   /** overlay/<treeStoreID>/idmapped: the tree seen owned by the pod's uid range, the overlays' lower layer. */
   idmappedTree(treeStoreId: string): string {
     return path.join(this.root, 'overlay', treeStoreId, 'idmapped')

@@ -427,6 +427,37 @@ export interface ServeOptions {
   readonly socketPath: string
   /** Receives one line per request (tokens redacted). */
   readonly log?: ((line: string) => void) | undefined
+  /**
+   * Listening sockets systemd passed (socket activation, docs/metadata-service.md): a unix socket is the registration
+   * socket (socketPath is then not made, nor removed), a TCP one the public API (port is then not listened on).
+   */
+  readonly listenFds?: readonly number[] | undefined
+}
+
+/**
+ * Servers on the listening sockets systemd passed, each told apart by its kind once listening: a unix socket serves
+ * registrations, a TCP one the public API; at most one of each.
+ */
+async function adoptListenFds(
+  fds: readonly number[],
+  handlers: {registration: http.RequestListener; pub: http.RequestListener},
+): Promise<{registration?: http.Server; pub?: http.Server}> {
+  const got: {registration?: http.Server; pub?: http.Server} = {}
+  for (const fd of fds) {
+    const server = http.createServer()
+    await listen(server, () => server.listen({fd}))
+    const address = server.address()
+    const kind = address !== null && typeof address === 'object' ? 'pub' : 'registration' // a port: TCP
+    if (got[kind]) {
+      server.close()
+      throw new RktError(`systemd passed two ${kind === 'pub' ? 'TCP' : 'unix'} sockets to the metadata service`, {
+        hint: 'give its socket unit one ListenStream= of each kind: a path for registrations, a port for the API',
+      })
+    }
+    server.on('request', handlers[kind])
+    got[kind] = server
+  }
+  return got
 }
 
 /** A running service: its state, the public port it got, and how to stop it. */
@@ -436,26 +467,34 @@ export interface RunningService {
   close(): Promise<void>
 }
 
-/** Starts both listeners; the socket file is removed again on close. */
+/** Starts both listeners (or takes systemd's); a socket file made here is removed again on close. */
 export async function serve(opts: ServeOptions): Promise<RunningService> {
   const service = new MetadataService()
-  const registration = http.createServer(handler((m, u, b) => service.registrationRequest(m, u, b), opts.log))
-  const pub = http.createServer(handler((m, u, b) => service.publicRequest(m, u, b), opts.log))
+  const handlers = {
+    registration: handler((m, u, b) => service.registrationRequest(m, u, b), opts.log),
+    pub: handler((m, u, b) => service.publicRequest(m, u, b), opts.log),
+  }
+  const passed = await adoptListenFds(opts.listenFds ?? [], handlers)
+  const registration = passed.registration ?? http.createServer(handlers.registration)
+  const pub = passed.pub ?? http.createServer(handlers.pub)
   // appc's validator gives each request 100 ms (M10): answer without Nagle's delay.
   pub.on('connection', (s: net.Socket) => s.setNoDelay(true))
-  await listenUnix(registration, opts.socketPath)
+  const ownSocket = !passed.registration
+  if (ownSocket) await listenUnix(registration, opts.socketPath)
   try {
-    await listen(pub, () => pub.listen(opts.port)).catch((err: unknown) => {
-      throw wrap(`cannot listen on TCP port ${opts.port}`, err, {
-        hint:
-          (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
-            ? 'another program uses the port: give --listen-port'
-            : undefined,
+    if (!passed.pub) {
+      await listen(pub, () => pub.listen(opts.port)).catch((err: unknown) => {
+        throw wrap(`cannot listen on TCP port ${opts.port}`, err, {
+          hint:
+            (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+              ? 'another program uses the port: give --listen-port'
+              : undefined,
+        })
       })
-    })
+    }
   } catch (err) {
     registration.close()
-    fs.rmSync(opts.socketPath, {force: true})
+    if (ownSocket) fs.rmSync(opts.socketPath, {force: true})
     throw err
   }
   const close = (s: http.Server): Promise<void> =>
@@ -468,7 +507,7 @@ export async function serve(opts: ServeOptions): Promise<RunningService> {
     port: (pub.address() as net.AddressInfo).port,
     async close() {
       await Promise.all([close(pub), close(registration)])
-      fs.rmSync(opts.socketPath, {force: true})
+      if (ownSocket) fs.rmSync(opts.socketPath, {force: true})
     },
   }
 }

@@ -12,7 +12,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {RktError, UsageError} from '../errors.js'
+import {RktError, UsageError, wrap} from '../errors.js'
 import {PodPaths} from '../contract/paths.js'
 import {FileLock} from '../sys/lock.js'
 import {type MountEntry, mountsUnder, readMountinfo} from '../sys/mounts.js'
@@ -170,7 +170,8 @@ export class PodStore {
     this.ensure()
     const uuid = crypto.randomUUID()
     const embryo = path.join(this.dir('embryo'), uuid)
-    fs.mkdirSync(embryo, {mode: 0o700})
+    // The data directory's group (rkt install) reads a pod's records; its apps' trees stay closed (closeAppTrees).
+    fs.mkdirSync(embryo, {mode: 0o750})
     const lock = FileLock.onDir(embryo, {exclusive: true, wait: false})
     const prepare = path.join(this.dir('prepare'), uuid)
     fs.renameSync(embryo, prepare)
@@ -185,8 +186,12 @@ export class PodStore {
       let names: string[]
       try {
         names = fs.readdirSync(this.dir(d)).sort()
-      } catch {
-        continue
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+        // An empty list would say there are no pods: say who may read them instead.
+        throw wrap(`cannot read the pods in ${this.dir(d)}`, err, {
+          hint: 'run it as root, or as a member of the data directory’s group (rkt install sets up the rkt group)',
+        })
       }
       for (const n of names) if (isPodUuid(n)) out.push(new Pod(this, n, d))
     }

@@ -19,7 +19,9 @@ import {ImageLookup} from '../fetch/lookup.js'
 import {registerPodDir} from '../mds/client.js'
 import {parseImageManifest, serializePodManifest, VALID_OS_ARCH} from '../schema/index.js'
 import {ENV, runArgv} from '../contract/entrypoints.js'
+import type {PodPaths} from '../contract/paths.js'
 import {formatIdRange, type IdRange} from '../contract/id-range.js'
+import {LISTEN_FDS_START, listenFds} from '../contract/systemd.js'
 import {ImageStore} from '../store/image-store.js'
 import {TreeStore} from '../store/tree-store.js'
 import {writeFileAtomic} from '../sys/atomic.js'
@@ -44,6 +46,21 @@ export interface RunIo {
   readonly debug?: (message: string) => void
   /** Progress of long work (rendering an image): bytes done, total. */
   readonly progress?: (label: string) => ((done: number, total: number) => void) & {end(): void}
+}
+
+/**
+ * Socket activation (docs/stage1.md "Under systemd"): the unit's sockets stay at 3, 4, … with LISTEN_FDS and
+ * LISTEN_PID (ours, which stays the run entrypoint's) for the run entrypoint; variables meant for another process
+ * are dropped so that no stage1 takes them for its own.
+ */
+function keepListenFds(io: RunIo): void {
+  const fds = listenFds(process.env, process.pid)
+  if (fds === undefined) {
+    for (const name of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES']) delete process.env[name]
+    return
+  }
+  for (let i = 0; i < fds.count; i++) setCloexec(LISTEN_FDS_START + i, false)
+  io.debug?.(`socket activation: handing ${fds.count} listening sockets to the pod`)
 }
 
 /** rkt refuses to run pods unless root (ensureSuperuser). */
@@ -300,9 +317,18 @@ async function makePod(
 function mountPod(pod: Pod, trees: TreeStore, range: IdRange | undefined): void {
   try {
     mountPodLayers(pod, trees, range)
+    closeAppTrees(pod.paths)
   } catch (err) {
     throw wrap(`cannot mount the root file systems of pod ${pod.uuid}`, err)
   }
+}
+
+/**
+ * The apps' files are for their owner only, also where the data directory's group may read the pod's records (`rkt
+ * install`, docs/install.md): the overlays' layers and the stage1's opt/stage2, where each app's root is mounted.
+ */
+function closeAppTrees(p: PodPaths): void {
+  for (const dir of [p.overlays, p.stage2]) if (fs.existsSync(dir)) fs.chmodSync(dir, 0o700)
 }
 
 function mountPodLayers(pod: Pod, trees: TreeStore, range: IdRange | undefined): void {
@@ -416,6 +442,7 @@ async function handOff(prep: PreparedPod, flags: RunFlags, io: RunIo): Promise<n
   const entry = stage1.entrypoint('run')!
   // The token is a secret: never in a log.
   io.debug?.(`handing pod ${pod.uuid} to ${entry} ${argv.join(' ').replace(/--mds-token=\S+/, '--mds-token=…')}`)
+  keepListenFds(io)
   const lockFd = pod.lock!.fd
   setCloexec(lockFd, false)
   process.env[ENV.lockFd] = String(lockFd)

@@ -17,6 +17,7 @@ import List from './list.js'
 import Logs from './logs.js'
 import MetadataService from './metadata-service.js'
 import Gc from './gc.js'
+import Install from './install.js'
 import Export from './export.js'
 import Enter from './enter.js'
 import Attach from './attach.js'
@@ -55,6 +56,7 @@ export const RKT_COMMANDS: Record<string, Command.Class> = {
   enter: Enter,
   export: Export,
   gc: Gc,
+  install: Install,
   list: List,
   logs: Logs,
   'metadata-service': MetadataService,

@@ -5,7 +5,7 @@ import {UsageError} from '../../errors.js'
 
 export default class MetadataService extends RktCommand {
   static override summary = 'Run metadata service'
-  static override description = `Serves the App Container metadata API to the pods registered with it (rkt run --mds-register), on a TCP port on all addresses. Pods register over a unix socket only root can use. Runs in the foreground until SIGINT or SIGTERM.`
+  static override description = `Serves the App Container metadata API to the pods registered with it (rkt run --mds-register), on a TCP port on all addresses. Pods register over a unix socket only root can use. Runs in the foreground until SIGINT or SIGTERM. Started by a systemd socket unit (dist/systemd/rkt-metadata.socket), it serves on the sockets the unit passes (LISTEN_FDS): a unix one for registrations, a TCP one for the API.`
   static override examples = [
     {description: 'Serve the metadata API on the default port (18112)', command: '<%= config.bin %> metadata-service'},
     {description: 'On another port', command: '<%= config.bin %> metadata-service --listen-port=18113'},
@@ -29,15 +29,17 @@ export default class MetadataService extends RktCommand {
       })
     }
     const {serve} = await import('../../mds/service.js')
+    const {LISTEN_FDS_START, listenFds} = await import('../../contract/systemd.js')
     const bin = this.config.bin
+    const passed = listenFds(process.env, process.pid)
     const running = await serve({
       port,
       socketPath: flags['socket-path'],
+      listenFds: Array.from({length: passed?.count ?? 0}, (_, i) => LISTEN_FDS_START + i),
       log: g.debug ? (line) => process.stderr.write(`${bin}: metadata-service: ${line}\n`) : undefined,
     })
-    process.stderr.write(
-      `${bin}: metadata service listening on port ${running.port}, registrations on ${flags['socket-path']}\n`,
-    )
+    const where = passed ? 'on the sockets systemd passed' : `on ${flags['socket-path']}`
+    process.stderr.write(`${bin}: metadata service listening on port ${running.port}, registrations ${where}\n`)
     // Foreground until told to stop; the socket file goes with the service.
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve()
