@@ -443,4 +443,14 @@ const logs: Scenario = {
   },
 }
 
-export const SCENARIOS: readonly Scenario[] = [running, forced, probe, options, multi, signal, interactive, mutable, logs]
+export const SCENARIOS: readonly Scenario[] = [
+  running,
+  forced,
+  probe,
+  options,
+  multi,
+  signal,
+  interactive,
+  mutable,
+  logs,
+]

@@ -133,7 +133,7 @@ export const main = entrypoint('run', import.meta.url, async (argv) => {
   // systemd's socket for `Type=notify` units (README "systemd"): kvm-exec sends it READY=1 once the guest has
   // booted or, when an app speaks the protocol itself, once the guest's supervisor says every such app is ready.
   const notifySocket = process.env['NOTIFY_SOCKET'] || undefined
-  const notifyApps = notifySocket !== undefined && apps.some((a) => 'notify' in a.conf && a.conf.notify === true)
+  const notifyApps = notifySocket !== undefined && apps.some((a) => a.conf.notify === true)
   fs.mkdirSync(path.dirname(kvm.startScript), {recursive: true})
   fs.writeFileSync(
     kvm.startScript,

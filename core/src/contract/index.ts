@@ -1,12 +1,6 @@
 // The stage0 <-> stage1 contract (docs/stage1.md): what both sides of an entrypoint call agree on. The
 // bottom of core: it imports only schema/, sys/ and errors, so stage0, the SDK and engines can all build on it.
-export {
-  ANNOTATION,
-  APP_ENTRYPOINT_ENV,
-  DEFAULT_INTERFACE_VERSION,
-  ENV,
-  SUPPORT_VOCABULARY,
-} from './entrypoints.js'
+export {ANNOTATION, APP_ENTRYPOINT_ENV, DEFAULT_INTERFACE_VERSION, ENV, SUPPORT_VOCABULARY} from './entrypoints.js'
 export {
   appArgv,
   attachArgv,

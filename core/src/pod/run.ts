@@ -489,7 +489,7 @@ export async function sandbox(args: SandboxArgs, io: RunIo): Promise<number> {
   const globals = resolveGlobals(args.globals)
   const runArgs: RunArgs = {...args, command: 'run', apps: []}
   const store = ImageStore.open(globals.dir)
-  const stage1 = await resolveStage1(globals, store, stage1ChoiceOf(runArgs), io.warn)
+  const stage1 = await resolveStage1(globals, store, stage1ChoiceOf(runArgs), io)
   if (stage1.entrypoints['app/add'] === undefined) {
     throw new RktError(`the stage1 ${stage1.manifest.name} cannot run mutable pods: it has no app/add entrypoint`, {
       code: 'EUNSUPPORTED',

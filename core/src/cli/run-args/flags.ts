@@ -409,10 +409,16 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
     }
   }),
   name: {
-    ...appFlag('--name=web', (a, v) => {
-      checkACName(v, 'app name', 'app names are lower-case letters, digits and "-", e.g. --name=web-1')
-      a.name = v
-    }),
+    // The sandbox's stand-in app (parse.ts) holds its pod flags: there --name names the pod, as before an image.
+    ...appFlag(
+      '--name=web',
+      (a, v, s) => {
+        if (s.command === 'app-sandbox') return void (s.name = parsePodName(v))
+        checkACName(v, 'app name', 'app names are lower-case letters, digits and "-", e.g. --name=web-1')
+        a.name = v
+      },
+      [...APP, 'app-sandbox'],
+    ),
     beforeImage: (s, v) => (s.name = parsePodName(v)),
   },
   annotation: mapFlag('annotation', 'annotations'),
