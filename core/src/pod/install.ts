@@ -1,6 +1,6 @@
 // `rkt install` (docs/install.md): the data and configuration directories with rkt's group permissions, so that members
 // of the `rkt` group list and inspect pods and images without root while the apps' files stay root's; and, when
-// asked, the systemd units shipped in dist/systemd/.
+// asked, the systemd units shipped in init/systemd/.
 import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -94,7 +94,7 @@ export function setUpConfigDir(dir: string, adminGid: number): void {
   ownDir(dir, adminGid, 0o2770)
 }
 
-/** The top of this installation (the repository's build): its dist/systemd/ units and bin/rkt. */
+/** The top of this installation (the repository's build): its init/systemd/ units and bin/rkt. */
 function installationRoot(): string {
   return path.resolve(getDistDir(), '..', '..')
 }
@@ -106,10 +106,10 @@ export function installedRkt(): string {
 
 /** Writes the shipped units into `to` with `@RKT@` replaced by the command line that starts this rkt. */
 export function installUnits(to: string, rkt: string, report: string[]): void {
-  const from = path.join(installationRoot(), 'dist', 'systemd')
+  const from = path.join(installationRoot(), 'init', 'systemd')
   if (!fs.existsSync(from)) {
     throw new RktError(`the systemd units are not where this rkt was built: ${from}`, {
-      hint: 'run rkt install from a build of the repository (its dist/systemd/ holds the units)',
+      hint: 'run rkt install from a build of the repository (its init/systemd/ holds the units)',
     })
   }
   fs.mkdirSync(to, {recursive: true, mode: 0o755})

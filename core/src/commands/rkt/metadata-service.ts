@@ -5,7 +5,7 @@ import {UsageError} from '../../errors.js'
 
 export default class MetadataService extends RktCommand {
   static override summary = 'Run metadata service'
-  static override description = `Serves the App Container metadata API to the pods registered with it (rkt run --mds-register), on a TCP port on all addresses. Pods register over a unix socket only root can use. Runs in the foreground until SIGINT or SIGTERM. Started by a systemd socket unit (dist/systemd/rkt-metadata.socket), it serves on the sockets the unit passes (LISTEN_FDS): a unix one for registrations, a TCP one for the API.`
+  static override description = `Serves the App Container metadata API to the pods registered with it (rkt run --mds-register), on a TCP port on all addresses. Pods register over a unix socket only root can use. Runs in the foreground until SIGINT or SIGTERM. Started by a systemd socket unit (init/systemd/rkt-metadata.socket), it serves on the sockets the unit passes (LISTEN_FDS): a unix one for registrations, a TCP one for the API.`
   static override examples = [
     {description: 'Serve the metadata API on the default port (18112)', command: '<%= config.bin %> metadata-service'},
     {description: 'On another port', command: '<%= config.bin %> metadata-service --listen-port=18113'},

@@ -8,6 +8,12 @@ import Enter from '../enter.js'
 export default class AppExec extends RktCommand {
   static override summary = 'Run a command in an app of a pod (rkt enter --app)'
   static override usage = 'app exec --app=NAME UUID CMD [ARGS…]'
+  static override examples = [
+    {
+      description: "List the files of the app web's root",
+      command: '<%= config.bin %> app exec --app=web 5f6a8b3c ls -l /',
+    },
+  ]
   static override flags = {app: Flags.string({summary: 'name of the app', required: true})}
   static override strict = false
   static override rawArgv = true
