@@ -149,7 +149,8 @@ describe('docker2aci', () => {
     const layers = await execa('setpriv', [...asNobody, '--nosquash', 'app.tar'], {cwd: mine, reject: false})
     assert.equal(layers.exitCode, 0, String(layers.stderr))
     const files = generated(String(layers.stdout))
-    assert.equal(files.at(-1), 'app-latest.aci')
+    // The archive's tag app:latest is Docker Hub's library/app, named as appc's docker2aci named it.
+    assert.equal(files.at(-1), 'library-app-latest.aci')
     const f = await ps.rkt(['--insecure-options=image', 'fetch', ...files.map((x) => path.join(mine, x))])
     assert.equal(f.exitCode, 0, f.stderr)
   })

@@ -582,7 +582,10 @@ describe('rkt itself', () => {
     for (const flag of ['--debug', '--debug=true']) {
       const debug = await s.rkt([flag, 'fetch', missing])
       assert.equal(debug.exitCode, 254)
-      assert.match(debug.stderr, /^rkt: cannot fetch image .*missing\.aci\n└─ cannot open image .*missing\.aci\n/)
+      assert.match(
+        debug.stderr,
+        /^(rkt: debug: .*\n)*rkt: cannot fetch image .*missing\.aci\n└─ cannot open image .*missing\.aci\n/,
+      )
       assert.match(debug.stderr, /└─ ENOENT/)
     }
   })

@@ -156,9 +156,9 @@ describe('nspawn: the kernel’s interfaces and the pod’s processes', () => {
     assert.deepEqual(seen[0], ['1', 'supervisor'])
     const comms = new Set(seen.map((p) => p[1]))
     assert.deepEqual(
-      [...comms].filter((c) => !['supervisor', 'sh', 'cat'].includes(c!)),
+      [...comms].filter((c) => !['supervisor', 'iomux', 'sh', 'cat'].includes(c!)),
       [],
-      `only the supervisor and the app: ${procs}`,
+      `only the supervisor, the app’s logger and the app: ${procs}`,
     )
     assert.ok(seen.length <= 4, procs)
   })

@@ -72,7 +72,7 @@ describe('nspawn: the engine and the process chain', () => {
     )
     const st = await ps.rkt(['status', pod.uuid])
     assert.match(st.stdout, new RegExp(`^pid=${sup[0]!.pid}$`, 'm'), 'status names the supervisor as the pod’s pid')
-    assert.deepEqual(tree.map((p) => p.comm).sort(), ['sh', 'sleep', 'supervisor', 'systemd-nspawn'])
+    assert.deepEqual(tree.map((p) => p.comm).sort(), ['iomux', 'sh', 'sleep', 'supervisor', 'systemd-nspawn'])
     assert.deepEqual(
       tree.filter((p) => p.comm === 'node' || path.basename(p.exe).startsWith('node')),
       [],

@@ -40,7 +40,11 @@ describe('hand-off: rkt run becomes the pod', () => {
     assert.equal(ps.podNumber(pod.uuid, 'pgid'), me.pgid, 'the pgid file names the process group of rkt run')
 
     const tree = processTree(pod.pid)
-    assert.deepEqual(tree.map((p) => p.comm).sort(), ['fly-exec', 'sh', 'sleep'], 'fly-exec, the app, its child')
+    assert.deepEqual(
+      tree.map((p) => p.comm).sort(),
+      ['fly-exec', 'iomux', 'sh', 'sleep'],
+      'fly-exec, the app’s logger, the app, its child',
+    )
     const nodes = tree.filter((p) => p.comm === 'node' || path.basename(p.exe).startsWith('node'))
     assert.deepEqual(nodes, [], 'no Node process stays in the pod')
   })
@@ -122,9 +126,13 @@ describe('hand-off: rkt run becomes the pod', () => {
       [],
       'the app holds no descriptor into the data directory (no lock fd: SEC-05)',
     )
-    // The app's stdout and stderr are rkt's own: output goes straight to the caller.
-    assert.equal(fs.readlinkSync(`/proc/${appPid}/fd/1`), fs.readlinkSync(`/proc/${pod.pid}/fd/1`))
-    assert.equal(fs.readlinkSync(`/proc/${appPid}/fd/2`), fs.readlinkSync(`/proc/${pod.pid}/fd/2`))
+    // The app's stdout and stderr are pipes to its logger, which copies them on to rkt's own (and keeps the log).
+    const logger = processTree(pod.pid).find((p) => p.comm === 'iomux')
+    assert.ok(logger, 'the app has a logger')
+    for (const fd of [1, 2]) {
+      assert.match(fs.readlinkSync(`/proc/${appPid}/fd/${fd}`), /^pipe:/)
+      assert.equal(fs.readlinkSync(`/proc/${logger.pid}/fd/${fd}`), fs.readlinkSync(`/proc/${pod.pid}/fd/${fd}`))
+    }
 
     process.kill(pod.pid, 'SIGTERM')
     assert.equal((await pod.proc).exitCode, 3)
