@@ -125,7 +125,8 @@ function placeGuestFile(root: string, rel: string, write: (fd: number) => void):
     const fd = fs.openSync(
       tmp,
       fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
-      0o644,
+      // Root's alone: with rkt install the rkt group may walk the stage1 rootfs, never read an app's files.
+      0o600,
     )
     try {
       write(fd)

@@ -46,7 +46,7 @@ export interface BuiltStage1Image {
 // For image declarations: `supports: [...SUPPORT_VOCABULARY.required, 'limits']`.
 export {SUPPORT_VOCABULARY}
 
-/** The entrypoints the contract names: run, enter, gc, stop, export and the reserved slots (app/add, attach, …). */
+/** The entrypoints the contract names: run, enter, gc, stop, export, attach and app/add|start|stop|rm. */
 const ENTRYPOINT_NAMES = Object.keys(ENTRYPOINT_ANNOTATIONS)
 const BEHAVIOURS: readonly string[] = [...SUPPORT_VOCABULARY.required, ...SUPPORT_VOCABULARY.optional]
 /** Directories every stage1 rootfs has: the SDK's addon, the pod's status and env records, stage2's mount. */

@@ -75,6 +75,9 @@ describe('kvm: mutable pods', () => {
       'web.img',
       'web.sh',
     ])
+    // The app's files are root's alone: `rkt install`'s rkt group may walk the stage1 rootfs, not read them.
+    for (const f of ['web.img', 'web.sh'])
+      assert.equal(fs.statSync(path.join(podDir, 'stage1', 'rootfs', 'kvm', 'added', f)).mode & 0o777, 0o600, f)
     assert.deepEqual(fs.readdirSync(path.join(podDir, 'stage1', 'rootfs', 'rkt', 'supervisor.d')), ['web.conf'])
     // web never stopped: the same process, still answering.
     assert.equal(fs.readFileSync(path.join(podDir, 'stage1', 'rootfs', 'rkt', 'pids', 'web'), 'utf8'), webPid)
