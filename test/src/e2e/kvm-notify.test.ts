@@ -2,14 +2,13 @@
 // under TCG and no systemd: READY=1 arrives on a real datagram socket (the unit's NOTIFY_SOCKET), relayed from the
 // guest's supervisor through the guest's init and the ctl port when an app speaks the protocol.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import {describe, test} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {ROOT} from '../util/harness.js'
-import {testProgram} from '../util/native.js'
+import {testProgram, unitNotifySocket} from '../util/native.js'
 import {BASE, PodSandbox, sh, waitFor, type PodImageSpec} from '../util/pods.js'
 
 const KVM = `--stage1-path=${path.join(ROOT, 'core', 'dist', 'stage1-images', 'stage1-kvm.aci')}`
@@ -21,24 +20,11 @@ const NOTIFY_APP: PodImageSpec = {
   annotations: {'appc.io/executor/supports-systemd-notify': 'true'},
 }
 
-/** A unit's notification socket: a real datagram socket on the host, and what arrived on it so far. */
-function unitSocket(dir: string): {path: string; received: () => string[]; close: () => void} {
-  const file = path.join(dir, 'notify.sock')
-  const proc = spawn(testProgram('sd-app'), ['recv', file], {stdio: ['ignore', 'pipe', 'inherit']})
-  let out = ''
-  proc.stdout.setEncoding('utf8').on('data', (d) => (out += String(d)))
-  return {
-    path: file,
-    received: () => out.split('\n').filter((l) => l !== '' && l !== 'listening'),
-    close: () => proc.kill('SIGKILL'),
-  }
-}
-
 describe('stage1-kvm under systemd: Type=notify', () => {
   test('an app that speaks the protocol: READY=1 reaches the unit only once the app said it in the guest', async (t) => {
     const ps = PodSandbox.create(t)
     const img = await ps.image(NOTIFY_APP)
-    const unit = unitSocket(ps.s.work)
+    const unit = unitNotifySocket(ps.s.work)
     t.after(unit.close)
     assert.ok(await waitFor(() => fs.existsSync(unit.path), 5000))
     // The app says READY=1 only once the host lets it (a file in a host volume, live through 9p).
@@ -65,7 +51,7 @@ describe('stage1-kvm under systemd: Type=notify', () => {
   test('no app speaks it: READY=1 once the guest is up, as nspawn says it once the container has started', async (t) => {
     const ps = PodSandbox.create(t)
     const img = await ps.image(SD_APP)
-    const unit = unitSocket(ps.s.work)
+    const unit = unitNotifySocket(ps.s.work)
     t.after(unit.close)
     assert.ok(await waitFor(() => fs.existsSync(unit.path), 5000))
     const pod = await ps.start(

@@ -3,7 +3,6 @@
 // through Debian's systemd-socket-activate reaches the app on nspawn and fly, and kvm refuses it; a Type=notify
 // unit's READY=1 arrives on a real datagram socket only once the app has said READY=1 itself.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -11,7 +10,7 @@ import {describe, test} from 'node:test'
 import {execa} from 'execa'
 
 import {RKT} from '../util/harness.js'
-import {testProgram} from '../util/native.js'
+import {testProgram, unitNotifySocket} from '../util/native.js'
 import {BASE, PodSandbox, sh, statusPairs, waitFor, type PodImageSpec} from '../util/pods.js'
 
 const SD_APP: PodImageSpec = {
@@ -38,19 +37,6 @@ function readFrom(socket: string): Promise<string> {
     c.on('end', () => resolve(out))
     c.on('error', reject)
   })
-}
-
-/** A unit's notification socket: a real datagram socket on the host, and what arrived on it so far. */
-function notifySocket(dir: string): {path: string; received: () => string[]; close: () => void} {
-  const file = path.join(dir, 'notify.sock')
-  const proc = spawn(testProgram('sd-app'), ['recv', file], {stdio: ['ignore', 'pipe', 'inherit']})
-  let out = ''
-  proc.stdout.setEncoding('utf8').on('data', (d) => (out += String(d)))
-  return {
-    path: file,
-    received: () => out.split('\n').filter((l) => l !== '' && l !== 'listening'),
-    close: () => proc.kill('SIGKILL'),
-  }
 }
 
 describe('rkt run under systemd', () => {
@@ -126,7 +112,7 @@ describe('rkt run under systemd', () => {
     test(`${engine}: Type=notify: READY=1 reaches the unit's socket only once the app said it; the app gets NOTIFY_SOCKET`, async (t) => {
       const ps = PodSandbox.create(t, {stage1: engine})
       await ps.image(NOTIFY_APP)
-      const unit = notifySocket(ps.s.work)
+      const unit = unitNotifySocket(ps.s.work)
       t.after(unit.close)
       assert.ok(await waitFor(() => fs.existsSync(unit.path), 5000))
       // The app is slow to be ready: READY=1 before /sent exists would be the engine's, not the app's.
