@@ -22,16 +22,14 @@ import {
   PodPaths,
   recordedCgroupHost,
   RktError,
-  type RunArgs,
   umount2,
   unixRequest,
   type Warn,
 } from '@rkt/core/stage1'
 
-import {prepareApp} from '@rkt/stage1-supervisor/apps'
+import {prepareAddedApp} from '@rkt/stage1-supervisor/apps'
 import {hostBoundingSet} from '@rkt/stage1-supervisor/capabilities'
 import {writeAppConf} from '@rkt/stage1-supervisor/config'
-import {podEtcOf} from '@rkt/stage1-supervisor/etc'
 import {applyMountPlan} from '@rkt/stage1-supervisor/mount-plan'
 
 import {propagateDir} from './nspawn.js'
@@ -63,30 +61,6 @@ export function appRequest(argv: readonly string[]): {pod: LoadedPod; app: strin
   return {pod: loadPod(root, path.basename(root)), app}
 }
 
-/** The run flags the app is prepared with: those the pod's run entrypoint saved. */
-function runArgsOf(pod: LoadedPod): RunArgs {
-  const rc = pod.runtime
-  if (!rc?.Mutable) {
-    throw new RktError(`pod ${pod.uuid} is not a mutable pod`, {
-      code: 'ENOTMUTABLE',
-      hint: 'apps are added to pods started with rkt app sandbox',
-    })
-  }
-  return {
-    uuid: pod.uuid,
-    debug: rc.Debug,
-    net: rc.NetList,
-    interactive: false,
-    localConfig: '',
-    hostname: rc.Hostname,
-    disableCapabilities: rc.InsecureOptions.DisableCapabilities,
-    disablePaths: rc.InsecureOptions.DisablePaths,
-    disableSeccomp: rc.InsecureOptions.DisableSeccomp,
-    dnsConfMode: {resolv: rc.ResolvConfMode, hosts: rc.EtcHostsMode},
-    mutable: true,
-  }
-}
-
 /** The app's prepared root, as the host binds it for the container: `<propagate dir>/<app>`. */
 const incomingDir = (pod: LoadedPod, app: string): string => path.join(propagateDir(pod.uuid), app)
 
@@ -95,11 +69,9 @@ const incomingDir = (pod: LoadedPod, app: string): string => path.join(propagate
  * failure nothing stays: the binds, the app's configuration and cgroups go (the descriptors close with us).
  */
 export function addApp(pod: LoadedPod, name: string, warn: Warn): void {
-  const args = runArgsOf(pod)
   const app = podApp(pod, name)
   const appWarn = (m: string): void => warn(`app ${name}: ${m}`)
-  const etc = podEtcOf(pod.paths, args.dnsConfMode)
-  const prepared = prepareApp(pod, app, etc, args, hostBoundingSet(), undefined, warn)
+  const prepared = prepareAddedApp(pod, app, hostBoundingSet(), warn)
   const incoming = incomingDir(pod, name)
   try {
     applyMountPlan(app.rootfs, prepared.mounts, undefined, appWarn)
